@@ -1,0 +1,104 @@
+"""Command line: ``python -m dmarc_core align|evaluate ...``.
+
+Exit status: 0 aligned / DMARC pass, 1 not aligned / DMARC fail, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from .alignment import check_alignment
+from .scenario import scenario_from_params
+
+
+def _print_fields(rows: list[tuple[str, str]]) -> None:
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+def _align(args: argparse.Namespace) -> int:
+    result = check_alignment(args.from_domain, args.auth_domain, args.mode, args.identifier)
+    if args.json:
+        print(json.dumps(asdict(result), indent=2))
+    else:
+        _print_fields(
+            [
+                ("From:", f"{result.from_domain} (organizational domain {result.from_organizational_domain})"),
+                (f"{args.identifier.upper()}:", f"{result.auth_domain} (organizational domain {result.auth_organizational_domain})"),
+                ("Mode:", f"{result.tag}={result.mode} ({'strict' if result.mode == 's' else 'relaxed'})"),
+                ("Aligned:", "yes" if result.aligned else "no"),
+                ("Why:", result.reason),
+            ]
+        )
+    return 0 if result.aligned else 1
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    params = {"from": args.from_domain, "dkim": ",".join(args.dkim), "spf": args.spf or "", "adkim": args.adkim, "aspf": args.aspf}
+    scenario, problems = scenario_from_params(params)
+    if problems:
+        raise ValueError(" ".join(problems))
+    evaluation = scenario.evaluate()
+    diagnosis = evaluation.diagnosis
+    if args.json:
+        print(json.dumps({
+            "verdict": evaluation.verdict,
+            "dmarc_pass": evaluation.dmarc_pass,
+            "summary": evaluation.summary,
+            "identifiers": [
+                {"identifier": r.identifier, "domain": r.domain, "result": r.result, "aligned": r.alignment.aligned,
+                 "carries_dmarc": r.carries_dmarc, "explanation": r.explanation}
+                for r in (*evaluation.dkim, *([evaluation.spf] if evaluation.spf else []))
+            ],
+            "cause": diagnosis.cause,
+            "table_row": diagnosis.table_row,
+            "explanation": diagnosis.explanation,
+            "fix": diagnosis.fix,
+            "link": "/?" + scenario.query_string(),
+        }, indent=2))
+    else:
+        rows = [("Verdict:", f"{evaluation.verdict}: {evaluation.summary}")]
+        rows += [(f"{r.identifier.upper()}:", r.explanation) for r in evaluation.dkim]
+        if evaluation.spf:
+            rows.append(("SPF:", evaluation.spf.explanation))
+        row = f"row {diagnosis.table_row} of the quick diagnosis table" if diagnosis.table_row else "no table row"
+        rows += [("Cause:", f"{diagnosis.cause} ({row})"), ("Why:", diagnosis.explanation), ("Fix:", diagnosis.fix),
+                 ("Link:", "/?" + scenario.query_string())]
+        _print_fields(rows)
+    return 0 if evaluation.dmarc_pass else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dmarc_core", description="Explain DMARC alignment.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    align = commands.add_parser("align", help="does one authenticated domain align with the From: domain?")
+    align.add_argument("from_domain", metavar="FROM", help="From: domain or address")
+    align.add_argument("auth_domain", metavar="AUTH", help="DKIM d= domain or SPF MAIL FROM domain")
+    align.add_argument("--mode", choices=("r", "s"), default="r", help="r relaxed (default), s strict")
+    align.add_argument("--identifier", choices=("dkim", "spf"), default="dkim", help="names the tag in the explanation (adkim/aspf)")
+    align.add_argument("--json", action="store_true", help="print the result as JSON")
+    align.set_defaults(run=_align)
+
+    evaluate = commands.add_parser("evaluate", help="the DMARC verdict and diagnosis for one message")
+    evaluate.add_argument("from_domain", metavar="FROM", help="From: domain or address")
+    evaluate.add_argument("--dkim", action="append", default=[], metavar="DOMAIN:RESULT", help="a DKIM signature; repeat for several")
+    evaluate.add_argument("--spf", metavar="DOMAIN:RESULT", help="the SPF result for the MAIL FROM domain")
+    evaluate.add_argument("--adkim", choices=("r", "s"), default="r")
+    evaluate.add_argument("--aspf", choices=("r", "s"), default="r")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.set_defaults(run=_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,217 @@
+"""Identifier alignment (RFC 7489 3.1) and the DMARC verdict for one message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from .diagnosis import Diagnosis, diagnose
+from .domains import normalize_domain, organizational_domain
+
+Identifier = Literal["dkim", "spf"]
+Mode = Literal["r", "s"]
+
+DKIM_RESULTS = ("pass", "fail", "neutral", "none", "policy", "temperror", "permerror")
+SPF_RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
+_MODE_WORDS = {"r": "r", "relaxed": "r", "s": "s", "strict": "s"}
+_IDENTIFIER_NAMES = {"dkim": "DKIM d=", "spf": "SPF MAIL FROM "}
+
+
+def parse_mode(value: str | None, tag: str = "adkim") -> Mode:
+    """``r``/``s`` (or the words) to the mode; ``ValueError`` for anything else."""
+    mode = _MODE_WORDS.get(str(value if value is not None else "r").strip().lower())
+    if mode is None:
+        raise ValueError(f"{tag}={value} is not an alignment mode; use {tag}=r (relaxed) or {tag}=s (strict).")
+    return mode
+
+
+def parse_result(value: str | None, identifier: Identifier) -> str:
+    """A DKIM or SPF result word, lower-cased; ``ValueError`` if RFC 7489 has no such result."""
+    allowed = DKIM_RESULTS if identifier == "dkim" else SPF_RESULTS
+    result = str(value or "").strip().lower()
+    if result not in allowed:
+        raise ValueError(f"'{value}' is not a {identifier.upper()} result; use one of {', '.join(allowed)}.")
+    return result
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Whether an authenticated domain aligns with the From: domain, and why."""
+
+    identifier: Identifier
+    mode: Mode
+    from_domain: str
+    auth_domain: str
+    from_organizational_domain: str
+    auth_organizational_domain: str
+    aligned: bool
+    reason: str
+
+    @property
+    def tag(self) -> str:
+        return "adkim" if self.identifier == "dkim" else "aspf"
+
+    @property
+    def same_organizational_domain(self) -> bool:
+        return self.from_organizational_domain == self.auth_organizational_domain
+
+
+def check_alignment(from_domain: str, auth_domain: str, mode: str = "r", identifier: Identifier = "dkim") -> Alignment:
+    """Relaxed: same organizational domain. Strict: identical domains."""
+    mode = parse_mode(mode, "adkim" if identifier == "dkim" else "aspf")
+    tag = "adkim" if identifier == "dkim" else "aspf"
+    header = normalize_domain(from_domain)
+    auth = normalize_domain(auth_domain)
+    header_org, auth_org = organizational_domain(header), organizational_domain(auth)
+    if auth == header:
+        aligned = True
+        reason = f"{auth} is exactly the From: domain, so it aligns in either mode."
+    elif auth_org != header_org:
+        aligned = False
+        reason = (
+            f"{auth} and {header} belong to different organizational domains "
+            f"({auth_org} and {header_org}), so they do not align."
+        )
+    elif mode == "r":
+        aligned = True
+        reason = f"{auth} and {header} share the organizational domain {header_org}, so they align under {tag}=r."
+    else:
+        aligned = False
+        reason = f"{auth} and {header} share the organizational domain {header_org}, but {tag}=s requires them to be identical."
+    return Alignment(identifier, mode, header, auth, header_org, auth_org, aligned, reason)
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """One DKIM signature or the SPF check, judged for DMARC."""
+
+    identifier: Identifier
+    domain: str
+    result: str
+    alignment: Alignment
+
+    @property
+    def passed(self) -> bool:
+        return self.result == "pass"
+
+    @property
+    def carries_dmarc(self) -> bool:
+        """Passes and aligns: this identifier alone makes DMARC pass."""
+        return self.passed and self.alignment.aligned
+
+    @property
+    def label(self) -> str:
+        return f"{_IDENTIFIER_NAMES[self.identifier]}{self.domain}"
+
+    @property
+    def explanation(self) -> str:
+        if self.carries_dmarc:
+            return f"{self.label} passes and aligns: {self.alignment.reason}"
+        if self.passed:
+            return f"{self.label} passes but does not align: {self.alignment.reason}"
+        if self.alignment.aligned:
+            return f"{self.label} aligns but its result is {self.result}, and only a pass counts."
+        return f"{self.label} is {self.result} and does not align either: {self.alignment.reason}"
+
+
+@dataclass(frozen=True)
+class DmarcEvaluation:
+    """The DMARC verdict for one message: each identifier, what carried it, and the diagnosis."""
+
+    header_from: str
+    organizational_domain: str
+    adkim: Mode
+    aspf: Mode
+    dkim: tuple[AuthResult, ...]
+    spf: AuthResult | None
+    reported_dkim: str | None
+    diagnosis: Diagnosis
+
+    @property
+    def dkim_aligned(self) -> bool:
+        """The policy_evaluated dkim result: a receiver's report when given, else ours."""
+        if self.reported_dkim is not None:
+            return self.reported_dkim == "pass"
+        return any(signature.carries_dmarc for signature in self.dkim)
+
+    @property
+    def spf_aligned(self) -> bool:
+        return self.spf is not None and self.spf.carries_dmarc
+
+    @property
+    def dmarc_pass(self) -> bool:
+        return self.dkim_aligned or self.spf_aligned
+
+    @property
+    def carried_by(self) -> tuple[AuthResult, ...]:
+        carriers = tuple(signature for signature in self.dkim if signature.carries_dmarc)
+        if self.reported_dkim is not None and not self.dkim_aligned:
+            carriers = ()
+        return carriers + ((self.spf,) if self.spf_aligned else ())
+
+    @property
+    def contradicts_report(self) -> bool:
+        """The receiver reported DKIM fail although a signature passes and aligns."""
+        return self.reported_dkim == "fail" and any(signature.carries_dmarc for signature in self.dkim)
+
+    @property
+    def verdict(self) -> str:
+        return "DMARC pass" if self.dmarc_pass else "DMARC fail"
+
+    @property
+    def summary(self) -> str:
+        """Why the verdict is what it is, in one sentence."""
+        if self.dmarc_pass:
+            carriers = " and ".join(result.label for result in self.carried_by) or "DKIM, as the receiver reported,"
+            return f"{carriers} passes and aligns with {self.header_from}; one such identifier is enough."
+        if self.contradicts_report:
+            return (
+                f"As reported: a DKIM signature passes and aligns with {self.header_from}, "
+                "yet the receiver evaluated DKIM as fail."
+            )
+        return f"No identifier both passes and aligns with {self.header_from}."
+
+
+def evaluate_dmarc(
+    header_from: str,
+    dkim: Iterable[tuple[str, str]] = (),
+    spf: tuple[str, str] | None = None,
+    adkim: str = "r",
+    aspf: str = "r",
+    reported_dkim: str | None = None,
+) -> DmarcEvaluation:
+    """DMARC passes when a DKIM signature passes *and* aligns, or SPF passes *and* aligns.
+
+    ``reported_dkim`` is a receiver's policy_evaluated dkim (``pass``/``fail``), for when
+    a report is being reproduced; without it the DKIM verdict is computed here.
+    """
+    header = normalize_domain(header_from)
+    adkim_mode, aspf_mode = parse_mode(adkim, "adkim"), parse_mode(aspf, "aspf")
+    signatures = tuple(_judge("dkim", header, domain, result, adkim_mode) for domain, result in dkim)
+    spf_result = _judge("spf", header, spf[0], spf[1], aspf_mode) if spf else None
+    reported = None if reported_dkim in (None, "") else _reported(reported_dkim)
+    evaluation_pass = any(signature.carries_dmarc for signature in signatures)
+    diagnosis = diagnose(
+        header,
+        tuple((signature.domain, signature.result) for signature in signatures),
+        adkim=adkim_mode,
+        dkim_evaluated_pass=evaluation_pass if reported is None else reported == "pass",
+        spf_pass=spf_result is not None and spf_result.passed,
+    )
+    return DmarcEvaluation(
+        header, organizational_domain(header), adkim_mode, aspf_mode, signatures, spf_result, reported, diagnosis
+    )
+
+
+def _judge(identifier: Identifier, header: str, domain: str, result: str, mode: Mode) -> AuthResult:
+    alignment = check_alignment(header, domain, mode, identifier)
+    return AuthResult(identifier, alignment.auth_domain, parse_result(result, identifier), alignment)
+
+
+def _reported(value: str) -> str:
+    reported = str(value).strip().lower()
+    if reported not in ("pass", "fail"):
+        raise ValueError(f"reported_dkim={value} is not a policy_evaluated result; use pass or fail.")
+    return reported
+

@@ -1,0 +1,65 @@
+"""Guide: the article's root causes, quick diagnosis table, rollout plan and FAQ, each scenario
+one click away from the Explorer."""
+
+import pandas as pd
+import streamlit as st
+
+from dmarc_core import knowledge, scenario_from_query
+from ui import explain
+
+facts = knowledge()
+presets = {preset.key: scenario_from_query(preset.query)[0] for preset in facts.scenarios}
+# Which scenario shows which table row is computed, not written down twice.
+preset_for_row = {}
+for key, scenario in presets.items():
+    preset_for_row.setdefault(scenario.evaluate().diagnosis.table_row, key)
+
+st.title("Guide: DKIM passes, DMARC fails")
+st.markdown(facts.intro)
+
+st.header("Alignment modes")
+st.dataframe(
+    pd.DataFrame([{"Mode": m.name, "Tag": m.tag, "What it requires": m.requires, "Example": m.example} for m in facts.alignment_modes]),
+    hide_index=True,
+    width="stretch",
+)
+st.caption("If your DMARC record has no adkim= tag, alignment is relaxed.")
+
+st.header("Quick diagnosis table")
+st.markdown("Every row is a record whose **policy_evaluated dkim is fail**. Open a row's scenario in the Explorer:")
+explain.show_diagnosis_table()
+for entry in facts.diagnosis_table:
+    key = preset_for_row.get(entry.row)
+    if key:
+        explain.scenario_link(presets[key], f"Row {entry.row}: {entry.meaning}")
+
+st.header("The five root causes")
+for cause in facts.root_causes:
+    with st.expander(f"{cause.number}. {cause.title}", expanded=cause.number == 1):
+        st.markdown(f"**{cause.headline}**")
+        st.markdown(f"*What the report shows:* {cause.symptom}")
+        st.markdown("**Diagnosis checklist**\n" + "\n".join(f"- {step}" for step in cause.checklist))
+        st.markdown(f"**Fix.** {cause.fix}")
+        if cause.number == 1:
+            st.dataframe(
+                pd.DataFrame([{"Sender": s.name, "Where to turn on signing with your domain": s.setting}
+                              for s in facts.senders if s.kind == "esp" and s.setting]),
+                hide_index=True,
+                width="stretch",
+            )
+        for key, preset in presets.items():
+            if facts.scenario(key).root_cause == cause.number:
+                explain.scenario_link(preset, f"Try it: {facts.scenario(key).title}")
+
+st.header("Rollout plan")
+st.markdown("Move to enforcement only once every legitimate sender aligns:")
+for step in facts.rollout_plan:
+    st.markdown(f"{step.step}. {step.action}  \n   `{step.record.format(rua='dmarc@example.com')}`")
+st.caption(f"The article's threshold: advance to p=reject once the pass rate is stable above {facts.pass_rate_threshold:.0%}.")
+
+st.header("Frequently asked questions")
+for entry in facts.faq:
+    with st.expander(entry.question):
+        st.markdown(entry.answer)
+        if entry.scenario:
+            explain.scenario_link(presets[entry.scenario], "See it in the Explorer")

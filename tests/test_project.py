@@ -1,0 +1,24 @@
+"""Promises the repository makes about itself."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text("utf-8")
+    command = re.search(r"# set up and run the whole test suite\n(.+)\n", readme).group(1).strip()
+    assert command in (ROOT / ".ci" / "run").read_text("utf-8")
+
+
+def test_the_library_never_imports_streamlit():
+    for module in (ROOT / "dmarc_core").rglob("*.py"):
+        source = module.read_text("utf-8")
+        assert not re.search(r"^\s*(import|from)\s+streamlit", source, re.MULTILINE), module
+
+
+def test_pages_stay_short():
+    for page in (ROOT / "pages").glob("*.py"):
+        assert len(page.read_text("utf-8").splitlines()) <= 150, page

@@ -1,0 +1,1 @@
+"""Streamlit drawing helpers shared by the pages (no rules of the domain here)."""

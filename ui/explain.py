@@ -1,0 +1,95 @@
+"""Drawing helpers shared by the pages: verdicts, domains with their organizational part,
+the diagnosis table. They only present what dmarc_core computed.
+
+Every computed string passes through ``inert`` before it meets markdown.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dmarc_core import AuthResult, Diagnosis, DmarcEvaluation, Scenario, knowledge, known_sender, public_suffix_match
+from ui.text import inert
+
+EXPLORER_PAGE = "pages/explorer.py"
+
+
+def domain_markdown(domain: str, organizational: str, color: str) -> str:
+    """``mail.`` plain, then the organizational domain in bold on a colored background."""
+    prefix = domain[: -len(organizational)] if domain.endswith(organizational) else ""
+    return f"{inert(prefix)}:{color}-background[**{inert(organizational)}**]"
+
+
+def verdict(evaluation: DmarcEvaluation) -> None:
+    box = st.success if evaluation.dmarc_pass else st.error
+    icon = ":material/check_circle:" if evaluation.dmarc_pass else ":material/cancel:"
+    box(f"### {evaluation.verdict}\n{inert(evaluation.summary)}", icon=icon)
+
+
+def identifier_row(result: AuthResult) -> None:
+    alignment = result.alignment
+    color = "green" if alignment.same_organizational_domain else "red"
+    mark = ":material/check:" if result.carries_dmarc else ":material/close:"
+    aligned = "aligned" if alignment.aligned else "not aligned"
+    with st.container(border=True):
+        st.markdown(
+            f"{mark} **{'DKIM d=' if result.identifier == 'dkim' else 'SPF MAIL FROM'}** "
+            f"{domain_markdown(alignment.auth_domain, alignment.auth_organizational_domain, color)}"
+            f" · result **{result.result}** · **{aligned}** ({alignment.tag}={alignment.mode})"
+        )
+        st.caption(inert(result.explanation))
+
+
+def from_row(evaluation: DmarcEvaluation) -> None:
+    with st.container(border=True):
+        st.markdown(
+            f":material/mail: **From:** {domain_markdown(evaluation.header_from, evaluation.organizational_domain, 'blue')}"
+            f" · organizational domain **{inert(evaluation.organizational_domain)}**"
+        )
+        st.caption(inert(public_suffix_match(evaluation.header_from).explanation))
+
+
+def diagnosis_table(highlight_row: int | None = None) -> pd.DataFrame:
+    """The article's quick diagnosis table, with the matching row marked."""
+    rows = [
+        {
+            "": "◀ this case" if entry.row == highlight_row else "",
+            "Row": entry.row,
+            "policy_evaluated dkim": entry.policy_evaluated_dkim,
+            "auth_results dkim result": entry.auth_result,
+            "auth_results dkim domain": entry.auth_domain,
+            "Root cause": entry.meaning,
+        }
+        for entry in knowledge().diagnosis_table
+    ]
+    return pd.DataFrame(rows).set_index("Row")
+
+
+def show_diagnosis_table(highlight_row: int | None = None) -> None:
+    frame = diagnosis_table(highlight_row)
+    styled = frame.style.apply(
+        lambda row: ["background-color: rgba(255, 196, 0, 0.35); font-weight: bold" if row.name == highlight_row else "" for _ in row],
+        axis=1,
+    )
+    st.dataframe(styled, width="stretch")
+
+
+def cause_and_fix(diagnosis: Diagnosis) -> None:
+    finding = diagnosis.finding
+    if finding.root_cause:
+        cause = knowledge().root_cause(finding.root_cause)
+        st.markdown(f"#### Root cause {cause.number}: {cause.title}")
+        st.markdown(cause.headline)
+    else:
+        st.markdown(f"#### {finding.title}")
+    st.markdown(inert(diagnosis.explanation))
+    st.info(f"**Fix:** {inert(diagnosis.fix)}", icon=":material/build:")
+    senders = {known_sender(domain) for domain in diagnosis.signers} - {None}
+    for sender in senders:
+        if sender.setting:
+            st.markdown(f"**{inert(sender.name)}** signs here: turn on signing with your domain at *{inert(sender.setting)}*.")
+
+
+def scenario_link(scenario: Scenario, label: str) -> None:
+    st.page_link(EXPLORER_PAGE, label=label, icon=":material/open_in_new:", query_params=scenario.to_params())

@@ -1,0 +1,20 @@
+"""Making dynamic text safe to place inside Streamlit markdown.
+
+Streamlit's markdown formats ``**``, ``[..](..)``, ``:red[..]`` and ``$..$``, and turns
+``www.`` names, ``http://`` URLs and addresses into live links even when they are escaped.
+``inert`` backslash-escapes every markdown character and slips a word joiner (U+2060, invisible)
+into the three link triggers, so text from a report or a link shows exactly as written.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'])")
+_LINK_TRIGGERS = re.compile(r"(?i)(www)(?=\\\.)|(?=@)|(?<=:)(?=//)|(?<=\\:)(?=//)")
+WORD_JOINER = "\u2060"
+
+
+def inert(text: object) -> str:
+    escaped = _MARKDOWN.sub(r"\\\1", str(text))
+    return _LINK_TRIGGERS.sub(lambda match: (match.group(1) or "") + WORD_JOINER, escaped)
