@@ -1,5 +1,9 @@
-"""The app's frame: page config, navigation and sidebar. Each page is a short script in pages/;
-everything they compute comes from dmarc_core."""
+"""The app's frame: page config, navigation and sidebar. Each page is a short script in app_pages/;
+everything they compute comes from dmarc_core.
+
+The folder is not called pages/: Streamlit still treats a pages/ folder beside the entry script as
+a legacy multipage app, so the first deep link after a server start (/triage) would bypass this
+frame and its st.navigation."""
 
 import streamlit as st
 
@@ -7,8 +11,9 @@ st.set_page_config(page_title="DMARC Alignment Explainer", page_icon=":material/
 
 navigation = st.navigation(
     [
-        st.Page("pages/explorer.py", title="Alignment Explorer", icon=":material/compare_arrows:", default=True),
-        st.Page("pages/guide.py", title="Guide", icon=":material/menu_book:", url_path="guide"),
+        st.Page("app_pages/explorer.py", title="Alignment Explorer", icon=":material/compare_arrows:", default=True),
+        st.Page("app_pages/triage.py", title="Report Triage", icon=":material/fact_check:", url_path="triage"),
+        st.Page("app_pages/guide.py", title="Guide", icon=":material/menu_book:", url_path="guide"),
     ]
 )
 

@@ -20,5 +20,13 @@ def test_the_library_never_imports_streamlit():
 
 
 def test_pages_stay_short():
-    for page in (ROOT / "pages").glob("*.py"):
+    pages = list((ROOT / "app_pages").glob("*.py"))
+    assert pages
+    for page in pages:
         assert len(page.read_text("utf-8").splitlines()) <= 150, page
+
+
+def test_no_legacy_pages_folder():
+    # A pages/ folder beside app.py switches Streamlit to its legacy multipage mode on the first
+    # deep link after a start, bypassing st.navigation (see app.py).
+    assert not (ROOT / "pages").exists()

@@ -12,7 +12,7 @@ import streamlit as st
 from dmarc_core import AuthResult, Diagnosis, DmarcEvaluation, Scenario, knowledge, known_sender, public_suffix_match
 from ui.text import inert
 
-EXPLORER_PAGE = "pages/explorer.py"
+EXPLORER_PAGE = "app_pages/explorer.py"
 
 
 def domain_markdown(domain: str, organizational: str, color: str) -> str:

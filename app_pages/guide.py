@@ -54,7 +54,7 @@ for cause in facts.root_causes:
 st.header("Rollout plan")
 st.markdown("Move to enforcement only once every legitimate sender aligns:")
 for step in facts.rollout_plan:
-    st.markdown(f"{step.step}. {step.action}  \n   `{step.record.format(rua='dmarc@example.com')}`")
+    st.markdown(f"{step.step}. {step.action}  \n   `{step.record_for('dmarc@example.com')}`")
 st.caption(f"The article's threshold: advance to p=reject once the pass rate is stable above {facts.pass_rate_threshold:.0%}.")
 
 st.header("Frequently asked questions")
