@@ -1,0 +1,52 @@
+"""Small hand-written aggregate reports for tests: one call per report, one dict per record."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+
+def record(
+    header_from: str = "example.com",
+    dkim: list[tuple[str, str]] | None = None,
+    spf: list[tuple[str, str]] | None = None,
+    *,
+    count: int = 1,
+    source_ip: str = "192.0.2.1",
+    disposition: str = "none",
+    pe_dkim: str = "fail",
+    pe_spf: str = "fail",
+    reasons: list[str] | None = None,
+) -> str:
+    reason_xml = "".join(f"<reason><type>{escape(r)}</type></reason>" for r in reasons or [])
+    dkim_xml = "".join(
+        f"<dkim><domain>{escape(d)}</domain><selector>s1</selector><result>{escape(r)}</result></dkim>" for d, r in dkim or []
+    )
+    spf_xml = "".join(f"<spf><domain>{escape(d)}</domain><scope>mfrom</scope><result>{escape(r)}</result></spf>" for d, r in spf or [])
+    return (
+        f"<record><row><source_ip>{escape(source_ip)}</source_ip><count>{count}</count>"
+        f"<policy_evaluated><disposition>{disposition}</disposition><dkim>{pe_dkim}</dkim><spf>{pe_spf}</spf>{reason_xml}"
+        f"</policy_evaluated></row><identifiers><header_from>{escape(header_from)}</header_from></identifiers>"
+        f"<auth_results>{dkim_xml}{spf_xml}</auth_results></record>"
+    )
+
+
+def report(
+    *records: str,
+    domain: str = "example.com",
+    p: str = "none",
+    adkim: str = "r",
+    aspf: str = "r",
+    pct: int | None = 100,
+    begin: int = 1759276800,
+    end: int = 1759363199,
+    org_name: str = "receiver.example",
+    report_id: str = "r1",
+) -> bytes:
+    pct_xml = f"<pct>{pct}</pct>" if pct is not None else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<feedback><version>1.0</version>'
+        f"<report_metadata><org_name>{escape(org_name)}</org_name><email>dmarc@receiver.example</email>"
+        f"<report_id>{escape(report_id)}</report_id><date_range><begin>{begin}</begin><end>{end}</end></date_range></report_metadata>"
+        f"<policy_published><domain>{escape(domain)}</domain><adkim>{adkim}</adkim><aspf>{aspf}</aspf><p>{p}</p><sp>{p}</sp>{pct_xml}"
+        f"</policy_published>{''.join(records)}</feedback>\n"
+    ).encode("utf-8")
