@@ -51,6 +51,7 @@ class Finding:
     summary: str
     explanation: str
     fix: str
+    blocks_rollout: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class RolloutStep:
     pct: int | None
     record: str
     action: str
+
+    def record_for(self, rua: str, pct: int | None = None) -> str:
+        """The DMARC record of this step for a report address (and a pct other than the step's)."""
+        return self.record.format(rua=rua, pct=pct or self.pct)
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ def knowledge() -> Knowledge:
                 summary=entry["summary"],
                 explanation=entry["explanation"],
                 fix=entry["fix"],
+                blocks_rollout=entry.get("blocks_rollout", False),
             )
             for key, entry in data["findings"].items()
         },

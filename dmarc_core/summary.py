@@ -1,0 +1,181 @@
+"""What a person wants to know from a triage, in a few tables: how much passes, which sources
+fail and why, how it went over time, and whether the domain is ready for a stricter policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .knowledge import knowledge
+
+_PCT_STEPS = (10, 25, 50, 100)
+#: A failing sender holds the rollout back when it carries at least this share of the messages.
+_SIGNIFICANT_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class Headline:
+    reports: int
+    records: int
+    messages: int
+    passing_messages: int
+    policy_domains: tuple[str, ...]
+    begin: pd.Timestamp | None
+    end: pd.Timestamp | None
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passing_messages / self.messages if self.messages else 0.0
+
+    @property
+    def failing_messages(self) -> int:
+        return self.messages - self.passing_messages
+
+
+def headline(frame: pd.DataFrame) -> Headline:
+    messages = int(frame["count"].sum())
+    return Headline(
+        reports=frame[["file", "report_id"]].drop_duplicates().shape[0],
+        records=len(frame),
+        messages=messages,
+        passing_messages=int(frame.loc[frame["dmarc_pass"], "count"].sum()),
+        policy_domains=tuple(sorted(filter(None, frame["policy_domain"].unique()))),
+        begin=frame["begin"].min() if len(frame) else None,
+        end=frame["end"].max() if len(frame) else None,
+    )
+
+
+def by_source(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per sending source and cause: messages, how many pass, the fix, and a link to the
+    Explorer (for the source's most common combination)."""
+    if frame.empty:
+        return pd.DataFrame(columns=["source", "header_from", "cause", "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link"])
+    work = frame.assign(passing=frame["count"].where(frame["dmarc_pass"], 0))
+    keys = ["source", "header_from", "cause"]
+    grouped = work.groupby(keys, sort=False, dropna=False)
+    summary = grouped.agg(
+        table_row=("table_row", "first"),
+        messages=("count", "sum"),
+        passing=("passing", "sum"),
+        ips=("source_ip", "nunique"),
+        fix=("fix", "first"),
+    )
+    busiest = work.sort_values("count", ascending=False).drop_duplicates(keys).set_index(keys)["explorer_link"]
+    summary["explorer_link"] = busiest.reindex(summary.index)
+    summary["pass_rate"] = summary["passing"] / summary["messages"].where(summary["messages"] > 0)
+    summary = summary.reset_index().sort_values(["messages", "source"], ascending=[False, True], ignore_index=True)
+    return summary[["source", "header_from", "cause", "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link"]]
+
+
+def by_cause(frame: pd.DataFrame) -> pd.DataFrame:
+    """Messages per cause, with the cause's title and table row, most messages first."""
+    findings = knowledge().findings
+    totals = frame.groupby("cause", sort=False)["count"].sum()
+    rows = [
+        {"cause": cause, "title": findings[cause].title, "table_row": findings[cause].table_row, "messages": int(messages)}
+        for cause, messages in totals.items()
+    ]
+    result = pd.DataFrame(rows, columns=["cause", "title", "table_row", "messages"])
+    result["table_row"] = result["table_row"].astype("Int64")
+    return result.sort_values("messages", ascending=False, ignore_index=True)
+
+
+def by_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """Messages per day (the day a report's range begins) and disposition."""
+    dated = frame.dropna(subset=["begin"])
+    day = dated["begin"].dt.tz_convert(None).dt.floor("D")
+    disposition = dated["disposition"].where(dated["disposition"] != "", "(none given)")
+    return (
+        dated.assign(day=day, disposition=disposition)
+        .groupby(["day", "disposition"], as_index=False)["count"].sum()
+        .rename(columns={"count": "messages"})
+    )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Where a domain stands in the article's rollout plan, and the record to publish next."""
+
+    domain: str
+    policy: str
+    pct: int
+    messages: int
+    pass_rate: float
+    days: float
+    step: int
+    ready: bool
+    advice: str
+    next_record: str | None
+    blockers: tuple[tuple[str, str, int], ...]
+
+
+def rollout_readiness(frame: pd.DataFrame) -> list[Readiness]:
+    """One assessment per policy domain in the reports (the policy of the latest report counts)."""
+    return [_readiness(domain, rows) for domain, rows in frame.groupby("policy_domain", sort=True) if domain]
+
+
+def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
+    facts = knowledge()
+    threshold = facts.pass_rate_threshold
+    latest = rows.sort_values("end").iloc[-1]
+    policy = latest["p"] or "none"
+    pct = int(latest["pct"]) if pd.notna(latest["pct"]) else 100
+    judged = rows[rows["cause"] != "forwarded"]
+    messages = int(judged["count"].sum())
+    pass_rate = float(judged.loc[judged["dmarc_pass"], "count"].sum() / messages) if messages else 0.0
+    days = float((rows["end"].max() - rows["begin"].min()).total_seconds() / 86400) if rows["begin"].notna().any() else 0.0
+    blocking = [key for key, finding in facts.findings.items() if finding.blocks_rollout]
+    failing = rows[~rows["dmarc_pass"] & rows["finding"].isin(blocking)]
+    blockers = failing.groupby(["source", "cause"])["count"].sum().nlargest(5)
+    blocker_list = tuple((source, cause, int(count)) for (source, cause), count in blockers.items()
+                         if count >= _SIGNIFICANT_SHARE * max(messages, 1))
+    enforced = int(rows.loc[rows["enforced_before_fix"], "count"].sum())
+    rua = f"dmarc-reports@{domain}"
+    plan = {step.step: step for step in facts.rollout_plan}
+
+    def record(step: int, pct: int | None = None) -> str:
+        return plan[step].record_for(rua, pct)
+
+    good = pass_rate >= threshold
+    rate = f"{pass_rate:.1%} of messages pass (forwarded mail left out)"
+
+    # Where the published policy puts the domain in the plan.
+    step = {"none": 1 if days < 14 else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)
+
+    def result(ready: bool, advice: str, record: str | None) -> Readiness:
+        return Readiness(domain, policy, pct, messages, pass_rate, days, step, ready, advice, record, blocker_list)
+
+    if policy in ("quarantine", "reject") and enforced:
+        return result(False, f"{enforced} legitimately signed messages were {'rejected' if policy == 'reject' else 'quarantined'} "
+                      "because their DKIM does not align (root cause 5). Roll back to p=none, fix those senders, then advance again.",
+                      record(1))
+    if policy == "reject":
+        return result(good, f"p=reject is the last step; {rate}." + ("" if good else " Fix the failing senders below."), None)
+    if policy == "quarantine":
+        if not good:
+            return result(False, f"{rate}, below {threshold:.0%}: fix the senders below before going further.", None)
+        if pct < 100:
+            next_pct = next(value for value in _PCT_STEPS if value > pct)
+            following = record(4) if next_pct == 100 else record(3, next_pct)
+            return result(True, f"{rate}: raise pct gradually, over 4-6 weeks, to 100%.", following)
+        return result(True, f"{rate}, above {threshold:.0%}: switch to p=reject.", record(5))
+    if days < 14:
+        return result(False, f"Keep p=none and collect reports for 2 weeks; these cover {days:.0f} day(s). So far {rate}.", None)
+    if not good or blocker_list:
+        return result(False, f"{rate}: fix DKIM alignment for the senders below, starting with the most messages.", None)
+    return result(True, f"{rate} over {days:.0f} days: start enforcing on 10% of failing mail.", record(3))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The rows as CSV. Text a spreadsheet would run as a formula (a hostile org_name such as
+    ``=HYPERLINK(...)``) gets a leading apostrophe, as OWASP recommends."""
+    def defuse(value):
+        return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+    text_columns = [name for name in frame.columns if frame[name].dtype == object or str(frame[name].dtype) == "str"]
+    safe = frame.assign(**{name: frame[name].map(defuse) for name in text_columns})
+    return safe.to_csv(index=False).encode("utf-8")

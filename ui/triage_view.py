@@ -1,0 +1,145 @@
+"""Drawing the triage: file statuses, headline figures, readiness, the sources table, charts.
+
+Report content is hostile until shown otherwise: it reaches the page only through dataframes
+and charts (drawn as text), ``st.text``, or ``inert`` markdown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from dmarc_core import knowledge, summary
+from dmarc_core.batch import FileOutcome, read_files
+from dmarc_core.triage import triage
+from ui.text import inert
+
+STATUS_LABELS = {"read": "✅ read", "repaired": "🛠️ read with repairs", "refused": "⛔ refused"}
+CAUSE_COLORS = {
+    "aligned": "#2da44e", "wrong_domain": "#cf222e", "signature_failed": "#bc4c00", "forwarded": "#8c959f",
+    "strict_mismatch": "#8250df", "selector_missing": "#d4a72c", "multiple_signatures": "#0969da", "unsigned": "#6e7781",
+}
+
+
+def read_with_progress(files: list[tuple[str, bytes]]) -> list[FileOutcome]:
+    """Read the files, reusing this session's earlier results for files already seen (by content)."""
+    cache: dict[str, FileOutcome] = st.session_state.setdefault("read_cache", {})
+    keys = [hashlib.sha256(name.encode() + b"\0" + data).hexdigest() for name, data in files]
+    missing = [(key, item) for key, item in zip(keys, files, strict=True) if key not in cache]
+    if missing:
+        bar = st.progress(0.0, text="Reading reports…")
+
+        def progress(done: int, total: int, outcome: FileOutcome) -> None:
+            bar.progress(done / total, text=f"Read {done} of {total}: {outcome.name}")
+
+        for (key, _), outcome in zip(missing, read_files([item for _, item in missing], progress=progress), strict=True):
+            cache[key] = outcome
+        bar.empty()
+    for stale in set(cache) - set(keys):  # forget files the person removed
+        del cache[stale]
+    return [cache[key] for key in keys]
+
+
+def triaged(outcomes: list[FileOutcome]) -> pd.DataFrame:
+    """The triage of all readable reports, computed once per set of files in this session."""
+    key = tuple(id(report) for outcome in outcomes for report in outcome.reports)
+    if st.session_state.get("triage_key") != key:
+        st.session_state.triage_frame = triage([report for outcome in outcomes for report in outcome.reports])
+        st.session_state.triage_key = key
+    return st.session_state.triage_frame
+
+
+def file_status(outcomes: list[FileOutcome]) -> None:
+    table = pd.DataFrame(
+        {
+            "File": [outcome.name for outcome in outcomes],
+            "Status": [STATUS_LABELS[outcome.status] for outcome in outcomes],
+            "Reports": [len(outcome.reports) for outcome in outcomes],
+            "Records": [outcome.records for outcome in outcomes],
+            "Messages": [outcome.messages for outcome in outcomes],
+            "Details": [outcome.details for outcome in outcomes],
+        }
+    )
+    counts = table["Status"].value_counts()
+    label = ", ".join(f"{counts.get(STATUS_LABELS[s], 0)} {STATUS_LABELS[s].split(' ', 1)[1]}" for s in STATUS_LABELS)
+    with st.expander(f"Files: {label}", expanded=any(outcome.status != "read" for outcome in outcomes)):
+        st.dataframe(table, hide_index=True, width="stretch", column_config={"Details": st.column_config.TextColumn(width="large")})
+
+
+def headline_metrics(frame: pd.DataFrame) -> None:
+    figures = summary.headline(frame)
+    columns = st.columns(4)
+    columns[0].metric("Messages", f"{figures.messages:,}", border=True)
+    columns[1].metric("DMARC pass rate", f"{figures.pass_rate:.1%}", border=True)
+    columns[2].metric("Failing messages", f"{figures.failing_messages:,}", border=True)
+    columns[3].metric("Reports", f"{figures.reports:,}", help=f"{figures.records:,} records", border=True)
+    if figures.begin is not None and pd.notna(figures.begin):
+        more = f" and {len(figures.policy_domains) - 5} more domains" if len(figures.policy_domains) > 5 else ""
+        st.caption(inert(f"From {figures.begin:%Y-%m-%d} to {figures.end:%Y-%m-%d}, for {', '.join(figures.policy_domains[:5])}{more}."))
+
+
+def policies(frame: pd.DataFrame) -> None:
+    published = frame.drop_duplicates(["policy_domain", "p", "adkim", "aspf", "pct"])[["policy_domain", "p", "adkim", "aspf", "pct"]]
+    reporters = frame.groupby("policy_domain")["org_name"].unique().map(lambda names: ", ".join(sorted(names)))
+    published = published.assign(reported_by=published["policy_domain"].map(reporters))
+    st.dataframe(published.rename(columns={"policy_domain": "domain"}), hide_index=True, width="stretch")
+
+
+def readiness(frame: pd.DataFrame) -> None:
+    plan = knowledge().rollout_plan
+    for assessment in summary.rollout_readiness(frame):
+        with st.container(border=True):
+            st.markdown(f"**{inert(assessment.domain)}** publishes p={inert(assessment.policy)}: step {assessment.step} of "
+                        f"{len(plan)} of the rollout plan, *{inert(plan[assessment.step - 1].action)}*")
+            (st.success if assessment.ready else st.warning)(inert(assessment.advice))
+            if assessment.next_record:
+                st.caption(f"Next record to publish at _dmarc.{inert(assessment.domain)} (keep your own rua address):")
+                st.code(assessment.next_record, language=None)
+            if assessment.blockers:
+                st.text("Holding it back: " + "; ".join(f"{source} ({cause}, {count:,} messages)" for source, cause, count in assessment.blockers))
+
+
+def sources_table(frame: pd.DataFrame) -> None:
+    table = summary.by_source(frame)
+    table["explorer_link"] = "/?" + table["explorer_link"]
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "source": "Sender / source",
+            "header_from": "From: domain",
+            "table_row": st.column_config.NumberColumn("Table row", format="%d"),
+            "messages": st.column_config.NumberColumn("Messages", format="localized"),
+            "pass_rate": st.column_config.ProgressColumn("DMARC pass", format="percent", min_value=0.0, max_value=1.0),
+            "ips": st.column_config.NumberColumn("IPs"),
+            "fix": st.column_config.TextColumn("What to do", width="large"),
+            "explorer_link": st.column_config.LinkColumn("Explain", display_text="Open in Explorer"),
+        },
+    )
+
+
+def charts(frame: pd.DataFrame) -> None:
+    by_cause, by_sender, over_time = st.tabs(["Messages by cause", "Pass / fail per sender", "Disposition over time"])
+    with by_cause:
+        causes = summary.by_cause(frame)
+        causes["label"] = causes["title"] + causes["table_row"].map(lambda row: f" (row {row})" if pd.notna(row) else "")
+        figure = px.bar(causes, x="messages", y="label", color="cause", orientation="h", color_discrete_map=CAUSE_COLORS,
+                        labels={"label": "", "messages": "Messages"})
+        st.plotly_chart(figure.update_layout(showlegend=False, yaxis={"categoryorder": "total ascending"}))
+    with by_sender:
+        senders = frame.assign(verdict=frame["dmarc_pass"].map({True: "pass", False: "fail"}))
+        totals = senders.groupby(["source", "verdict"], as_index=False)["count"].sum()
+        top = totals.groupby("source")["count"].sum().nlargest(15).index
+        figure = px.bar(totals[totals["source"].isin(top)], x="count", y="source", color="verdict", orientation="h",
+                        color_discrete_map={"pass": "#2da44e", "fail": "#cf222e"}, labels={"count": "Messages", "source": ""})
+        st.plotly_chart(figure.update_layout(yaxis={"categoryorder": "total ascending"}))
+    with over_time:
+        days = summary.by_day(frame)
+        if days.empty:
+            st.info("The reports carry no usable dates.")
+        else:
+            st.plotly_chart(px.bar(days, x="day", y="messages", color="disposition", labels={"day": "", "messages": "Messages"}))
