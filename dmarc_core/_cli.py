@@ -1,6 +1,7 @@
-"""Command line: ``python -m dmarc_core align|evaluate ...``.
+"""Command line: ``python -m dmarc_core align|evaluate|triage ...``.
 
-Exit status: 0 aligned / DMARC pass, 1 not aligned / DMARC fail, 2 bad input.
+Exit status: 0 aligned / DMARC pass / every file read, 1 not aligned / DMARC fail / some file
+refused, 2 bad input or nothing readable.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import json
 import sys
 from dataclasses import asdict
 
+from pathlib import Path
+
 from .alignment import check_alignment
+from .batch import read_files
 from .scenario import scenario_from_params
 
 
@@ -72,6 +76,46 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0 if evaluation.dmarc_pass else 1
 
 
+def _triage(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import summary
+    from .triage import triage
+
+    outcomes = read_files([(Path(path).name, Path(path).read_bytes()) for path in args.files])
+    for outcome in outcomes:
+        details = f": {outcome.details}" if outcome.details else ""
+        print(f"{outcome.name}: {outcome.status}, {outcome.records} records, {outcome.messages} messages{details}", file=sys.stderr)
+    reports = [report for outcome in outcomes for report in outcome.reports]
+    if not reports:
+        raise ValueError("none of the files holds a readable DMARC aggregate report")
+    frame = triage(reports)
+    if args.format == "csv":
+        sys.stdout.write(summary.csv_bytes(frame).decode("utf-8"))
+    elif args.format == "json":
+        print(json.dumps({
+            "files": [{"file": o.name, "status": o.status, "records": o.records, "messages": o.messages, "details": o.details}
+                      for o in outcomes],
+            "headline": {key: value for key, value in asdict(summary.headline(frame)).items() if key not in ("begin", "end")},
+            "readiness": [asdict(assessment) for assessment in summary.rollout_readiness(frame)],
+            "sources": json.loads(summary.by_source(frame).to_json(orient="records")),
+            "records": json.loads(frame.to_json(orient="records", date_format="iso")),
+        }, indent=2, default=str))
+    else:
+        figures = summary.headline(frame)
+        print(f"{figures.messages:,} messages in {figures.records:,} records of {figures.reports} reports; "
+              f"DMARC pass rate {figures.pass_rate:.1%}")
+        for assessment in summary.rollout_readiness(frame):
+            print(f"{assessment.domain}: p={assessment.policy}, step {assessment.step} of the rollout plan. {assessment.advice}")
+            if assessment.next_record:
+                print(f"  next record: {assessment.next_record}")
+        table = summary.by_source(frame).drop(columns=["explorer_link"])
+        table["pass_rate"] = table["pass_rate"].map("{:.0%}".format)
+        with pd.option_context("display.max_colwidth", 70, "display.width", 250):
+            print(table.to_string(index=False))
+    return 1 if any(outcome.status == "refused" for outcome in outcomes) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dmarc_core", description="Explain DMARC alignment.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--aspf", choices=("r", "s"), default="r")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.set_defaults(run=_evaluate)
+
+    triage = commands.add_parser("triage", help="read aggregate reports and diagnose every record")
+    triage.add_argument("files", nargs="+", metavar="FILE", help=".xml, .xml.gz, .zip or .eml reports")
+    triage.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="table: a summary per sender (default); csv/json: every triaged record")
+    triage.set_defaults(run=_triage)
     return parser
 
 
@@ -99,6 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -39,3 +39,27 @@ def test_evaluate_the_faq_case():
     assert result.returncode == 1
     assert (data["verdict"], data["cause"], data["table_row"]) == ("DMARC fail", "wrong_domain", 1)
     assert data["link"] == "/?from=user@example.com&dkim=mailchimp.com:pass&spf=mcsv.net:pass"
+
+
+def test_triage_table_csv_and_json(samples):
+    nice = str(samples / "aggregate" / "nice-input.xml.gz")
+    table = cli("triage", nice)
+    assert table.returncode == 0
+    assert "3,047 messages in 20 records of 1 reports" in table.stdout
+    assert "nice-input.xml.gz: read, 20 records, 3047 messages" in table.stderr
+    csv_out = cli("triage", nice, "--format", "csv")
+    assert csv_out.stdout.startswith("file,org_name,report_id") and len(csv_out.stdout.strip().splitlines()) == 21
+    data = json.loads(cli("triage", nice, "--format", "json").stdout)
+    assert data["headline"]["messages"] == 3047 and len(data["records"]) == 20
+    assert {"cause", "table_row", "dmarc_pass", "enforced_before_fix"} <= set(data["records"][0])
+
+
+def test_triage_reports_refused_files_and_keeps_the_good_ones(samples):
+    result = cli("triage", str(samples / "aggregate" / "plain.txt"), str(samples / "aggregate" / "test.xml"))
+    assert result.returncode == 1
+    assert "plain.txt: refused" in result.stderr and "is not XML" in result.stderr
+    assert "7 messages in 2 records" in result.stdout
+    nothing = cli("triage", str(samples / "aggregate" / "plain.txt"))
+    assert nothing.returncode == 2 and "none of the files holds a readable" in nothing.stderr
+    missing = cli("triage", "/nonexistent/report.xml")
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
