@@ -4,7 +4,7 @@ bad file never hides the good ones. Large batches spread over every core."""
 from __future__ import annotations
 
 import concurrent.futures
-import multiprocessing
+import concurrent.futures.process
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,6 +13,7 @@ from typing import Literal
 
 from .reports import Report, parse_reports
 from .unpack import Limits, Refusal, ReportError
+from .workers import process_pool
 
 Status = Literal["read", "repaired", "refused"]
 #: Below this much data, starting worker processes costs more than it saves.
@@ -54,9 +55,9 @@ class FileOutcome:
         return "; ".join(notes)
 
 
-def read_file(data: bytes, name: str, limits: Limits | None = None) -> FileOutcome:
+def read_file(data: bytes, name: str, limits: Limits | None = None, workers: int | None = None) -> FileOutcome:
     try:
-        batch = parse_reports(data, name, limits)
+        batch = parse_reports(data, name, limits, workers)
     except ReportError as exc:
         return FileOutcome(name, error=str(exc))
     return FileOutcome(name, tuple(batch), batch.refusals)
@@ -68,24 +69,27 @@ def read_files(
     progress: Callable[[int, int, FileOutcome], None] | None = None,
     workers: int | None = None,
 ) -> list[FileOutcome]:
-    """Read every file, in the given order. ``progress(done, total, outcome)`` follows each file."""
+    """Read every file, in the given order. ``progress(done, total, outcome)`` follows each file.
+    Many files together (a month of reports) are shared out over every core."""
     total = len(files)
     workers = workers or min(os.cpu_count() or 1, total)
     outcomes: list[FileOutcome | None] = [None] * total
-    if workers > 1 and sum(len(data) for _, data in files) >= PARALLEL_THRESHOLD_BYTES:
-        # spawn, not fork: the caller may be a threaded server (Streamlit).
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            pending = {pool.submit(read_file, data, name, limits): index for index, (name, data) in enumerate(files)}
-            for done, future in enumerate(concurrent.futures.as_completed(pending), 1):
+    if workers > 1 and total > 1 and sum(len(data) for _, data in files) >= PARALLEL_THRESHOLD_BYTES:
+        pool = process_pool(workers)
+        # One file per worker; a worker reads its file in one piece (it cannot start processes itself).
+        pending = {pool.submit(read_file, data, name, limits, 1): index for index, (name, data) in enumerate(files)}
+        try:
+            for future in concurrent.futures.as_completed(pending):
                 outcomes[pending[future]] = outcome = future.result()
                 if progress:
-                    progress(done, total, outcome)
-    else:
-        for index, (name, data) in enumerate(files):
+                    progress(sum(o is not None for o in outcomes), total, outcome)
+        except concurrent.futures.process.BrokenProcessPool:
+            pass  # workers could not start here (an unguarded main module); read the rest in this process
+    for index, (name, data) in enumerate(files):
+        if outcomes[index] is None:
             outcomes[index] = outcome = read_file(data, name, limits)
             if progress:
-                progress(index + 1, total, outcome)
+                progress(sum(o is not None for o in outcomes), total, outcome)
     return outcomes  # type: ignore[return-value]
 
 

@@ -9,17 +9,25 @@ network, and refuses documents that declare a DOCTYPE.
 
 from __future__ import annotations
 
+import collections
+import io
+import os
 import re
-import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from operator import attrgetter
+from xml.sax.saxutils import quoteattr
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from os import PathLike
 from typing import BinaryIO
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from lxml import etree
 
 from .unpack import Limits, Payload, Refusal, ReportError, open_source, payloads
+from .workers import process_pool
 
 RFC9990_NAMESPACE = "urn:ietf:params:xml:ns:dmarc-2.0"
 #: The per-record columns, in order. ``dkim`` and ``spf`` use the Explorer's link format:
@@ -29,7 +37,6 @@ RECORD_COLUMNS = (
     "header_from", "envelope_from", "envelope_to", "dkim", "dkim_selectors", "spf",
 )
 _WATCHED = ("{*}record", "{*}report_metadata", "{*}policy_published", "{*}version")
-_UNSAFE_IN_ENTRY = re.compile(r"[,:\s]")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 
 
@@ -70,16 +77,16 @@ class Report:
     version: str
     metadata: ReportMetadata
     policy: PolicyPublished
-    records: dict[str, list] = field(repr=False)
+    records: pa.Table = field(repr=False)
     repairs: tuple[str, ...] = ()
 
     @property
     def record_count(self) -> int:
-        return len(self.records["count"])
+        return self.records.num_rows
 
     @property
     def message_count(self) -> int:
-        return sum(self.records["count"])
+        return pc.sum(self.records["count"]).as_py() or 0
 
 
 class ReportBatch(list):
@@ -95,14 +102,19 @@ class ReportBatch(list):
 
 
 def parse_reports(
-    data: bytes | str | PathLike | BinaryIO, filename: str | None = None, limits: Limits | None = None
+    data: bytes | str | PathLike | BinaryIO,
+    filename: str | None = None,
+    limits: Limits | None = None,
+    workers: int | None = None,
 ) -> ReportBatch:
     """Every aggregate report in one upload (an archive or e-mail may hold several).
 
     ``data`` is the file's bytes, a path, or a binary stream. Raises ``ReportError`` when
     nothing in it is a readable report; parts refused alongside readable ones are listed
-    in ``.refusals`` of the result.
+    in ``.refusals`` of the result. A report larger than ``PARALLEL_BYTES`` is parsed on
+    ``workers`` processes (default: every core).
     """
+    workers = os.cpu_count() or 1 if workers is None else workers
     limits = limits or Limits()
     name = filename or (str(data) if isinstance(data, (str, PathLike)) else "the upload")
     stream = open_source(data)
@@ -113,7 +125,7 @@ def parse_reports(
                 refusals.append(found)
                 continue
             try:
-                reports.append(_parse_payload(found))
+                reports.append(_parse_payload(found, workers))
             except ReportError as exc:
                 refusals.append(Refusal(found.name, str(exc)))
     except ReportError as exc:
@@ -126,7 +138,7 @@ def parse_reports(
     return ReportBatch(reports, refusals)
 
 
-def _parse_payload(payload: Payload) -> Report:
+def _parse_payload(payload: Payload, workers: int = 1) -> Report:
     stream, repairs = payload.stream, list(payload.repairs)
     head = stream.peek(1 << 16)[: 1 << 16]
     body_start = len(head) - len(head.lstrip(b" \t\r\n"))
@@ -137,32 +149,130 @@ def _parse_payload(payload: Payload) -> Report:
         raise ReportError(
             f"{payload.name} declares a DTD (<!DOCTYPE>); aggregate reports never do, so it is refused for safety."
         )
+    chunks = None
+    if workers > 1 and threading.active_count() == 1 and _UTF8_DECLARATION.match(head):
+        start = stream.read(PARALLEL_BYTES)
+        chunks = _record_chunks(start, stream) if len(start) == PARALLEL_BYTES else None
+        stream = io.BytesIO(chunks.header if chunks else start)
+        del start  # the chunks hold what they need
     reader = _RecordReader()
-    events = etree.iterparse(
-        stream, events=("end",), tag=_WATCHED, recover=True, resolve_entities=False,
-        no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True,
-    )
+    events = etree.iterparse(stream, events=("end",), tag=_WATCHED, **_PARSER_OPTIONS)
     try:
-        for _, element in events:
-            reader.take(element)
+        reader.read(events)
     except etree.XMLSyntaxError as exc:  # unrecoverable even in recover mode (e.g. no root at all)
         raise ReportError(f"{payload.name} is not readable XML: {exc}.") from None
     root = events.root
+    errors = [entry for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
+    if chunks:
+        # The header was cut short on purpose before the first record; the records come from the workers.
+        errors = [entry for entry in errors if not entry.message.startswith("Premature end of data")]
+        records, chunk_repairs = _read_chunks(chunks, root, workers)
+        reader.seen.add("record")
+        repairs.extend(chunk_repairs)
     if not reader.seen:
         root_name = etree.QName(root).localname if root is not None else "none"
         raise ReportError(
             f"{payload.name} is XML but not a DMARC aggregate report: it has no <feedback>, <report_metadata> "
             f"or <record> (its root element is <{root_name}>)."
         )
-    repairs.extend(_describe(entry) for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR)
-    repairs.extend(reader.repairs)
+    repairs.extend(_describe(entry) for entry in errors)
     if "report_metadata" not in reader.seen:
         repairs.append("the report has no <report_metadata>: the reporter and the date range are unknown")
     if "policy_published" not in reader.seen:
         repairs.append("the report has no <policy_published>: relaxed alignment (adkim=r, aspf=r) is assumed")
     namespace = etree.QName(root).namespace if root is not None else None
     schema = "RFC 9990" if namespace == RFC9990_NAMESPACE or reader.version.startswith("2") or reader.rfc9990 else "RFC 7489"
-    return Report(payload.name, schema, reader.version, reader.metadata, reader.policy, reader.columns, tuple(dict.fromkeys(repairs)))
+    if not chunks:
+        records = reader.records
+    repairs.extend(reader.repairs)
+    return Report(payload.name, schema, reader.version, reader.metadata, reader.policy, records, tuple(dict.fromkeys(repairs)))
+
+
+# --- Big reports on every core ---------------------------------------------------------------
+# A report of more than PARALLEL_BYTES is cut after every CHUNK_BYTES at a </record> boundary.
+# Each chunk, wrapped in an element that carries the document's namespace declarations, is a
+# small document of whole records that a worker process parses; the main process reads the
+# header itself and keeps the chunks in order. Only UTF-8 documents are cut (any byte offset
+# after '>' is a character boundary there); others are read in one piece. So is every report
+# in a process with several threads (a web server): its workers could only come from a fork
+# server, which re-imports the caller's main module, and that is not safe for every caller.
+
+PARALLEL_BYTES = 16 << 20
+CHUNK_BYTES = 4 << 20
+_PARSER_OPTIONS = dict(recover=True, resolve_entities=False, no_network=True, load_dtd=False,
+                       huge_tree=False, remove_comments=True, remove_pis=True)
+_UTF8_DECLARATION = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*encoding=[\"'](?:utf-8|us-ascii|ascii)[\"']|<\?xml(?![^>]*encoding)|<(?![?!]))", re.IGNORECASE)
+_RECORD_START = re.compile(rb"<((?:[\w.-]+:)?record)[\s>]")
+
+
+@dataclass
+class _Chunks:
+    header: bytes
+    pieces: Iterator[bytes]
+    tail: list[bytes]
+
+
+def _record_chunks(start: bytes, stream: BinaryIO) -> _Chunks | None:
+    first = _RECORD_START.search(start)
+    if first is None:
+        return None
+    tail: list[bytes] = []
+    header, records = start[: first.start()], start[first.start():]
+    return _Chunks(header, _pieces(records, stream, b"</" + first.group(1) + b">", tail), tail)
+
+
+def _pieces(carry: bytes, stream: BinaryIO, end_tag: bytes, tail: list[bytes]) -> Iterator[bytes]:
+    """Whole records, about CHUNK_BYTES at a time; what follows the last record goes to ``tail``."""
+    while True:
+        block = stream.read(CHUNK_BYTES)
+        data, carry = carry + block, b""
+        cut = data.rfind(end_tag)
+        if cut < 0:
+            if not block:
+                tail.append(data)
+                return
+            carry = data
+            continue
+        cut += len(end_tag)
+        yield data[:cut]
+        if not block:
+            tail.append(data[cut:])
+            return
+        carry = data[cut:]
+
+
+def _read_chunks(chunks: _Chunks, root, workers: int) -> tuple[pa.Table, list[str]]:
+    declarations = "".join(f' xmlns{":" + prefix if prefix else ""}={quoteattr(uri)}' for prefix, uri in (root.nsmap if root is not None else {}).items())
+    opening, closing = f"<chunk{declarations}>".encode(), b"</chunk>"
+    pool = process_pool(workers)
+    pending: collections.deque = collections.deque()
+    tables, repairs = [], []
+
+    def collect() -> None:
+        table, problems = pending.popleft().result()
+        first_record = sum(t.num_rows for t in tables) + 1
+        tables.append(table)
+        repairs.extend(f"records {first_record}-{first_record + table.num_rows - 1}: {problem}" for problem in problems)
+
+    for piece in chunks.pieces:
+        pending.append(pool.submit(_read_chunk, opening + piece + closing))
+        if len(pending) > workers:  # one chunk waiting per worker: busy workers, flat memory
+            collect()
+    while pending:
+        collect()
+    root_name = etree.QName(root).localname if root is not None else "feedback"
+    if not re.search(rb"</(?:[\w.-]+:)?" + root_name.encode() + rb"\s*>", b"".join(chunks.tail)):
+        repairs.append(f"the file ends before <{root_name}> is closed; what came before was read")
+    return pa.concat_tables(tables) if tables else _RecordReader().records, repairs
+
+
+def _read_chunk(document: bytes) -> tuple[pa.Table, list[str]]:
+    """In a worker: the records of one chunk, and what was repaired in it."""
+    reader = _RecordReader()
+    events = etree.iterparse(io.BytesIO(document), events=("end",), tag="{*}record", **_PARSER_OPTIONS)
+    reader.read(events)
+    problems = [_describe(entry, with_line=False) for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
+    return reader.records, problems + reader.repairs
 
 
 _PLAIN_ERRORS = (
@@ -174,13 +284,14 @@ _PLAIN_ERRORS = (
 )
 
 
-def _describe(entry) -> str:
+def _describe(entry, with_line: bool = True) -> str:
     message = entry.message.strip()
+    where = f"line {entry.line}: " if with_line else ""
     for pattern, text in _PLAIN_ERRORS:
         match = pattern.search(message)
         if match:
-            return f"line {entry.line}: " + text.format(*match.groups())
-    return f"line {entry.line}: {message} (recovered)"
+            return where + text.format(*match.groups())
+    return f"{where}{message} (recovered)"
 
 
 def _text(element) -> str:
@@ -205,16 +316,14 @@ def _epoch(value: str, repairs: list[str], what: str) -> datetime | None:
     return moment
 
 
-def _entry(domain: str, result: str) -> str:
-    # Domains and results cannot hold ',' ':' or spaces; hostile ones lose them so the list stays unambiguous.
-    return f"{_UNSAFE_IN_ENTRY.sub('?', domain)}:{_UNSAFE_IN_ENTRY.sub('?', result)}"
-
-
 class _RecordReader:
     """Collects report-level fields and fills the record columns, one element at a time."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
+        self._plans: dict[tuple, object] = {}
+        self._pending: list[list] = [[] for _ in RECORD_COLUMNS]
+        self._appends = [values.append for values in self._pending]
+        self._batches: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
         self.metadata = ReportMetadata()
         self.policy = PolicyPublished()
         self.version = ""
@@ -229,23 +338,45 @@ class _RecordReader:
             name = self._local[tag] = tag.rpartition("}")[2] if isinstance(tag, str) else ""
         return name
 
-    def take(self, element) -> None:
-        name = self._name(element.tag)
-        self.seen.add(name)
-        if name == "record":
-            self._record(element)
-        elif name == "report_metadata":
+    def read(self, events) -> None:
+        """Consume iterparse's end events. Records take the hot path; everything here runs
+        100,000 times for a big report, so it stays in local variables."""
+        record_tags: set = set()
+        plans, appends, pending = self._plans, self._appends, self._pending[0]
+        tag_of, text_of = attrgetter("tag"), attrgetter("text")
+        for _, element in events:
+            tag = element.tag
+            if tag not in record_tags:
+                name = self._name(tag)
+                self.seen.add(name)
+                if name == "record":
+                    record_tags.add(tag)
+                else:
+                    self._section(name, element)
+            if tag in record_tags:
+                elements = list(element.iter())
+                shape = tuple(map(tag_of, elements))
+                plan = plans.get(shape)
+                if plan is None:
+                    plan = plans[shape] = _compile_plan(shape, self.repairs)
+                plan(list(map(text_of, elements)), appends)
+                if len(pending) >= _BATCH:
+                    self._flush()
+            # Free what has been read: the element and the siblings before it.
+            element.clear(keep_tail=True)
+            previous = element.getprevious()
+            if previous is not None:
+                parent = element.getparent()
+                while element.getprevious() is not None:
+                    del parent[0]
+
+    def _section(self, name: str, element) -> None:
+        if name == "report_metadata":
             self._metadata(element)
         elif name == "policy_published":
             self._policy(element)
         elif name == "version":
             self.version = _text(element)
-        # Free what has been read: the element and the siblings before it.
-        element.clear(keep_tail=True)
-        parent = element.getparent()
-        if parent is not None:
-            while element.getprevious() is not None:
-                del parent[0]
 
     def _metadata(self, element) -> None:
         found = {self._name(child.tag): _text(child) for child in element.iter()}
@@ -283,69 +414,124 @@ class _RecordReader:
             discovery_method=found.get("discovery_method", ""),
         )
 
-    def _record(self, record) -> None:
-        intern = sys.intern
-        name_of = self._local
-        source_ip = count = disposition = pe_dkim = pe_spf = header_from = envelope_from = envelope_to = ""
-        reasons, comments, dkim, selectors, spf = [], [], [], [], []
-        section = ""
-        group: list[str] | None = None
-        for element in record.iter():
-            tag = element.tag
-            name = name_of.get(tag) or self._name(tag)
-            text = element.text
-            text = text.strip() if text else ""
-            if name in ("row", "identifiers", "identities", "auth_results", "policy_evaluated"):
-                section = name
-                if name == "identities":
-                    self.repairs.append("<identities> was read as <identifiers>")
+    def _flush(self) -> None:
+        """Turn the pending Python lists into Arrow columns, trimmed and lower-cased in C.
+
+        Columns with few distinct values (results, domains) are dictionary-encoded first, so the
+        text work is done once per distinct value instead of once per record."""
+        if not self._pending[0]:
+            return
+        for name, values, batches in zip(RECORD_COLUMNS, self._pending, self._batches.values(), strict=True):
+            column = pa.array(values, pa.string())
+            values.clear()
+            if name in _FREE_TEXT:
+                batches.append(pc.utf8_trim_whitespace(column))
                 continue
-            if section == "auth_results":
-                if name == "dkim" or name == "spf":
-                    group = ["", "", ""]
-                    (dkim if name == "dkim" else spf).append(group)
-                elif group is not None:
-                    if name == "domain":
-                        group[0] = text.lower()
-                    elif name == "result":
-                        group[1] = text.lower()
-                    elif name == "selector":
-                        group[2] = text
-            elif name == "source_ip":
-                source_ip = text
-            elif name == "count":
-                count = text
-            elif name == "disposition":
-                disposition = text.lower()
-            elif name == "dkim":
-                pe_dkim = text.lower()
-            elif name == "spf":
-                pe_spf = text.lower()
-            elif name == "type":
-                reasons.append(text.lower())
-            elif name == "comment":
-                comments.append(text)
-            elif name == "header_from":
-                header_from = text.lower()
-            elif name == "envelope_from":
-                envelope_from = text.lower()
-            elif name == "envelope_to":
-                envelope_to = text.lower()
-        columns = self.columns
-        if not count.isdigit():
-            if count:
-                self.repairs.append(f"a record's count '{count}' is not a number; counted as 0")
-            count = "0"
-        columns["source_ip"].append(intern(source_ip))
-        columns["count"].append(int(count))
-        columns["disposition"].append(intern(disposition))
-        columns["pe_dkim"].append(intern(pe_dkim))
-        columns["pe_spf"].append(intern(pe_spf))
-        columns["reason"].append(intern(",".join(reasons)))
-        columns["reason_comment"].append(intern("; ".join(filter(None, comments))))
-        columns["header_from"].append(intern(header_from))
-        columns["envelope_from"].append(intern(envelope_from))
-        columns["envelope_to"].append(intern(envelope_to))
-        columns["dkim"].append(intern(",".join(_entry(d, r) for d, r, _ in dkim)))
-        columns["dkim_selectors"].append(intern(",".join(s for _, _, s in dkim)))
-        columns["spf"].append(intern(",".join(_entry(d, r) for d, r, _ in spf)))
+            encoded = column.dictionary_encode()
+            words = _list_column(encoded.dictionary) if name in _LIST_COLUMNS else pc.utf8_trim_whitespace(encoded.dictionary)
+            if name not in _KEEP_CASE:
+                words = pc.utf8_lower(words)
+            if len(pc.unique(words)) < len(words):  # "Pass" and "pass" became one word
+                batches.append(pc.take(words, encoded.indices).dictionary_encode())
+            else:
+                batches.append(pa.DictionaryArray.from_arrays(encoded.indices, words))
+
+    @property
+    def records(self) -> pa.Table:
+        self._flush()
+        columns = {
+            name: pa.chunked_array(batches, type=None if batches else _COLUMN_TYPES[name])
+            for name, batches in self._batches.items()
+        }
+        counts = columns["count"]
+        numeric = pc.match_substring_regex(counts, r"^[0-9]{1,15}$")
+        bad = len(counts) - (pc.sum(numeric).as_py() or 0)
+        if bad:
+            self.repairs.append(f"{bad} record count(s) were not numbers and were counted as 0")
+        columns["count"] = pc.cast(pc.if_else(numeric, counts, "0"), pa.int64())
+        return pa.table(columns)
+
+
+_BATCH = 1 << 13
+#: Columns with many distinct values or free text: trimmed row by row, case kept.
+_FREE_TEXT = frozenset({"source_ip", "count", "reason_comment"})
+#: Columns whose case carries meaning to a reader.
+_KEEP_CASE = frozenset({"dkim_selectors"})
+_COLUMN_TYPES = {name: pa.string() if name in _FREE_TEXT else pa.dictionary(pa.int32(), pa.string()) for name in RECORD_COLUMNS}
+#: Section elements of a record, and the leaves read by name inside them.
+_SECTIONS = frozenset({"row", "policy_evaluated", "identifiers", "identities", "auth_results"})
+_LEAVES = {"source_ip", "count", "disposition", "header_from", "envelope_from", "envelope_to"}
+# Inside a DKIM or SPF list, fields and entries are first joined with control characters XML 1.0
+# text cannot contain; whole columns are then trimmed, stripped of characters a domain or result
+# cannot hold (a hostile "a.example,b.example:pass" must not become two entries), and only then
+# given the link format's ':' and ','.
+_FIELD, _ENTRY = "\x02", "\x01"
+_LIST_COLUMNS = frozenset({"dkim", "dkim_selectors", "spf"})
+
+
+def _list_column(column: pa.Array) -> pa.Array:
+    column = pc.replace_substring_regex(column, r"\s*([\x01\x02])\s*", r"\1")
+    column = pc.replace_substring_regex(pc.utf8_trim_whitespace(column), r"[,:\s]", "?")
+    return pc.replace_substring(pc.replace_substring(column, _FIELD, ":"), _ENTRY, ",")
+
+
+def _compile_plan(shape: tuple, repairs: list[str]):
+    """A function that appends one record of this shape to the columns.
+
+    The function is generated from element positions (integers only, no report text), so a
+    record costs one call that indexes a list, instead of a Python step per element.
+    """
+    names = [tag.rpartition("}")[2] if isinstance(tag, str) else "" for tag in shape]
+    where: dict[str, int] = {}
+    reasons, comments, groups = [], [], {"dkim": [], "spf": []}
+    section, group = "", None
+    for index, name in enumerate(names):
+        if name in _SECTIONS:
+            section = name
+            if name == "identities":
+                repairs.append("<identities> was read as <identifiers>")
+        elif section == "auth_results":
+            if name in groups:
+                group = {}
+                groups[name].append(group)
+            elif group is not None and name in ("domain", "result", "selector"):
+                group.setdefault(name, index)
+        elif section == "policy_evaluated" and name in ("dkim", "spf"):
+            where.setdefault(f"pe_{name}", index)
+        elif name == "type":
+            reasons.append(index)
+        elif name == "comment":
+            comments.append(index)
+        elif name in _LEAVES:
+            where.setdefault(name, index)
+
+    def text(index: int | None) -> str:
+        return "''" if index is None else f"(t[{index}] or '')"
+
+    def joined(indices: list[int], separator: str) -> str:
+        return f"{separator!r}.join(filter(None, ({''.join(f'{text(i)}, ' for i in indices)})))" if indices else "''"
+
+    def entries(kind: str, fields: tuple[str, ...]) -> str:
+        """An f-string of each group's fields, e.g. f"{t[14] or ''}\x02{t[16] or ''}\x01{t[19] or ''}..."."""
+        def part(group: dict, field: str) -> str:
+            return "" if group.get(field) is None else "{t[%d] or ''}" % group[field]
+        text = _ENTRY.join(_FIELD.join(part(group, field) for field in fields) for group in groups[kind])
+        return "f" + repr(text) if groups[kind] else "''"
+
+    values = {
+        "source_ip": text(where.get("source_ip")),
+        "count": text(where.get("count")),
+        "disposition": text(where.get("disposition")),
+        "pe_dkim": text(where.get("pe_dkim")),
+        "pe_spf": text(where.get("pe_spf")),
+        "reason": joined(reasons, ","),
+        "reason_comment": joined(comments, "; "),
+        "header_from": text(where.get("header_from")),
+        "envelope_from": text(where.get("envelope_from")),
+        "envelope_to": text(where.get("envelope_to")),
+        "dkim": entries("dkim", ("domain", "result")),
+        "dkim_selectors": entries("dkim", ("selector",)),
+        "spf": entries("spf", ("domain", "result")),
+    }
+    body = ", ".join(f"a[{number}]({values[name]})" for number, name in enumerate(RECORD_COLUMNS))
+    return eval(f"lambda t, a: ({body})", {})  # noqa: S307 - code made of integers only

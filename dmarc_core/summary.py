@@ -65,6 +65,8 @@ def by_source(frame: pd.DataFrame) -> pd.DataFrame:
     summary["explorer_link"] = busiest.reindex(summary.index)
     summary["pass_rate"] = summary["passing"] / summary["messages"].where(summary["messages"] > 0)
     summary = summary.reset_index().sort_values(["messages", "source"], ascending=[False, True], ignore_index=True)
+    text = ["source", "header_from", "cause", "fix", "explorer_link"]
+    summary[text] = summary[text].astype(str)  # plain text for display and links, not categories
     return summary[["source", "header_from", "cause", "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link"]]
 
 
@@ -176,6 +178,10 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     def defuse(value):
         return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
-    text_columns = [name for name in frame.columns if frame[name].dtype == object or str(frame[name].dtype) == "str"]
-    safe = frame.assign(**{name: frame[name].map(defuse) for name in text_columns})
-    return safe.to_csv(index=False).encode("utf-8")
+    safe = {}
+    for name, column in frame.items():
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            safe[name] = column.cat.rename_categories(defuse)  # once per distinct value
+        elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            safe[name] = column.map(defuse)
+    return frame.assign(**safe).to_csv(index=False).encode("utf-8")

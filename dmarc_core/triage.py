@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .alignment import DKIM_RESULTS, SPF_RESULTS
 from .diagnosis import RELAY_REASONS, diagnose, safe_domain, safe_organizational_domain
 from .knowledge import known_sender
-from .reports import RECORD_COLUMNS, Report
+from .reports import Report
 from .scenario import Scenario
 
 #: Report-level values repeated on each of the report's rows.
@@ -117,54 +118,60 @@ def _link(header_from, signatures, spf_results, adkim, aspf, pe_dkim) -> str:
 def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     """One row per ``<record>``, in document order, with the receiver's and our verdicts and the cause."""
     reports = [reports] if isinstance(reports, Report) else list(reports)
-    columns: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
-    sizes = []
-    for report in reports:
-        for name in RECORD_COLUMNS:
-            columns[name].extend(report.records[name])
-        sizes.append(report.record_count)
-    frame = pd.DataFrame(_report_columns(reports, sizes))
-    for name in RECORD_COLUMNS:
-        frame[name] = columns[name]
-    if frame.empty:
+    if not reports or not sum(report.record_count for report in reports):
         return _empty_frame()
+    records = pa.concat_tables([report.records for report in reports]).to_pandas(types_mapper=_ARROW_TEXT.get)
+    which_report = np.repeat(np.arange(len(reports)), [report.record_count for report in reports])
+    frame = pd.concat([_report_columns(reports, which_report), records], axis=1)
 
-    codes = frame.groupby(list(_KEY), sort=False, dropna=False).ngroup().to_numpy()
+    # The rules run once per distinct combination of the columns they read.
+    codes = frame.groupby(list(_KEY), sort=False, dropna=False, observed=True).ngroup().to_numpy()
     first_rows = np.unique(codes, return_index=True)[1]
-    combos = frame.iloc[first_rows][list(_KEY)]
-    judged = [_judge(*combo) for combo in combos.itertuples(index=False, name=None)]
+    judged = [_judge(*combo) for combo in frame[list(_KEY)].iloc[first_rows].itertuples(index=False, name=None)]
     for name in _JUDGED:
-        values = [getattr(judgement, name) for judgement in judged]
-        if name == "table_row":
-            frame[name] = pd.array(values, dtype="Int64")[codes]
-        else:
-            frame[name] = np.asarray(values, dtype=object if isinstance(values[0], str) else None)[codes]
+        frame[name] = _expand([getattr(judgement, name) for judgement in judged], codes)
     frame["enforced_before_fix"] = (
         frame["disposition"].isin(("quarantine", "reject")).to_numpy()
         & frame["dkim"].str.contains(":pass", regex=False).to_numpy()
         & (frame["pe_dkim"] == "fail").to_numpy()
     )
     # Who sent it when nothing authenticated: the address is all there is.
-    frame["source"] = frame["source"].where(frame["source"] != "", frame["source_ip"]).where(lambda s: s != "", "(unknown)")
+    source = frame["source"].astype(object)
+    frame["source"] = source.where(source != "", frame["source_ip"]).where(lambda s: s != "", "(unknown)").astype("category")
     return frame[list(TRIAGE_COLUMNS)]
 
 
-def _report_columns(reports: list[Report], sizes: list[int]) -> dict[str, np.ndarray]:
-    per_report = {
-        "file": [r.source for r in reports],
-        "org_name": [r.metadata.org_name for r in reports],
-        "report_id": [r.metadata.report_id for r in reports],
-        "begin": pd.to_datetime([r.metadata.begin for r in reports], utc=True),
-        "end": pd.to_datetime([r.metadata.end for r in reports], utc=True),
-        "policy_domain": [r.policy.domain for r in reports],
-        "p": [r.policy.p for r in reports],
-        "adkim": [r.policy.adkim for r in reports],
-        "aspf": [r.policy.aspf for r in reports],
-        "pct": pd.array([r.policy.pct for r in reports], dtype="Int64"),
-    }
-    index = np.repeat(np.arange(len(reports)), sizes)
-    return {name: (values[index] if isinstance(values, (pd.DatetimeIndex, pd.arrays.IntegerArray)) else np.asarray(values, dtype=object)[index])
-            for name, values in per_report.items()}
+_ARROW_TEXT = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}
+
+
+def _expand(values: list, codes: np.ndarray):
+    """Per-combination answers onto every row: booleans as arrays, text as categoricals."""
+    if isinstance(values[0], bool):
+        return np.asarray(values, dtype=bool)[codes]
+    if values[0] is None or isinstance(values[0], int):
+        return pd.array(values, dtype="Int64")[codes]
+    value_codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+    return pd.Categorical.from_codes(value_codes[codes], categories=uniques)
+
+
+def _report_columns(reports: list[Report], which_report: np.ndarray) -> pd.DataFrame:
+    per_report = pd.DataFrame(
+        {
+            "file": [r.source for r in reports],
+            "org_name": [r.metadata.org_name for r in reports],
+            "report_id": [r.metadata.report_id for r in reports],
+            "begin": pd.to_datetime([r.metadata.begin for r in reports], utc=True),
+            "end": pd.to_datetime([r.metadata.end for r in reports], utc=True),
+            "policy_domain": [r.policy.domain for r in reports],
+            "p": [r.policy.p for r in reports],
+            "adkim": [r.policy.adkim for r in reports],
+            "aspf": [r.policy.aspf for r in reports],
+            "pct": pd.array([r.policy.pct for r in reports], dtype="Int64"),
+        }
+    )
+    text = ["file", "org_name", "report_id", "policy_domain", "p", "adkim", "aspf"]
+    per_report[text] = per_report[text].astype("category")
+    return per_report.iloc[which_report].reset_index(drop=True)
 
 
 TRIAGE_COLUMNS = (

@@ -82,7 +82,7 @@ def test_damage_is_repaired_and_said(samples, name, repair):
 
 def test_the_invalid_byte_becomes_a_replacement_character(samples):
     (result,) = parse_reports((samples / "aggregate" / "invalid_utf_8.xml").read_bytes(), "invalid_utf_8.xml")
-    assert result.records["header_from"] == ["bad_byte�"]
+    assert result.records["header_from"].to_pylist() == ["bad_byte�"]
 
 
 def test_rfc_9990_reports_keep_their_extras(samples):
@@ -90,7 +90,7 @@ def test_rfc_9990_reports_keep_their_extras(samples):
     assert result.schema == "RFC 9990"
     assert (result.policy.np, result.policy.testing, result.policy.discovery_method) == ("none", "n", "treewalk")
     assert result.metadata.generator == "Example DMARC Aggregate Reporter v1.2"
-    assert result.records["disposition"] == ["pass"]
+    assert result.records["disposition"].to_pylist() == ["pass"]
     (gmx,) = parse_reports((samples / "aggregate" / "gmxnet.xml").read_bytes())
     assert gmx.schema == "RFC 9990"
     (legacy,) = parse_reports((samples / "aggregate" / "nice-input.xml").read_bytes())
@@ -99,10 +99,10 @@ def test_rfc_9990_reports_keep_their_extras(samples):
 
 def test_reasons_and_mixed_case_values_are_normalized(samples):
     (result,) = parse_reports((samples / "aggregate" / "report_with_upper_cased_pass.xml").read_bytes())
-    assert (result.records["pe_dkim"], result.records["disposition"]) == (["pass"], ["none"])
+    assert (result.records["pe_dkim"].to_pylist(), result.records["disposition"].to_pylist()) == (["pass"], ["none"])
     assert result.metadata.org_name == "example.com"  # the trailing space is gone
     (fastmail,) = parse_reports((samples / "aggregate" / "003.xml").read_bytes())
-    assert "trusted_forwarder" in fastmail.records["reason"]
+    assert "trusted_forwarder" in fastmail.records["reason"].to_pylist()
 
 
 def test_declared_encodings_and_byte_order_marks(samples):

@@ -1,0 +1,18 @@
+# Shortcuts; the README's two commands need none of this.
+UV ?= python3 -m uv
+
+.PHONY: run test bench bench-quick
+
+run:
+	$(UV) run streamlit run app.py
+
+test:
+	$(UV) run pytest
+
+# Full benchmark (about 15 minutes, most of it parsedmarc at 1M records); rewrites BENCHMARKS.md.
+bench:
+	$(UV) run --extra compare python bench/run.py
+
+# A quick look without parsedmarc's slow sizes; does not touch BENCHMARKS.md.
+bench-quick:
+	$(UV) run python bench/run.py --sizes 1000 10000 100000 --runs 3 --no-write
