@@ -112,9 +112,12 @@ def parse_reports(
     ``data`` is the file's bytes, a path, or a binary stream. Raises ``ReportError`` when
     nothing in it is a readable report; parts refused alongside readable ones are listed
     in ``.refusals`` of the result. A report larger than ``PARALLEL_BYTES`` is parsed on
-    ``workers`` processes (default: every core).
+    ``workers`` processes (default: every core, when this process runs a single thread).
     """
-    workers = os.cpu_count() or 1 if workers is None else workers
+    # Left to itself, a process with several threads (a web server) reads a big report in one piece:
+    # its workers could only come from a fork server, which re-imports the caller's main module.
+    if workers is None:
+        workers = (os.cpu_count() or 1) if threading.active_count() == 1 else 1
     limits = limits or Limits()
     name = filename or (str(data) if isinstance(data, (str, PathLike)) else "the upload")
     stream = open_source(data)
@@ -150,7 +153,7 @@ def _parse_payload(payload: Payload, workers: int = 1) -> Report:
             f"{payload.name} declares a DTD (<!DOCTYPE>); aggregate reports never do, so it is refused for safety."
         )
     chunks = None
-    if workers > 1 and threading.active_count() == 1 and _UTF8_DECLARATION.match(head):
+    if workers > 1 and _UTF8_DECLARATION.match(head):
         start = stream.read(PARALLEL_BYTES)
         chunks = _record_chunks(start, stream) if len(start) == PARALLEL_BYTES else None
         stream = io.BytesIO(chunks.header if chunks else start)
@@ -193,9 +196,7 @@ def _parse_payload(payload: Payload, workers: int = 1) -> Report:
 # Each chunk, wrapped in an element that carries the document's namespace declarations, is a
 # small document of whole records that a worker process parses; the main process reads the
 # header itself and keeps the chunks in order. Only UTF-8 documents are cut (any byte offset
-# after '>' is a character boundary there); others are read in one piece. So is every report
-# in a process with several threads (a web server): its workers could only come from a fork
-# server, which re-imports the caller's main module, and that is not safe for every caller.
+# after '>' is a character boundary there); others are read in one piece.
 
 PARALLEL_BYTES = 16 << 20
 CHUNK_BYTES = 4 << 20

@@ -18,8 +18,18 @@ from reference import differences, reference_triage  # noqa: E402
 
 @pytest.fixture
 def tiny_chunks(monkeypatch):
+    """Chunk small documents, and count how often the chunked path really runs."""
     monkeypatch.setattr(reports, "PARALLEL_BYTES", 64 << 10)
     monkeypatch.setattr(reports, "CHUNK_BYTES", 16 << 10)
+    calls = []
+    read_chunks = reports._read_chunks
+
+    def counting(*args):
+        calls.append(args)
+        return read_chunks(*args)
+
+    monkeypatch.setattr(reports, "_read_chunks", counting)
+    return calls
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +44,7 @@ def _table(path_or_bytes, workers):
 
 def test_chunked_parsing_equals_one_process(tiny_chunks, generated):
     one, many = _table(generated, 1), _table(generated, 2)
+    assert len(tiny_chunks) == 1
     assert many.records.num_rows == 3000
     assert many.records.to_pylist() == one.records.to_pylist()
     assert (many.metadata, many.policy, many.repairs) == (one.metadata, one.policy, one.repairs)
@@ -46,6 +57,7 @@ def test_the_fast_triage_equals_the_reference(tiny_chunks, generated):
 def test_namespaced_and_compressed_documents_are_cut_too(tiny_chunks, generated):
     namespaced = generated.read_bytes().replace(b"<feedback>", b'<feedback xmlns="urn:ietf:params:xml:ns:dmarc-2.0">', 1)
     one, many = _table(namespaced, 1), _table(gzip.compress(namespaced), 2)
+    assert len(tiny_chunks) == 1
     assert many.schema == "RFC 9990" and many.records.num_rows == 3000
     assert many.records.to_pylist() == one.records.to_pylist()
 
@@ -53,10 +65,11 @@ def test_namespaced_and_compressed_documents_are_cut_too(tiny_chunks, generated)
 def test_a_truncated_big_report_says_so(tiny_chunks, generated):
     cut = generated.read_bytes().rsplit(b"</feedback>", 1)[0]
     many = _table(cut, 2)
-    assert many.records.num_rows == 3000
+    assert len(tiny_chunks) == 1 and many.records.num_rows == 3000
     assert "the file ends before <feedback> is closed; what came before was read" in many.repairs
 
 
 def test_other_encodings_are_read_in_one_piece(tiny_chunks, generated):
     latin = generated.read_bytes().replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"', 1)
     assert _table(latin, 2).records.num_rows == 3000
+    assert tiny_chunks == []
