@@ -4,6 +4,7 @@ No Streamlit here, and no network unless a DNS lookup is asked for.
 """
 
 from .alignment import Alignment, AuthResult, DmarcEvaluation, check_alignment, evaluate_dmarc
+from .check import DomainCheck, check_domain, explain_tags
 from .diagnosis import Diagnosis, diagnose
 from .discovery import DmarcDiscovery, PolicyDiscovery, discover_dmarc, tree_walk_domains
 from .dkim import DkimKeyLookup, lookup_dkim_keys, parse_selectors
@@ -25,6 +26,7 @@ __all__ = [
     "DmarcEvaluation",
     "DmarcRecord",
     "DmarcRecordError",
+    "DomainCheck",
     "IpInfo",
     "Lookup",
     "PolicyDiscovery",
@@ -32,10 +34,12 @@ __all__ = [
     "Scenario",
     "SpfLookup",
     "check_alignment",
+    "check_domain",
     "diagnose",
     "discover_dmarc",
     "enrich_ips",
     "evaluate_dmarc",
+    "explain_tags",
     "fetch_spf",
     "knowledge",
     "known_sender",
