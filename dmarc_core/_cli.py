@@ -1,6 +1,7 @@
-"""Command line: ``python -m dmarc_core align|evaluate ...``.
+"""Command line: ``python -m dmarc_core align|evaluate|check ...``.
 
-Exit status: 0 aligned / DMARC pass, 1 not aligned / DMARC fail, 2 bad input.
+Exit status: 0 aligned / DMARC pass / a usable DMARC record applies, 1 not aligned / DMARC fail /
+no usable DMARC record (or DNS did not answer), 2 bad input.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import sys
 from dataclasses import asdict
 
 from .alignment import check_alignment
+from .check import DomainCheck, check_domain, explain_tags
+from .dns import NAMESERVER_ENV, make_resolver
+from .knowledge import knowledge
 from .scenario import scenario_from_params
 
 
@@ -72,6 +76,41 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0 if evaluation.dmarc_pass else 1
 
 
+def _check(args: argparse.Namespace) -> int:
+    selectors = [selector for given in args.selector for selector in given.split(",")]
+    result = check_domain(args.domain, selectors, make_resolver(args.nameserver))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        _print_check(result)
+    return 0 if result.record else 1
+
+
+def _print_check(result: DomainCheck) -> None:
+    words, applied = knowledge().lookup_statuses, result.dmarc.applied
+    rows = [("Domain:", result.domain), ("DNS server:", result.nameservers)]
+    rows.append(("DMARC:", f"found at {applied.found_at}" if applied.found_at else words[applied.status]))
+    if applied.policy:
+        rows.append(("Record:", applied.policy.text))
+    if result.policy:
+        rows.append(("Applies here:", "=".join(result.policy)))
+    for tag in explain_tags(result.record) if result.record else ():
+        rows.append((f"  {tag.tag}=", f"{tag.value}: {tag.value_meaning}" if tag.value_meaning else tag.value))
+    rows.append(("Org. domain (PSL):", result.dmarc.rfc7489.organizational_domain))
+    rows.append(("Org. domain (tree walk):", result.dmarc.tree_walk.organizational_domain or "unknown"))
+    rows.append(("SPF:", f"found: {result.spf.record}" if result.spf.record else words[result.spf.status]))
+    for key in result.dkim:
+        if key.selector in result.selectors or not key.missing:
+            rows.append((f"DKIM {key.selector}:", f"{words[key.status]}. {key.detail}".strip()))
+    absent = [key.selector for key in result.common_keys if key.missing]
+    if absent:
+        rows.append(("DKIM, no key:", ", ".join(absent)))
+    _print_fields(rows)
+    for note in result.findings:
+        label = f"root cause {note.root_cause}" if note.root_cause else note.severity
+        print(f"\n[{label}] {note.title}\n  {note.explanation}\n  Fix: {note.fix}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dmarc_core", description="Explain DMARC alignment.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--aspf", choices=("r", "s"), default="r")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.set_defaults(run=_evaluate)
+
+    check = commands.add_parser("check", help="look up a domain's DMARC record, DKIM keys and SPF in DNS")
+    check.add_argument("domain", metavar="DOMAIN", help="the From: domain (or an address)")
+    check.add_argument("--selector", action="append", default=[], metavar="S",
+                       help="a DKIM selector you expect to have a key (repeat, or comma-separate); common ones are tried too")
+    check.add_argument("--nameserver", metavar="IP[:PORT]",
+                       help=f"the DNS server to ask (default: ${NAMESERVER_ENV}, else the system's)")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.set_defaults(run=_check)
     return parser
 
 
