@@ -9,6 +9,7 @@ navigation = st.navigation(
     [
         st.Page("pages/explorer.py", title="Alignment Explorer", icon=":material/compare_arrows:", default=True),
         st.Page("pages/guide.py", title="Guide", icon=":material/menu_book:", url_path="guide"),
+        st.Page("pages/domain_check.py", title="Domain Check", icon=":material/dns:", url_path="check"),
     ]
 )
 
