@@ -45,8 +45,13 @@ if not domain:
     st.stop()
 
 try:
+    resolver = make_resolver()
+except ValueError as problem:
+    st.error(f"**The app's DNS server setting is not usable.** {inert(problem)}", icon=":material/dns:")
+    st.stop()
+try:
     with st.spinner(f"Asking DNS about {inert(domain)}…"):
-        result = check_domain(domain, selectors, make_resolver())
+        result = check_domain(domain, selectors, resolver)
 except ValueError as problem:
     st.error(f"**That input is not usable.** {inert(problem)}", icon=":material/error:")
     st.stop()

@@ -104,3 +104,10 @@ def test_unreachable_dns_is_a_clear_message_within_seconds(check_page, monkeypat
 def test_bad_input_is_a_message_not_a_traceback(check_page, query, words):
     test = check_page(**query)
     assert any(words in text for text in texts(test.error))
+
+
+def test_a_bad_dns_server_setting_is_named_as_such(check_page, monkeypatch):
+    monkeypatch.setenv(NAMESERVER_ENV, "localhost")
+    test = check_page(domain="example.com")
+    assert texts(test.error) == ["**The app's DNS server setting is not usable.** 'localhost' is not a nameserver: "
+                                 "give an IP address, optionally with a port (127.0.0.1:5353)."]
