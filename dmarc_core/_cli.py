@@ -1,7 +1,8 @@
-"""Command line: ``python -m dmarc_core align|evaluate|triage ...``.
+"""Command line: ``python -m dmarc_core align|evaluate|triage|check ...``.
 
-Exit status: 0 aligned / DMARC pass / every file read, 1 not aligned / DMARC fail / some file
-refused, 2 bad input or nothing readable.
+Exit status: 0 aligned / DMARC pass / every file read / a usable DMARC record applies;
+1 not aligned / DMARC fail / some file refused / no usable DMARC record (or DNS did not answer);
+2 bad input or nothing readable.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-
 from pathlib import Path
 
 from .alignment import check_alignment
 from .batch import read_files
+from .check import DomainCheck, check_domain, explain_tags
+from .dns import NAMESERVER_ENV, make_resolver
+from .knowledge import knowledge
 from .scenario import scenario_from_params
 
 
@@ -114,6 +117,39 @@ def _triage(args: argparse.Namespace) -> int:
         with pd.option_context("display.max_colwidth", 70, "display.width", 250):
             print(table.to_string(index=False))
     return 1 if any(outcome.status == "refused" for outcome in outcomes) else 0
+def _check(args: argparse.Namespace) -> int:
+    selectors = [selector for given in args.selector for selector in given.split(",")]
+    result = check_domain(args.domain, selectors, make_resolver(args.nameserver))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        _print_check(result)
+    return 0 if result.record else 1
+
+
+def _print_check(result: DomainCheck) -> None:
+    words, applied = knowledge().lookup_statuses, result.dmarc.applied
+    rows = [("Domain:", result.domain), ("DNS server:", result.nameservers)]
+    rows.append(("DMARC:", f"found at {applied.found_at}" if applied.found_at else words[applied.status]))
+    if applied.policy:
+        rows.append(("Record:", applied.policy.text))
+    if result.policy:
+        rows.append(("Applies here:", "=".join(result.policy)))
+    for tag in explain_tags(result.record) if result.record else ():
+        rows.append((f"  {tag.tag}=", f"{tag.value}: {tag.value_meaning}" if tag.value_meaning else tag.value))
+    rows.append(("Org. domain (PSL):", result.dmarc.rfc7489.organizational_domain))
+    rows.append(("Org. domain (tree walk):", result.dmarc.tree_walk.organizational_domain or "unknown"))
+    rows.append(("SPF:", f"found: {result.spf.record}" if result.spf.record else words[result.spf.status]))
+    for key in result.dkim:
+        if key.selector in result.selectors or not key.missing:
+            rows.append((f"DKIM {key.selector}:", f"{words[key.status]}. {key.detail}".strip()))
+    absent = [key.selector for key in result.common_keys if key.missing]
+    if absent:
+        rows.append(("DKIM, no key:", ", ".join(absent)))
+    _print_fields(rows)
+    for note in result.findings:
+        label = f"root cause {note.root_cause}" if note.root_cause else note.severity
+        print(f"\n[{label}] {note.title}\n  {note.explanation}\n  Fix: {note.fix}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="table: a summary per sender (default); csv/json: every triaged record")
     triage.set_defaults(run=_triage)
+    check = commands.add_parser("check", help="look up a domain's DMARC record, DKIM keys and SPF in DNS")
+    check.add_argument("domain", metavar="DOMAIN", help="the From: domain (or an address)")
+    check.add_argument("--selector", action="append", default=[], metavar="S",
+                       help="a DKIM selector you expect to have a key (repeat, or comma-separate); common ones are tried too")
+    check.add_argument("--nameserver", metavar="IP[:PORT]",
+                       help=f"the DNS server to ask (default: ${NAMESERVER_ENV}, else the system's)")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.set_defaults(run=_check)
     return parser
 
 

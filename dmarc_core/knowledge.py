@@ -1,6 +1,6 @@
 """The domain knowledge (root causes, diagnosis table, findings, rollout plan, FAQ, scenarios,
-known senders) loaded from ``data/*.toml`` into frozen dataclasses. Read once, shared by the
-pages, the triage and the CLI."""
+known senders, DMARC record tags, DKIM selectors, domain check findings) loaded from
+``data/*.toml`` into frozen dataclasses. Read once, shared by the pages, the triage and the CLI."""
 
 from __future__ import annotations
 
@@ -91,6 +91,36 @@ class KnownSender:
 
 
 @dataclass(frozen=True)
+class RecordTag:
+    """One DMARC record tag: what it means, its default, what RFC 9989 did to it, its values."""
+
+    tag: str
+    name: str
+    meaning: str
+    default: str
+    rfc9989: str
+    values: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CommonSelector:
+    selector: str
+    used_by: str
+
+
+@dataclass(frozen=True)
+class DomainFinding:
+    """What a Domain Check finding says, with placeholders, and the root cause it would produce."""
+
+    key: str
+    severity: str
+    title: str
+    explanation: str
+    fix: str
+    root_cause: int | None
+
+
+@dataclass(frozen=True)
 class Knowledge:
     intro: str
     alignment_modes: tuple[AlignmentMode, ...]
@@ -102,6 +132,10 @@ class Knowledge:
     faq: tuple[FaqEntry, ...]
     scenarios: tuple[ScenarioPreset, ...]
     senders: tuple[KnownSender, ...]
+    record_tags: dict[str, RecordTag]
+    dkim_selectors: tuple[CommonSelector, ...]
+    lookup_statuses: dict[str, str]
+    domain_findings: dict[str, DomainFinding]
 
     def root_cause(self, number: int) -> RootCause:
         return next(cause for cause in self.root_causes if cause.number == number)
@@ -116,6 +150,10 @@ class Knowledge:
     def causes(self) -> tuple[str, ...]:
         """The cause names of DESIGN.md, in the order the findings list them."""
         return tuple(dict.fromkeys(finding.cause for finding in self.findings.values()))
+
+    @property
+    def common_selectors(self) -> tuple[str, ...]:
+        return tuple(entry.selector for entry in self.dkim_selectors)
 
 
 def _read(name: str) -> dict:
@@ -154,6 +192,12 @@ def knowledge() -> Knowledge:
         senders=tuple(
             KnownSender(**{"setting": None, **sender, "domains": tuple(sender["domains"])}) for sender in senders
         ),
+        record_tags={tag: RecordTag(tag=tag, **{"values": {}, **entry}) for tag, entry in data["record_tags"].items()},
+        dkim_selectors=tuple(CommonSelector(**entry) for entry in data["dkim_selectors"]),
+        lookup_statuses=data["lookup_statuses"],
+        domain_findings={
+            key: DomainFinding(key=key, **{"root_cause": None, **entry}) for key, entry in data["domain_findings"].items()
+        },
     )
 
 

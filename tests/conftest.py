@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real sample reports live."""
+"""Shared fixtures: where the real sample reports live, and DNS servers on loopback."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+from localdns import SilentServer, ZoneServer
+
+from dmarc_core.dns import NAMESERVER_ENV, make_resolver
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,3 +33,34 @@ def samples() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def silent_dns():
+    server = SilentServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_real_dns(silent_dns):
+    """No test reaches a real DNS server: unless a test points it elsewhere, DNS (in this process
+    and in the ones it starts) asks a loopback socket that never answers."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(NAMESERVER_ENV, silent_dns.address)
+        yield
+
+
+@pytest.fixture(scope="session")
+def dns_server():
+    """tests/zones/*.zone served on 127.0.0.1, UDP and TCP (see tests/localdns.py)."""
+    server = ZoneServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def resolver(dns_server):
+    """A resolver asking the zone server, whose query log starts empty for each test."""
+    dns_server.queries.clear()
+    return make_resolver(dns_server.address)

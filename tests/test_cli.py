@@ -63,3 +63,32 @@ def test_triage_reports_refused_files_and_keeps_the_good_ones(samples):
     assert nothing.returncode == 2 and "none of the files holds a readable" in nothing.stderr
     missing = cli("triage", "/nonexistent/report.xml")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+def test_check_json_against_a_local_dns_server(dns_server):
+    result = cli("check", "news.example.com", "--selector", "k1", "--nameserver", dns_server.address, "--json")
+    data = json.loads(result.stdout)
+    assert result.returncode == 0
+    assert (data["dmarc"]["status"], data["dmarc"]["found_at"]) == ("found", "_dmarc.example.com")
+    assert data["organizational_domain"]["psl"] == data["organizational_domain"]["tree_walk"] == "example.com"
+    assert data["dkim"][0]["selector"] == "k1"
+
+
+def test_check_text_is_a_readable_table(dns_server):
+    result = cli("check", "example.com", "--selector", "k1,old", "--selector", "nokey", "--nameserver", dns_server.address)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert "DMARC:                    found at _dmarc.example.com" in lines
+    assert any(line.startswith("DKIM k1:") and "A usable rsa key" in line for line in lines)
+    assert any(line.startswith("DKIM nokey:") and "NXDOMAIN" in line for line in lines)
+    assert "[root cause 4] DKIM key old is revoked" in lines
+
+
+def test_check_without_a_usable_record_exits_1(dns_server, silent_dns):
+    assert cli("check", "nothing.example", "--nameserver", dns_server.address).returncode == 1
+    unreachable = cli("check", "example.com", "--nameserver", silent_dns.address, "--json")
+    assert unreachable.returncode == 1 and json.loads(unreachable.stdout)["dmarc"]["status"] == "timeout"
+
+
+def test_check_bad_input_exits_2():
+    for args in (["exa mple.com"], ["example.com", "--nameserver", "localhost"], ["example.com", "--selector", "s_1"]):
+        result = cli("check", *args)
+        assert result.returncode == 2 and result.stderr.startswith("error:")

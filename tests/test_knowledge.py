@@ -100,3 +100,40 @@ def test_each_article_scenario_lands_on_its_row(key, verdict, row):
 def test_every_faq_scenario_exists():
     keys = {preset.key for preset in knowledge().scenarios}
     assert {entry.scenario for entry in knowledge().faq} <= keys
+
+
+def test_every_dmarc_tag_is_explained():
+    from dmarc_core.record import KNOWN_TAGS, REMOVED_TAGS
+
+    tags = knowledge().record_tags
+    assert set(tags) == set(KNOWN_TAGS)
+    assert all(tags[tag].rfc9989.startswith("removed by RFC 9989") for tag in REMOVED_TAGS)
+    assert {tag for tag, entry in tags.items() if entry.rfc9989.startswith("added by RFC 9989")} == {"np", "t", "psd"}
+    assert set(tags["p"].values) == set(tags["sp"].values) == set(tags["np"].values) == {"none", "quarantine", "reject"}
+    assert set(tags["psd"].values) == {"y", "n", "u"}
+
+
+def test_domain_findings_tie_to_the_articles_root_causes():
+    findings = knowledge().domain_findings
+    assert {finding.severity for finding in findings.values()} <= {"error", "warning", "info"}
+    # adkim=s and a stricter subdomain record: 3; a missing or revoked key: 4; enforcing early: 5.
+    assert {key: findings[key].root_cause for key in ("strict_dkim", "stricter_subdomain", "selector_missing",
+                                                      "selector_revoked", "enforcing")} == {
+        "strict_dkim": 3, "stricter_subdomain": 3, "selector_missing": 4, "selector_revoked": 4, "enforcing": 5}
+    assert all(finding.root_cause in (None, 1, 2, 3, 4, 5) for finding in findings.values())
+
+
+def test_every_lookup_status_has_words():
+    from typing import get_args
+
+    from dmarc_core.dns import Status
+
+    assert set(knowledge().lookup_statuses) == set(get_args(Status))
+
+
+def test_the_common_dkim_selectors_are_valid_and_include_the_usual_ones():
+    from dmarc_core import parse_selectors
+
+    common = knowledge().common_selectors
+    assert parse_selectors(common) == common
+    assert {"google", "selector1", "selector2", "k1", "k2", "s1", "s2", "default", "dkim", "mail", "mandrill", "smtp"} <= set(common)

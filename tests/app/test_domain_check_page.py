@@ -1,0 +1,113 @@
+"""The Domain Check page through AppTest, pointed at the local DNS server with DMARC_NAMESERVER."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from app.conftest import texts
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from dmarc_core import NAMESERVER_ENV
+
+PAGE = "app_pages/domain_check.py"
+
+
+@pytest.fixture
+def check_page(monkeypatch, dns_server):
+    """Open the page as a link does: /check?domain=...&selectors=..."""
+    monkeypatch.setenv(NAMESERVER_ENV, dns_server.address)
+
+    def open_page(**query: str) -> AppTest:
+        test = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        for name, value in query.items():
+            test.query_params[name] = value
+        test.switch_page(PAGE).run()
+        assert not test.exception, [e.value for e in test.exception]
+        return test
+
+    return open_page
+
+
+def boxes(test: AppTest) -> str:
+    return " ".join(texts([*test.success, *test.error, *test.warning, *test.info]))
+
+
+def table(test: AppTest, column: str):
+    return next(frame.value for frame in test.dataframe if column in frame.value.columns)
+
+
+def test_the_empty_page_tells_a_newcomer_what_to_do(check_page):
+    test = check_page()
+    assert test.title[0].value == "Domain Check"
+    assert any("Type the domain of your From: address" in text for text in texts(test.info))
+    assert not test.error and not test.dataframe
+
+
+def test_a_typed_domain_is_checked_and_its_record_explained_tag_by_tag(check_page):
+    test = check_page()
+    test.text_input(key="check_domain").set_value("strict.example.com").run()
+    assert not test.exception
+    verdict = texts(test.success)[0]
+    assert verdict.startswith("### DMARC record found at _dmarc.strict.example.com") and "p=reject" in verdict
+    tags = table(test, "Tag").set_index("Tag")
+    assert tags.loc["adkim", "Value"] == "s" and tags.loc["adkim", ""] == "set"
+    assert tags.loc["np", ""] == "default" and tags.loc["np", "RFC 9989"] == "added by RFC 9989"
+    assert tags.loc["adkim", "What this value does"].startswith("strict: d= must be exactly the From: domain")
+    found = boxes(test)
+    assert "Root cause 3 (Subdomain policy mismatch): Strict DKIM alignment (adkim=s)" in found
+    assert "Root cause 3 (Subdomain policy mismatch): The subdomain's own record is stricter" in found
+    assert "Root cause 5 (p=reject or p=quarantine applied before alignment is fixed): p=reject" in found
+    assert test.query_params["domain"] == "strict.example.com"
+
+
+def test_a_link_fills_the_inputs_and_checks_its_selectors(check_page):
+    test = check_page(domain="example.com", selectors="k1,old,nokey")
+    assert test.text_input(key="check_domain").value == "example.com"
+    assert test.text_input(key="check_selectors").value == "k1,old,nokey"
+    keys = table(test, "Selector").set_index("Selector")
+    assert keys.loc["k1", "Answer"] == "found" and keys.loc["old", "Answer"] == "the key is revoked (empty p=)"
+    assert keys.loc["nokey", "Answer"] == "the name does not exist (NXDOMAIN)"
+    found = boxes(test)
+    assert "Root cause 4 (DKIM selector missing or expired): DKIM selector nokey has no key" in found
+    assert "Root cause 4 (DKIM selector missing or expired): DKIM key old is revoked" in found
+    assert any("v=spf1 ip4:192.0.2.0/24 include:_spf.example.net -all" in block.value for block in test.code)
+
+
+def test_both_organizational_domains_and_where_they_differ(check_page):
+    test = check_page(domain="a.mail.example.org")
+    headings = texts(test.markdown)
+    assert "### example.org" in headings and "### mail.example.org" in headings
+    assert "RFC 7489 and RFC 9989 receivers see different things" in boxes(test)
+    assert "example.org by the Public Suffix List (RFC 7489) but mail.example.org" in boxes(test)
+    queries = [frame.value for frame in test.dataframe if "Query" in frame.value.columns]
+    assert list(queries[1]["Query"]) == ["_dmarc.a.mail.example.org", "_dmarc.mail.example.org"]
+
+
+def test_unreachable_dns_is_a_clear_message_within_seconds(check_page, monkeypatch, silent_dns):
+    test = check_page()
+    monkeypatch.setenv(NAMESERVER_ENV, silent_dns.address)
+    started = time.monotonic()
+    test.text_input(key="check_domain").set_value("example.com").run()
+    assert time.monotonic() - started < 10.0  # DNS gives up in ~2 s; the rest is the page
+    assert not test.exception
+    message = texts(test.error)
+    assert len(message) == 1 and message[0].startswith("### DNS did not answer")
+    assert silent_dns.address in message[0] and NAMESERVER_ENV in message[0]
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [({"domain": "exa mple.com"}, "contains a space"), ({"domain": "example.com", "selectors": "s_1"}, "not a DKIM selector")],
+)
+def test_bad_input_is_a_message_not_a_traceback(check_page, query, words):
+    test = check_page(**query)
+    assert any(words in text for text in texts(test.error))
+
+
+def test_a_bad_dns_server_setting_is_named_as_such(check_page, monkeypatch):
+    monkeypatch.setenv(NAMESERVER_ENV, "localhost")
+    test = check_page(domain="example.com")
+    assert texts(test.error) == ["**The app's DNS server setting is not usable.** 'localhost' is not a nameserver: "
+                                 "give an IP address, optionally with a port (127.0.0.1:5353)."]

@@ -1,0 +1,85 @@
+"""DKIM key records (RFC 6376 3.2, 3.6.1; RFC 8463; RFC 8301), parsed and looked up."""
+
+from __future__ import annotations
+
+import pytest
+
+from dmarc_core import lookup_dkim_keys, make_resolver, parse_selectors
+from dmarc_core.dkim import parse_key_record
+
+RSA_KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAyJefF8iIjvYax2m4ivu2"  # base64 of the start of a DER SubjectPublicKeyInfo
+ED25519_KEY = "fhO4q20sH2rM9Y+ds6E0pmWQY/oUYkzLcNcb29DiAtY="
+
+
+@pytest.mark.parametrize(
+    ("record", "key_type"),
+    [
+        (f"v=DKIM1; k=rsa; p={RSA_KEY}", "rsa"),
+        (f"p={RSA_KEY}", "rsa"),  # v= is optional, k= defaults to rsa
+        (f"v=DKIM1; p={RSA_KEY[:20]} {RSA_KEY[20:40]}\t{RSA_KEY[40:]};", "rsa"),  # whitespace inside base64, trailing ;
+        (f"v=DKIM1; k=ed25519; p={ED25519_KEY}", "ed25519"),
+        (f"v=DKIM1; s=email:*; h=sha1:sha256; n=notes; x=unknown tags are ignored; p={RSA_KEY}", "rsa"),
+    ],
+)
+def test_usable_keys(record, key_type):
+    key = parse_key_record(record)
+    assert (key.status, key.key_type) == ("found", key_type)
+
+
+def test_a_testing_flag_is_noted():
+    assert "testing" in parse_key_record(f"v=DKIM1; t=y; p={RSA_KEY}").detail
+
+
+@pytest.mark.parametrize("record", ["v=DKIM1; k=rsa; p=", "v=DKIM1; p= ;", "p="])
+def test_an_empty_p_is_a_revoked_key(record):
+    assert parse_key_record(record).status == "revoked"
+
+
+@pytest.mark.parametrize(
+    ("record", "words"),
+    [
+        ("this is not a tag list", "not a tag=value pair"),
+        ("", "empty"),
+        (f"k=rsa; v=DKIM1; p={RSA_KEY}", "come first"),
+        (f"v=DKIM2; p={RSA_KEY}", "exactly v=DKIM1"),
+        (f"v=DKIM1; p={RSA_KEY}; p={RSA_KEY}", "appears twice"),
+        ("v=DKIM1; k=rsa", "no p= tag"),
+        (f"v=DKIM1; P={RSA_KEY}", "no p= tag"),  # tag names are case-sensitive
+        (f"v=DKIM1; k=dsa; p={RSA_KEY}", "k=dsa is not a key type"),
+        ("v=DKIM1; p=MIIB!!not*base64", "not valid base64"),
+        ("v=DKIM1; k=ed25519; p=AAAA", "ed25519 key is 32"),
+        ("v=DKIM1; k=rsa; p=AAAA", "does not hold an RSA public key"),
+        (f"v=DKIM1; s=web; p={RSA_KEY}", "not for email"),
+        (f"v=DKIM1; h=sha1; p={RSA_KEY}", "sha1 is no longer accepted"),
+    ],
+)
+def test_keys_a_verifier_cannot_use_are_malformed(record, words):
+    key = parse_key_record(record)
+    assert key.status == "malformed" and words in key.detail
+
+
+def test_selectors_from_a_person_or_a_report():
+    assert parse_selectors("k1, s2,,K1 , selector1.2024") == ("k1", "s2", "selector1.2024")
+    assert parse_selectors(["google", "google", "s1"]) == ("google", "s1")
+    for bad in ("s_1", "k 1", "user@k1", "-k1"):
+        with pytest.raises(ValueError, match="not a DKIM selector"):
+            parse_selectors(bad)
+
+
+def test_keys_in_dns(resolver, dns_server):
+    selectors = ["k1", "big", "ed", "old", "broken", "badkey", "dsa", "web", "nokey", "empty"]
+    keys = {key.selector: key for key in lookup_dkim_keys("example.com", selectors, resolver)}
+    assert {selector: key.status for selector, key in keys.items()} == {
+        "k1": "found", "big": "found", "ed": "found", "old": "revoked", "broken": "malformed", "badkey": "malformed",
+        "dsa": "malformed", "web": "malformed", "nokey": "nxdomain", "empty": "no_record",
+    }
+    assert keys["k1"].name == "k1._domainkey.example.com"
+    assert keys["k1"].record.startswith("v=DKIM1; k=rsa; p=MIIBIjAN") and " " not in keys["k1"].record[20:]  # strings joined
+    assert ("big._domainkey.example.com", "TXT", "tcp") in dns_server.queries  # a 4096-bit key needs TCP
+    assert keys["ed"].key_type == "ed25519"
+    assert keys["nokey"].missing and keys["empty"].missing and not keys["old"].missing
+
+
+def test_key_lookups_that_fail(resolver, silent_dns):
+    assert lookup_dkim_keys("mail.servfail.test", "k1", resolver)[0].status == "servfail"
+    assert [key.status for key in lookup_dkim_keys("example.com", "k1, s1", make_resolver(silent_dns.address, lifetime=0.5))] == ["timeout", "timeout"]

@@ -1,0 +1,113 @@
+"""Drawing a Domain Check: the verdict, findings tied to root causes, the record tag by tag,
+both organizational domains, DKIM keys and SPF. Only presentation: every sentence and rule
+comes from dmarc_core.
+
+Every computed string passes through ``inert`` before it meets markdown.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dmarc_core import DomainCheck, explain_tags, knowledge
+from dmarc_core.check import Observation
+from ui.text import inert
+
+_BOXES = {"error": (st.error, ":material/error:"), "warning": (st.warning, ":material/warning:"), "info": (st.info, ":material/info:")}
+
+
+def _status(status: str) -> str:
+    return knowledge().lookup_statuses[status]
+
+
+def verdict(result: DomainCheck) -> None:
+    applied = result.dmarc.applied
+    if result.policy:
+        tag, value = result.policy
+        meaning = knowledge().record_tags[tag].values.get(value, "")
+        st.success(
+            f"### DMARC record found at {inert(applied.found_at)}\n"
+            f"For mail from {inert(result.domain)} that fails DMARC, **{inert(tag)}={inert(value)}** applies: {inert(meaning)}.",
+            icon=":material/check_circle:",
+        )
+    elif applied.policy:
+        st.error(f"### The DMARC record at {inert(applied.found_at)} cannot be used\n{inert(applied.policy.error)}", icon=":material/cancel:")
+    else:
+        st.error(f"### No DMARC record applies to {inert(result.domain)}\nWhat DNS said: {inert(_status(applied.status))}.", icon=":material/cancel:")
+
+
+def finding(note: Observation) -> None:
+    box, icon = _BOXES[note.severity]
+    cause = knowledge().root_cause(note.root_cause) if note.root_cause else None
+    label = f"Root cause {cause.number} ({inert(cause.title)}): " if cause else ""
+    box(f"**{label}{inert(note.title)}**\n\n{inert(note.explanation)}\n\n**Fix:** {inert(note.fix)}", icon=icon)
+
+
+def record(result: DomainCheck) -> None:
+    applied = result.dmarc.applied
+    for lookup in applied.lookups:
+        if lookup.status == "multiple":
+            st.markdown(f"{inert(lookup.name)} holds several DMARC records; receivers discard them all:")
+            st.code("\n".join(lookup.records), language=None)
+        if lookup.ignored:
+            st.markdown(f"TXT records at {inert(lookup.name)} that are not DMARC records (they must start with v=DMARC1):")
+            st.code("\n".join(lookup.ignored), language=None)
+    if not applied.policy:
+        return
+    st.markdown(f"Published at **{inert(applied.found_at)}**:")
+    st.code(applied.policy.text, language=None)
+    if result.record is None:
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [{"Tag": row.tag, "Value": row.value, "": "default" if row.is_default else "set", "What it is": row.name,
+              "What this value does": row.value_meaning, "Meaning": row.meaning, "Default": row.default, "RFC 9989": row.rfc9989}
+             for row in explain_tags(result.record)]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    for warning in result.record.warnings:
+        st.warning(inert(warning), icon=":material/warning:")
+
+
+def organizational_domains(result: DomainCheck) -> None:
+    left, right = st.columns(2)
+    for column, method, title in ((left, result.dmarc.rfc7489, "Public Suffix List (RFC 7489)"),
+                                  (right, result.dmarc.tree_walk, "DNS tree walk (RFC 9989)")):
+        with column.container(border=True):
+            st.markdown(f"**{title}**")
+            st.markdown(f"### {inert(method.organizational_domain or 'unknown')}")
+            st.caption(inert(method.reason))
+            st.dataframe(
+                pd.DataFrame([{"Query": lookup.name, "Answer": _status(lookup.status)} for lookup in method.lookups]),
+                hide_index=True,
+                width="stretch",
+            )
+
+
+def dkim(result: DomainCheck) -> None:
+    used_by = {entry.selector: entry.used_by for entry in knowledge().dkim_selectors}
+    shown = [key for key in result.dkim if key.selector in result.selectors or not key.missing]
+    if shown:
+        st.dataframe(
+            pd.DataFrame(
+                [{"Selector": key.selector, "Name": key.name, "Answer": _status(key.status),
+                  "Detail": key.detail, "Common for": "" if key.selector in result.selectors else used_by.get(key.selector, "")}
+                 for key in shown]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    absent = [key.selector for key in result.common_keys if key.missing]
+    if absent:
+        st.caption(f"No key under these common selectors (normal: each sender uses its own): {inert(', '.join(absent))}.")
+
+
+def spf(result: DomainCheck) -> None:
+    found = result.spf
+    if found.status in ("found", "multiple"):
+        st.code("\n".join(found.records), language=None)
+    if found.status != "found":
+        st.markdown(f"SPF at {inert(found.domain)}: {inert(_status(found.status))}.")
