@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from dmarc_core import knowledge
 from dmarc_core.batch import demo_files
 from dmarc_core.summary import csv_bytes
+from ui import triage_dns as dns_actions
 from ui import triage_view as view
 from ui.text import inert
 
@@ -48,31 +48,16 @@ st.subheader("Ready for a stricter policy?")
 view.readiness(frame)
 
 st.subheader("Senders and sources")
-findings = knowledge().findings
-filters = st.columns([2, 3, 2, 1], vertical_alignment="bottom")
-domains = sorted(filter(None, frame["policy_domain"].unique()))
-domain = filters[0].selectbox("Policy domain", ["all", *domains], key="filter_domain") if len(domains) > 1 else "all"
-causes = filters[1].multiselect("Causes", list(knowledge().causes), format_func=lambda c: findings[c].title, key="filter_causes",
-                                placeholder="all causes")
-search = filters[2].text_input("Search sender, IP or domain", key="filter_search")
-failing_only = filters[3].toggle("Failing only", key="filter_failing")
-shown = frame
-if domain != "all":
-    shown = shown[shown["policy_domain"] == domain]
-if causes:
-    shown = shown[shown["cause"].isin(causes)]
-if failing_only:
-    shown = shown[~shown["dmarc_pass"]]
-if search:
-    needle = search.strip().lower()
-    shown = shown[shown["source"].str.lower().str.contains(needle, regex=False)
-                  | shown["source_ip"].str.contains(needle, regex=False)
-                  | shown["header_from"].str.contains(needle, regex=False)
-                  | shown["dkim"].str.contains(needle, regex=False)]
+shown = view.filtered(frame)
 if shown.empty:
     st.info("No record matches these filters.", icon=":material/filter_alt_off:")
     st.stop()
-view.sources_table(shown)
+enrich_column, selectors_column = st.columns(2)
+with enrich_column:
+    enrichment = dns_actions.enrichment(shown)
+with selectors_column:
+    dns_actions.selectors(shown)
+view.sources_table(shown, enrichment)
 view.charts(shown)
 
 with st.expander(f"Records ({len(shown):,})"):

@@ -3,11 +3,15 @@ fail and why, how it went over time, and whether the domain is ready for a stric
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
+from .diagnosis import KEY_ERRORS
+from .enrich import IpInfo
 from .knowledge import knowledge
+from .triage import entries
 
 _PCT_STEPS = (10, 25, 50, 100)
 #: A failing sender holds the rollout back when it carries at least this share of the messages.
@@ -46,11 +50,17 @@ def headline(frame: pd.DataFrame) -> Headline:
     )
 
 
-def by_source(frame: pd.DataFrame) -> pd.DataFrame:
+SOURCE_COLUMNS = ["source", "header_from", "cause", "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link"]
+ENRICHED_COLUMNS = ["as_names", "host_names"]
+
+
+def by_source(frame: pd.DataFrame, enrichment: Mapping[str, IpInfo] | None = None) -> pd.DataFrame:
     """One row per sending source and cause: messages, how many pass, the fix, and a link to the
-    Explorer (for the source's most common combination)."""
+    Explorer (for the source's most common combination). With ``enrichment`` (IP → PTR and AS,
+    from ``enrich_ips``), the AS names and host names of the source's addresses too."""
+    columns = SOURCE_COLUMNS + (ENRICHED_COLUMNS if enrichment is not None else [])
     if frame.empty:
-        return pd.DataFrame(columns=["source", "header_from", "cause", "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link"])
+        return pd.DataFrame(columns=columns)
     work = frame.assign(passing=frame["count"].where(frame["dmarc_pass"], 0))
     keys = ["source", "header_from", "cause"]
     grouped = work.groupby(keys, sort=False, dropna=False)
@@ -64,10 +74,37 @@ def by_source(frame: pd.DataFrame) -> pd.DataFrame:
     busiest = work.sort_values("count", ascending=False).drop_duplicates(keys).set_index(keys)["explorer_link"]
     summary["explorer_link"] = busiest.reindex(summary.index)
     summary["pass_rate"] = summary["passing"] / summary["messages"].where(summary["messages"] > 0)
+    if enrichment is not None:
+        looked_up = {ip: info for ip, info in enrichment.items() if info is not None}
+        names = work.assign(
+            as_name=work["source_ip"].map(lambda ip: looked_up[ip].as_name if ip in looked_up else None),
+            host_name=work["source_ip"].map(lambda ip: looked_up[ip].ptr if ip in looked_up else None),
+        ).groupby(keys, sort=False, dropna=False)
+        summary["as_names"] = names["as_name"].agg(_distinct)
+        summary["host_names"] = names["host_name"].agg(_distinct)
     summary = summary.reset_index().sort_values(["messages", "source"], ascending=[False, True], ignore_index=True)
     text = ["source", "header_from", "cause", "fix", "explorer_link"]
     summary[text] = summary[text].astype(str)  # plain text for display and links, not categories
-    return summary[["source", "header_from", "cause", "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link"]]
+    return summary[columns]
+
+
+def _distinct(values: pd.Series) -> str:
+    """A few distinct values as text, most frequent first."""
+    counted = values.dropna().value_counts()
+    shown = ", ".join(counted.index[:3])
+    return shown + (f" (+{len(counted) - 3})" if len(counted) > 3 else "")
+
+
+def missing_selectors(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The DKIM selectors whose key a receiver could not get (permerror/temperror), per signing
+    domain, from the rows triaged as selector_missing: what "check selectors" looks up."""
+    wanted: dict[str, list[str]] = {}
+    rows = frame.loc[frame["cause"] == "selector_missing", ["dkim", "dkim_selectors"]].drop_duplicates()
+    for dkim, selectors in rows.itertuples(index=False, name=None):
+        for (domain, result), selector in zip(entries(str(dkim)), str(selectors).split(","), strict=False):
+            if result in KEY_ERRORS and domain and selector and selector not in wanted.setdefault(domain, []):
+                wanted[domain].append(selector)
+    return wanted
 
 
 def by_cause(frame: pd.DataFrame) -> pd.DataFrame:

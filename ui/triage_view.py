@@ -7,6 +7,7 @@ and charts (drawn as text), ``st.text``, or ``inert`` markdown.
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlencode
 
 import pandas as pd
 import plotly.express as px
@@ -102,9 +103,35 @@ def readiness(frame: pd.DataFrame) -> None:
                 st.text("Holding it back: " + "; ".join(f"{source} ({cause}, {count:,} messages)" for source, cause, count in assessment.blockers))
 
 
-def sources_table(frame: pd.DataFrame) -> None:
-    table = summary.by_source(frame)
+def filtered(frame: pd.DataFrame) -> pd.DataFrame:
+    """The filter widgets, and the rows they keep."""
+    findings = knowledge().findings
+    columns = st.columns([2, 3, 2, 1], vertical_alignment="bottom")
+    domains = sorted(filter(None, frame["policy_domain"].unique()))
+    domain = columns[0].selectbox("Policy domain", ["all", *domains], key="filter_domain") if len(domains) > 1 else "all"
+    causes = columns[1].multiselect("Causes", list(knowledge().causes), format_func=lambda c: findings[c].title,
+                                    key="filter_causes", placeholder="all causes")
+    search = columns[2].text_input("Search sender, IP or domain", key="filter_search").strip().lower()
+    failing_only = columns[3].toggle("Failing only", key="filter_failing")
+    keep = pd.Series(True, index=frame.index)
+    if domain != "all":
+        keep &= frame["policy_domain"] == domain
+    if causes:
+        keep &= frame["cause"].isin(causes)
+    if failing_only:
+        keep &= ~frame["dmarc_pass"]
+    if search:
+        keep &= (frame["source"].str.lower().str.contains(search, regex=False)
+                 | frame["source_ip"].str.contains(search, regex=False)
+                 | frame["header_from"].str.contains(search, regex=False)
+                 | frame["dkim"].str.contains(search, regex=False))
+    return frame[keep]
+
+
+def sources_table(frame: pd.DataFrame, enrichment: dict | None = None) -> None:
+    table = summary.by_source(frame, enrichment)
     table["explorer_link"] = "/?" + table["explorer_link"]
+    table["check_link"] = "/check?" + table["header_from"].map(lambda domain: urlencode({"domain": domain}))
     st.dataframe(
         table,
         hide_index=True,
@@ -118,6 +145,9 @@ def sources_table(frame: pd.DataFrame) -> None:
             "ips": st.column_config.NumberColumn("IPs"),
             "fix": st.column_config.TextColumn("What to do", width="large"),
             "explorer_link": st.column_config.LinkColumn("Explain", display_text="Open in Explorer"),
+            "check_link": st.column_config.LinkColumn("DNS", display_text="Check domain"),
+            "as_names": "Network (AS)",
+            "host_names": "Host names (PTR)",
         },
     )
 
