@@ -145,7 +145,8 @@ def _policy(given: dict[str, str], rua: tuple[str, ...]) -> str:
             return "none"
         raise DmarcRecordError("The record has no p= tag and no rua= address, so receivers ignore it; add p=none.")
     if value.lower() not in POLICIES:
-        raise DmarcRecordError(f"p={value} is not a policy; use p=none, p=quarantine or p=reject.")
+        fallback = " Until then receivers treat the record as p=none, since rua= is valid (RFC 7489 6.6.3)." if rua else ""
+        raise DmarcRecordError(f"p={value} is not a policy; use p=none, p=quarantine or p=reject.{fallback}")
     return value.lower()
 
 

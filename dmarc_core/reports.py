@@ -1,7 +1,10 @@
 """DMARC aggregate reports (RFC 7489 appendix C and RFC 9990), read by streaming.
 
-``lxml.etree.iterparse`` yields each ``<record>`` as it ends; one pass over the record's
-elements fills column lists and the element is freed, so memory stays flat whatever the size.
+``lxml.etree.iterparse`` yields each ``<record>`` as it ends, and the element is freed once
+read, so memory stays flat whatever the size. Records come in a few shapes (sequences of
+element tags); each shape's field positions are compiled once, so a record is read by one
+call that fills Arrow columns. Reports over ``PARALLEL_BYTES`` are read on several processes.
+
 The parser recovers from damage (unclosed tags, bad bytes, text before the declaration) and
 every repair is reported. It never expands entities, never loads a DTD, never touches the
 network, and refuses documents that declare a DOCTYPE.
@@ -15,12 +18,12 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from operator import attrgetter
-from xml.sax.saxutils import quoteattr
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from os import PathLike
 from typing import BinaryIO
+from xml.sax.saxutils import quoteattr
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -318,7 +321,7 @@ def _epoch(value: str, repairs: list[str], what: str) -> datetime | None:
 
 
 class _RecordReader:
-    """Collects report-level fields and fills the record columns, one element at a time."""
+    """Collects the report-level fields and fills the record columns."""
 
     def __init__(self) -> None:
         self._plans: dict[tuple, object] = {}
@@ -365,8 +368,7 @@ class _RecordReader:
                     self._flush()
             # Free what has been read: the element and the siblings before it.
             element.clear(keep_tail=True)
-            previous = element.getprevious()
-            if previous is not None:
+            if element.getprevious() is not None:
                 parent = element.getparent()
                 while element.getprevious() is not None:
                     del parent[0]

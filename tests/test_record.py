@@ -58,6 +58,11 @@ def test_errors(txt, words):
     assert issubclass(DmarcRecordError, ValueError)
 
 
+def test_an_invalid_policy_says_what_receivers_do_meanwhile():
+    with pytest.raises(DmarcRecordError, match=r"treat the record as p=none, since rua= is valid"):
+        parse_dmarc_record("v=DMARC1; p=block; rua=mailto:d@example.com")
+
+
 def test_missing_p_with_rua_acts_as_none():
     record = parse_dmarc_record("v=DMARC1; rua=mailto:d@example.com")
     assert record.p == "none" and any("no p= tag" in warning for warning in record.warnings)
