@@ -129,7 +129,7 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     first_rows = np.unique(codes, return_index=True)[1]
     judged = [_judge(*combo) for combo in frame[list(_KEY)].iloc[first_rows].itertuples(index=False, name=None)]
     for name in _JUDGED:
-        frame[name] = _expand([getattr(judgement, name) for judgement in judged], codes)
+        frame[name] = _expand(name, [getattr(judgement, name) for judgement in judged], codes)
     frame["enforced_before_fix"] = (
         frame["disposition"].isin(("quarantine", "reject")).to_numpy()
         & frame["dkim"].str.contains(":pass", regex=False).to_numpy()
@@ -144,12 +144,13 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
 _ARROW_TEXT = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}
 
 
-def _expand(values: list, codes: np.ndarray):
-    """Per-combination answers onto every row: booleans as arrays, text as categoricals."""
+def _expand(name: str, values: list, codes: np.ndarray):
+    """Per-combination answers onto every row: flags as arrays, the table row as a nullable
+    integer, text as categoricals (a few distinct values over many rows)."""
+    if name == "table_row":
+        return pd.array(values, dtype="Int64")[codes]
     if isinstance(values[0], bool):
         return np.asarray(values, dtype=bool)[codes]
-    if values[0] is None or isinstance(values[0], int):
-        return pd.array(values, dtype="Int64")[codes]
     value_codes, uniques = pd.factorize(pd.Series(values, dtype=object))
     return pd.Categorical.from_codes(value_codes[codes], categories=uniques)
 
