@@ -1,7 +1,7 @@
 """Drawing the triage: file statuses, headline figures, readiness, the sources table, charts.
 
 Report content is hostile until shown otherwise: it reaches the page only through dataframes
-and charts (drawn as text), ``st.text``, or ``inert`` markdown.
+and charts (their labels through ``chart_text``), ``st.text``, or ``inert`` markdown.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import streamlit as st
 from dmarc_core import knowledge, summary
 from dmarc_core.batch import FileOutcome, read_files
 from dmarc_core.triage import triage
-from ui.text import inert
+from ui.text import chart_text, inert
 
 STATUS_LABELS = {"read": "✅ read", "repaired": "🛠️ read with repairs", "refused": "⛔ refused"}
 CAUSE_COLORS = {
@@ -164,11 +164,13 @@ def charts(frame: pd.DataFrame) -> None:
         senders = frame.assign(verdict=frame["dmarc_pass"].map({True: "pass", False: "fail"}))
         totals = senders.groupby(["source", "verdict"], as_index=False)["count"].sum()
         top = totals.groupby("source")["count"].sum().nlargest(15).index
-        figure = px.bar(totals[totals["source"].isin(top)], x="count", y="source", color="verdict", orientation="h",
+        shown = totals[totals["source"].isin(top)]
+        figure = px.bar(shown.assign(source=shown["source"].astype(str).map(chart_text)), x="count", y="source", color="verdict", orientation="h",
                         color_discrete_map={"pass": "#2da44e", "fail": "#cf222e"}, labels={"count": "Messages", "source": ""})
         st.plotly_chart(figure.update_layout(yaxis={"categoryorder": "total ascending"}))
     with over_time:
         days = summary.by_day(frame)
+        days["disposition"] = days["disposition"].astype(str).map(chart_text)
         if days.empty:
             st.info("The reports carry no usable dates.")
         else:
