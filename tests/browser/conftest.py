@@ -271,48 +271,38 @@ def _watch(context, found: Diagnostics) -> None:
 
 
 class Runs:
-    """Counts the app's finished script runs, read from its websocket (Streamlit's ForwardMsg)."""
+    """Counts the app's finished script runs on the page's current connection, read from its
+    websocket (Streamlit's ForwardMsg). A fragment's run, or a run cut short by a newer one, does
+    not count."""
 
     def __init__(self) -> None:
-        self.finished = 0
         self.socket = None
+        self.finished = 0
 
     def attach(self, socket) -> None:
+        if STREAM not in socket.url:
+            return
+        self.socket, self.finished = socket, 0  # a new connection (a navigation) counts from zero
+        socket.on("framereceived", lambda payload: self._received(socket, payload))
+
+    def _received(self, socket, payload) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-        done = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR}
+        if socket is not self.socket or not isinstance(payload, bytes):
+            return
+        message = ForwardMsg.FromString(payload)
+        if message.WhichOneof("type") == "script_finished" and message.script_finished in (
+            ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR
+        ):
+            self.finished += 1
 
-        def received(payload) -> None:
-            if isinstance(payload, bytes):
-                message = ForwardMsg.FromString(payload)
-                if message.WhichOneof("type") == "script_finished" and message.script_finished in done:
-                    self.finished += 1
-
-        if STREAM in socket.url:
-            self.socket = socket
-            socket.on("framereceived", received)
-
-    def wait_beyond(self, page, count: int) -> None:
-        """Until more than ``count`` runs have finished: a fragment's run, or a run cut short by a
-        newer one, does not count. Follows the page to a new websocket (a navigation opens one)."""
-        from playwright.sync_api import Error
-
-        deadline = time.monotonic() + TIMEOUT_MS / 1000
-        while self.finished <= count:
-            left_ms = (deadline - time.monotonic()) * 1000
-            if left_ms <= 0:
-                raise AssertionError(f"the app did not finish a script run within {TIMEOUT_MS / 1000:.0f}s")
-            current = self.socket
-            if current is None or current.is_closed():
-                page.wait_for_event("websocket", predicate=lambda socket: STREAM in socket.url, timeout=left_ms)
-                continue
-            try:
-                current.wait_for_event(
-                    "framereceived", predicate=lambda _: self.finished > count or self.socket is not current, timeout=left_ms
-                )
-            except Error:
-                if not current.is_closed():
-                    raise
+    def wait_beyond(self, count: int) -> None:
+        """Until the current connection has seen more than ``count`` finished runs."""
+        socket = self.socket
+        if self.finished <= count:
+            socket.wait_for_event("framereceived", predicate=lambda _: self.finished > count or self.socket is not socket,
+                                  timeout=TIMEOUT_MS)
+        assert self.socket is socket, "the app's connection was replaced while waiting for a run"
 
 
 _RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -323,6 +313,10 @@ def _track(page) -> Runs:
         _RUNS[page] = Runs()
         page.on("websocket", _RUNS[page].attach)
     return _RUNS[page]
+
+
+def _is_stream(socket) -> bool:
+    return STREAM in socket.url
 
 
 def settled(page) -> None:
@@ -338,23 +332,31 @@ def settled(page) -> None:
 
 @contextlib.contextmanager
 def rerun(page) -> Iterator[None]:
-    """Around an interaction that reruns the script: waits for that run to finish and show."""
+    """Around an interaction that reruns the script on the same page (a widget, a button, a page
+    link): waits for that run to finish and show."""
     runs = _track(page)
+    assert runs.socket is not None, "open the app first (open_app)"
     before = runs.finished
     yield
-    runs.wait_beyond(page, before)
+    runs.wait_beyond(before)
     settled(page)
 
 
 def open_app(page, url: str) -> None:
-    """Navigate and wait for the app's first run on that page to finish and show."""
-    with rerun(page):
+    """Navigate, and wait for the app's first run on the new connection to finish and show."""
+    runs = _track(page)
+    with page.expect_websocket(_is_stream):
         page.goto(url)
+    runs.wait_beyond(0)
+    settled(page)
 
 
 def wait_for_app(page) -> None:
-    """For a page opened by the app (a link's new tab): its first run, finished and shown."""
-    _track(page).wait_beyond(page, 0)
+    """For a page the app opened (a link's new tab): its first run, finished and shown."""
+    runs = _track(page)
+    if runs.socket is None:
+        page.wait_for_event("websocket", _is_stream)
+    runs.wait_beyond(0)
     settled(page)
 
 

@@ -26,6 +26,11 @@ def query(url: str) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(urlsplit(url).query, keep_blank_values=True).items()}
 
 
+def markdown_texts(page: Page) -> list[str]:
+    """The main area's markdown as a reader sees it (inert() slips invisible word joiners in)."""
+    return [text.replace("\u2060", "") for text in main(page).get_by_test_id("stMarkdownContainer").all_inner_texts()]
+
+
 def grid(page: Page, column: str) -> Locator:
     """The shown dataframe with a column headed ``column``, scrolled into view so its cells are drawn
     (a grid out of view draws no accessibility table, so each is brought into view in turn)."""
@@ -70,11 +75,12 @@ def marked_row(page: Page) -> int | None:
 
 
 def cell_link(page: Page, frame: Locator, row: int, column: str) -> Locator:
-    """The link of a LinkColumn cell, as a keyboard user reaches it: focus the grid (which selects
-    the first cell), arrow to the cell, Enter opens its overlay with the link in it."""
+    """The link of a LinkColumn cell, as a keyboard user reaches it: focus the grid, go to its first
+    cell (Control+Home), arrow to the cell; Enter opens its overlay with the link in it."""
     headers = frame.locator("table[role=grid] thead th").all_text_contents()
     assert column in headers, f"column {column!r} is not in view: {headers}"
     frame.get_by_test_id("data-grid-canvas").focus()
+    page.keyboard.press("Control+Home")
     for _ in range(row):
         page.keyboard.press("ArrowDown")
     for _ in range(headers.index(column)):
@@ -91,5 +97,6 @@ def main_and_window_width(page: Page) -> tuple[int, int]:
 
 
 def metric(page: Page, label: str) -> str:
-    box = main(page).get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").filter(has_text=label))
+    label_exactly = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    box = main(page).get_by_test_id("stMetric").filter(has=label_exactly)
     return box.get_by_test_id("stMetricValue").inner_text().strip()
