@@ -320,7 +320,8 @@ def _is_stream(socket) -> bool:
 
 
 def settled(page) -> None:
-    """The page shows the finished run: connected, not running, no skeleton, nothing stale."""
+    """The page shows the finished run: connected, not running, no skeleton, nothing stale, its
+    fonts loaded (text measured before that is measured in a fallback font)."""
     from playwright.sync_api import expect
 
     app = page.get_by_test_id("stApp")
@@ -328,6 +329,7 @@ def settled(page) -> None:
     expect(app).to_have_attribute("data-test-script-state", "notRunning")
     expect(page.get_by_test_id("stSkeleton")).to_have_count(0)
     expect(page.locator("[data-stale='true']")).to_have_count(0)
+    page.evaluate("document.fonts.ready.then(() => null)")
 
 
 @contextlib.contextmanager
@@ -373,6 +375,9 @@ def screenshot(page, name: str) -> Path:
     """Screenshots land in a git-ignored folder on every run, for a person to look at."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    # No tooltip from the last click or hover over the picture.
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
     # Streamlit scrolls inside its main container, so grow the viewport to the content first.
     viewport = page.viewport_size
     height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
