@@ -7,6 +7,7 @@ scrolled into view before they are read, and tests that need every column use a 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Locator, Page, expect
@@ -100,3 +101,17 @@ def metric(page: Page, label: str) -> str:
     label_exactly = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
     box = main(page).get_by_test_id("stMetric").filter(has=label_exactly)
     return box.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+def assert_nothing_injected(page: Page, diagnostics) -> None:
+    """Hostile text (<script>, <img onerror>, markdown and plotly links) stayed text: no dialog, no
+    error, no element made of it."""
+    assert diagnostics.dialogs == [] and diagnostics.page_errors == []
+    assert diagnostics.console_errors() == []
+    expect(page.locator("img[src='x']")).to_have_count(0)
+    expect(page.locator("script", has_text="alert(")).to_have_count(0)
+    links = page.evaluate("""() => [...document.querySelectorAll('a')]
+        .map(a => a.getAttribute('href') || a.getAttribute('xlink:href') || '').filter(href => /evil/.test(href))""")
+    assert links == []
+    for tag in ("strong", "b", "em"):
+        expect(main(page).locator(tag).filter(has_text=re.compile(r"^bold$"))).to_have_count(0)

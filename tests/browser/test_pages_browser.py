@@ -4,11 +4,13 @@ and the sidebar moves between them."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from playwright.sync_api import expect
 
 from browser.conftest import assert_no_exception, open_app, rerun, screenshot
-from browser.helpers import main
+from browser.helpers import assert_nothing_injected, main, markdown_texts
 
 PAGES = [
     pytest.param("/", "Alignment Explorer", id="explorer"),
@@ -48,3 +50,23 @@ def test_the_sidebar_moves_between_pages(app_url, page):
             page.get_by_test_id("stSidebarNav").get_by_role("link", name=title.split(":")[0]).click()
         expect_page(page, title)
         assert page.url.rstrip("/") == (app_url + path).rstrip("/")
+
+
+HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)> **bold** [x](http://evil.example) www.evil.example"
+
+
+@pytest.mark.parametrize(
+    ("path", "parameters"),
+    [
+        pytest.param("/", {"from": HOSTILE, "dkim": f"{HOSTILE}:pass", "spf": HOSTILE, "adkim": HOSTILE}, id="explorer"),
+        pytest.param("/check", {"domain": HOSTILE, "selectors": HOSTILE}, id="check"),
+    ],
+)
+def test_a_hostile_link_shows_its_values_as_text(app_url, page, diagnostics, path, parameters):
+    """A link is whatever its sender wrote: the page says which values it cannot use, as text."""
+    open_app(page, f"{app_url}{path}?{urlencode(parameters)}")
+    assert_no_exception(page)
+    expect(main(page).get_by_test_id("stAlert").first).to_be_visible()
+    assert any("<img src=x onerror=alert(2)>" in text for text in markdown_texts(page))
+    assert_nothing_injected(page, diagnostics)
+    screenshot(page, f"hostile-link-{path.strip('/') or 'explorer'}")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from reportkit import record, report
 
 from browser.conftest import assert_no_exception, open_app, rerun, screenshot, settled, wait_for_app
-from browser.helpers import cell_link, expect_verdict, grid, main, markdown_texts, marked_row, metric, query, row_count, rows
+from browser.helpers import assert_nothing_injected, cell_link, expect_verdict, grid, main, markdown_texts, marked_row, metric, query, row_count, rows
 
 SAMPLES = ["nice-input.xml.gz", "ikea.com!example.de!1538690400!1538776800.xml", "plain.txt", "mimecast-weird-gzip.eml"]
 STATUS = ["✅ read", "🛠️ read with repairs", "⛔ refused", "✅ read"]
@@ -91,14 +91,14 @@ def test_each_source_row_links_to_its_explorer_case_and_domain_check(app_url, ne
     assert shown[mailchimp]["cause"] == "wrong_domain" and shown[mailchimp]["Table row"] == "1"
 
     link = cell_link(page, sources, mailchimp, "Explain")
-    cell_link_href = link.get_attribute("href")
-    assert cell_link_href == shown[mailchimp]["Explain"]
+    href = link.get_attribute("href")
+    assert href == shown[mailchimp]["Explain"]
     with context.expect_page() as opening:
         link.click()
     explorer = opening.value
     wait_for_app(explorer)
     assert_no_exception(explorer)
-    assert query(explorer.url) == query(cell_link_href)
+    assert query(explorer.url) == query(href)
     assert query(explorer.url)["from"] == "example.com"
     expect_verdict(explorer, "DMARC fail")
     assert marked_row(explorer) == 1
@@ -154,14 +154,5 @@ def test_hostile_report_text_shows_as_plain_text(app_url, page, diagnostics):
     charts = main(page).locator(".js-plotly-plot")
     expect(charts.locator("text").filter(has_text=PLOTLY_LINK)).not_to_have_count(0)
 
-    # Nothing ran and nothing was made of it.
-    assert diagnostics.dialogs == [] and diagnostics.page_errors == []
-    assert [line for line in diagnostics.console if "error" in line.split(":")[0]] == []
-    expect(page.locator("img[src='x']")).to_have_count(0)
-    expect(page.locator("script", has_text="alert(")).to_have_count(0)
-    links = page.evaluate("""() => [...document.querySelectorAll('a')]
-        .map(a => a.getAttribute('href') || a.getAttribute('xlink:href') || '').filter(href => /evil/.test(href))""")
-    assert links == []
-    for tag in ("strong", "b", "em"):
-        expect(main(page).locator(tag).filter(has_text=re.compile(r"^bold$"))).to_have_count(0)
+    assert_nothing_injected(page, diagnostics)
     screenshot(page, "triage-hostile")
