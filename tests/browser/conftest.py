@@ -286,11 +286,15 @@ class Runs:
         socket.on("framereceived", lambda payload: self._received(socket, payload))
 
     def _received(self, socket, payload) -> None:
+        from google.protobuf.message import DecodeError
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         if socket is not self.socket or not isinstance(payload, bytes):
             return
-        message = ForwardMsg.FromString(payload)
+        try:
+            message = ForwardMsg.FromString(payload)
+        except DecodeError:  # not a ForwardMsg: nothing this counts
+            return
         if message.WhichOneof("type") == "script_finished" and message.script_finished in (
             ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR
         ):
