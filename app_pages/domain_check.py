@@ -92,4 +92,4 @@ st.header("SPF")
 draw.spf(result)
 
 st.header("Share")
-st.code(f"{st.context.url.split('?')[0] if st.context.url else ''}?{urlencode(state.check_params, safe='@,')}", language=None)
+st.code(f"{st.context.url.split('?')[0] if st.context.url else ''}?{urlencode(state.check_params, safe='@,')}", language=None, wrap_lines=True)

@@ -64,11 +64,9 @@ for problem in state.get("link_problems", []):
     st.warning(f"This link had a value that could not be used: {inert(problem)}", icon=":material/link_off:")
 
 st.markdown("**Try a scenario from the article:**")
-preset_columns = st.columns(3)
-for index, preset in enumerate(knowledge().scenarios):
-    preset_columns[index % 3].button(
-        preset.title, key=f"preset_{preset.key}", on_click=apply_preset, args=(preset.query,), width="stretch"
-    )
+with st.container(horizontal=True):  # wraps, so no title is cut short on a narrow screen
+    for preset in knowledge().scenarios:
+        st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset, args=(preset.query,))
 
 inputs, results = st.columns([2, 3], gap="large")
 with inputs:
@@ -127,4 +125,4 @@ with results:
     if not diagnosis.table_row:
         st.caption("No row of the table applies: " + inert(diagnosis.finding.summary))
     st.markdown("#### Share")
-    st.code(f"{st.context.url.split('?')[0] if st.context.url else ''}?{scenario.query_string()}", language=None)
+    st.code(f"{st.context.url.split('?')[0] if st.context.url else ''}?{scenario.query_string()}", language=None, wrap_lines=True)

@@ -16,15 +16,21 @@ def record(
     pe_dkim: str = "fail",
     pe_spf: str = "fail",
     reasons: list[str] | None = None,
+    comments: list[str] | None = None,
 ) -> str:
-    reason_xml = "".join(f"<reason><type>{escape(r)}</type></reason>" for r in reasons or [])
+    """``comments`` pair with ``reasons`` in order (a reason without a comment has none)."""
+    notes = list(comments or [])
+    reason_xml = "".join(
+        f"<reason><type>{escape(r)}</type>{f'<comment>{escape(notes[i])}</comment>' if i < len(notes) else ''}</reason>"
+        for i, r in enumerate(reasons or [])
+    )
     dkim_xml = "".join(
         f"<dkim><domain>{escape(d)}</domain><selector>s1</selector><result>{escape(r)}</result></dkim>" for d, r in dkim or []
     )
     spf_xml = "".join(f"<spf><domain>{escape(d)}</domain><scope>mfrom</scope><result>{escape(r)}</result></spf>" for d, r in spf or [])
     return (
         f"<record><row><source_ip>{escape(source_ip)}</source_ip><count>{count}</count>"
-        f"<policy_evaluated><disposition>{disposition}</disposition><dkim>{pe_dkim}</dkim><spf>{pe_spf}</spf>{reason_xml}"
+        f"<policy_evaluated><disposition>{escape(disposition)}</disposition><dkim>{escape(pe_dkim)}</dkim><spf>{escape(pe_spf)}</spf>{reason_xml}"
         f"</policy_evaluated></row><identifiers><header_from>{escape(header_from)}</header_from></identifiers>"
         f"<auth_results>{dkim_xml}{spf_xml}</auth_results></record>"
     )
@@ -47,6 +53,6 @@ def report(
         '<?xml version="1.0" encoding="UTF-8"?>\n<feedback><version>1.0</version>'
         f"<report_metadata><org_name>{escape(org_name)}</org_name><email>dmarc@receiver.example</email>"
         f"<report_id>{escape(report_id)}</report_id><date_range><begin>{begin}</begin><end>{end}</end></date_range></report_metadata>"
-        f"<policy_published><domain>{escape(domain)}</domain><adkim>{adkim}</adkim><aspf>{aspf}</aspf><p>{p}</p><sp>{p}</sp>{pct_xml}"
+        f"<policy_published><domain>{escape(domain)}</domain><adkim>{escape(adkim)}</adkim><aspf>{escape(aspf)}</aspf><p>{escape(p)}</p><sp>{escape(p)}</sp>{pct_xml}"
         f"</policy_published>{''.join(records)}</feedback>\n"
     ).encode("utf-8")

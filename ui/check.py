@@ -49,14 +49,14 @@ def record(result: DomainCheck) -> None:
     for lookup in applied.lookups:
         if lookup.status == "multiple":
             st.markdown(f"{inert(lookup.name)} holds several DMARC records; receivers discard them all:")
-            st.code("\n".join(lookup.records), language=None)
+            st.code("\n".join(lookup.records), language=None, wrap_lines=True)
         if lookup.ignored:
             st.markdown(f"TXT records at {inert(lookup.name)} that are not DMARC records (they must start with v=DMARC1):")
-            st.code("\n".join(lookup.ignored), language=None)
+            st.code("\n".join(lookup.ignored), language=None, wrap_lines=True)
     if not applied.policy:
         return
     st.markdown(f"Published at **{inert(applied.found_at)}**:")
-    st.code(applied.policy.text, language=None)
+    st.code(applied.policy.text, language=None, wrap_lines=True)
     if result.record is None:
         return
     st.dataframe(
@@ -108,6 +108,6 @@ def dkim(result: DomainCheck) -> None:
 def spf(result: DomainCheck) -> None:
     found = result.spf
     if found.status in ("found", "multiple"):
-        st.code("\n".join(found.records), language=None)
+        st.code("\n".join(found.records), language=None, wrap_lines=True)
     if found.status != "found":
         st.markdown(f"SPF at {inert(found.domain)}: {inert(_status(found.status))}.")

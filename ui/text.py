@@ -4,10 +4,15 @@ Streamlit's markdown formats ``**``, ``[..](..)``, ``:red[..]`` and ``$..$``, an
 ``www.`` names, ``http://`` URLs and addresses into live links even when they are escaped.
 ``inert`` backslash-escapes every markdown character and slips a word joiner (U+2060, invisible)
 into the three link triggers, so text from a report or a link shows exactly as written.
+
+Plotly reads a little HTML in its labels, ticks, legends and hover text (``<a href>`` becomes a
+live link, ``<b>``, ``<br>``, ``<span style>`` format); ``chart_text`` turns dynamic text into
+entities, which plotly shows as the characters they stand for.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'])")
@@ -18,3 +23,7 @@ WORD_JOINER = "\u2060"
 def inert(text: object) -> str:
     escaped = _MARKDOWN.sub(r"\\\1", str(text))
     return _LINK_TRIGGERS.sub(lambda match: (match.group(1) or "") + WORD_JOINER, escaped)
+
+
+def chart_text(text: object) -> str:
+    return html.escape(str(text), quote=False)

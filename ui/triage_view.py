@@ -1,7 +1,7 @@
 """Drawing the triage: file statuses, headline figures, readiness, the sources table, charts.
 
 Report content is hostile until shown otherwise: it reaches the page only through dataframes
-and charts (drawn as text), ``st.text``, or ``inert`` markdown.
+and charts (their labels through ``chart_text``), ``st.text``, or ``inert`` markdown.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import streamlit as st
 from dmarc_core import knowledge, summary
 from dmarc_core.batch import FileOutcome, read_files
 from dmarc_core.triage import triage
-from ui.text import inert
+from ui.text import chart_text, inert
 
 STATUS_LABELS = {"read": "✅ read", "repaired": "🛠️ read with repairs", "refused": "⛔ refused"}
 CAUSE_COLORS = {
@@ -72,11 +72,11 @@ def file_status(outcomes: list[FileOutcome]) -> None:
 
 def headline_metrics(frame: pd.DataFrame) -> None:
     figures = summary.headline(frame)
-    columns = st.columns(4)
-    columns[0].metric("Messages", f"{figures.messages:,}", border=True)
-    columns[1].metric("DMARC pass rate", f"{figures.pass_rate:.1%}", border=True)
-    columns[2].metric("Failing messages", f"{figures.failing_messages:,}", border=True)
-    columns[3].metric("Reports", f"{figures.reports:,}", help=f"{figures.records:,} records", border=True)
+    with st.container(horizontal=True):
+        st.metric("Messages", f"{figures.messages:,}", border=True)
+        st.metric("DMARC pass rate", f"{figures.pass_rate:.1%}", border=True)
+        st.metric("Failing messages", f"{figures.failing_messages:,}", border=True)
+        st.metric("Reports", f"{figures.reports:,}", help=f"{figures.records:,} records", border=True)
     if figures.begin is not None and pd.notna(figures.begin):
         more = f" and {len(figures.policy_domains) - 5} more domains" if len(figures.policy_domains) > 5 else ""
         st.caption(inert(f"From {figures.begin:%Y-%m-%d} to {figures.end:%Y-%m-%d}, for {', '.join(figures.policy_domains[:5])}{more}."))
@@ -98,7 +98,7 @@ def readiness(frame: pd.DataFrame) -> None:
             (st.success if assessment.ready else st.warning)(inert(assessment.advice))
             if assessment.next_record:
                 st.caption(f"Next record to publish at _dmarc.{inert(assessment.domain)} (keep your own rua address):")
-                st.code(assessment.next_record, language=None)
+                st.code(assessment.next_record, language=None, wrap_lines=True)
             if assessment.blockers:
                 st.text("Holding it back: " + "; ".join(f"{source} ({cause}, {count:,} messages)" for source, cause, count in assessment.blockers))
 
@@ -106,13 +106,14 @@ def readiness(frame: pd.DataFrame) -> None:
 def filtered(frame: pd.DataFrame) -> pd.DataFrame:
     """The filter widgets, and the rows they keep."""
     findings = knowledge().findings
-    columns = st.columns([2, 3, 2, 1], vertical_alignment="bottom")
+    # A row that wraps rather than columns: the toggle keeps its label whole however narrow the page.
+    row = st.container(horizontal=True, vertical_alignment="bottom")
     domains = sorted(filter(None, frame["policy_domain"].unique()))
-    domain = columns[0].selectbox("Policy domain", ["all", *domains], key="filter_domain") if len(domains) > 1 else "all"
-    causes = columns[1].multiselect("Causes", list(knowledge().causes), format_func=lambda c: findings[c].title,
-                                    key="filter_causes", placeholder="all causes")
-    search = columns[2].text_input("Search sender, IP or domain", key="filter_search").strip().lower()
-    failing_only = columns[3].toggle("Failing only", key="filter_failing")
+    domain = row.selectbox("Policy domain", ["all", *domains], key="filter_domain") if len(domains) > 1 else "all"
+    causes = row.multiselect("Causes", list(knowledge().causes), format_func=lambda c: findings[c].title,
+                             key="filter_causes", placeholder="all causes")
+    search = row.text_input("Search sender, IP or domain", key="filter_search").strip().lower()
+    failing_only = row.toggle("Failing only", key="filter_failing")
     keep = pd.Series(True, index=frame.index)
     if domain != "all":
         keep &= frame["policy_domain"] == domain
@@ -164,11 +165,13 @@ def charts(frame: pd.DataFrame) -> None:
         senders = frame.assign(verdict=frame["dmarc_pass"].map({True: "pass", False: "fail"}))
         totals = senders.groupby(["source", "verdict"], as_index=False)["count"].sum()
         top = totals.groupby("source")["count"].sum().nlargest(15).index
-        figure = px.bar(totals[totals["source"].isin(top)], x="count", y="source", color="verdict", orientation="h",
+        shown = totals[totals["source"].isin(top)]
+        figure = px.bar(shown.assign(source=shown["source"].astype(str).map(chart_text)), x="count", y="source", color="verdict", orientation="h",
                         color_discrete_map={"pass": "#2da44e", "fail": "#cf222e"}, labels={"count": "Messages", "source": ""})
         st.plotly_chart(figure.update_layout(yaxis={"categoryorder": "total ascending"}))
     with over_time:
         days = summary.by_day(frame)
+        days["disposition"] = days["disposition"].astype(str).map(chart_text)
         if days.empty:
             st.info("The reports carry no usable dates.")
         else:

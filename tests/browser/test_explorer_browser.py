@@ -1,21 +1,73 @@
-"""The Explorer in a real browser: it loads from a link and answers input changes."""
+"""The Alignment Explorer in a real browser: a link fills it, its inputs rewrite the URL, and that
+URL reproduces the same verdict for a colleague who opens it."""
 
 from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from browser.conftest import screenshot, wait_for_app
+from browser.conftest import assert_no_exception, open_app, rerun, screenshot
+from browser.helpers import expect_verdict, main, marked_row, query
 
 
-def test_explorer_loads_from_a_link_and_updates_the_verdict(app_url, page):
-    page.goto(f"{app_url}/?from=user@example.com&dkim=mail.example.com:pass&adkim=s")
-    wait_for_app(page)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-    main = page.get_by_test_id("stMain")
-    expect(main.get_by_role("heading", name="DMARC fail")).to_be_visible()
+def test_a_link_fills_the_explorer_and_shows_its_verdict(app_url, page):
+    open_app(page, f"{app_url}/?from=user@example.com&dkim=mail.example.com:pass&adkim=s")
+    assert_no_exception(page)
+    expect(page.get_by_role("textbox", name="From: domain or address")).to_have_value("user@example.com")
+    expect(page.get_by_role("textbox", name="DKIM d= #1")).to_have_value("mail.example.com")
+    expect(page.get_by_role("radiogroup", name="adkim").get_by_role("radio", name="s: strict")).to_be_checked()
+    expect(page.get_by_role("radiogroup", name="aspf").get_by_role("radio", name="r: relaxed")).to_be_checked()
+    expect_verdict(page, "DMARC fail")
+    expect(main(page)).to_contain_text("adkim=s requires them to be identical")
+    assert marked_row(page) == 3
     screenshot(page, "explorer-strict-fail")
 
-    page.get_by_text("r: relaxed").first.click()
-    wait_for_app(page)
-    expect(main.get_by_role("heading", name="DMARC pass")).to_be_visible()
-    expect(page).to_have_url(f"{app_url}/?from=user%40example.com&dkim=mail.example.com%3Apass")
+
+def test_changing_inputs_rewrites_the_url_and_the_url_reproduces_the_verdict(app_url, page, new_context):
+    open_app(page, f"{app_url}/?from=user@example.com&dkim=mail.example.com:pass&adkim=s")
+    expect_verdict(page, "DMARC fail")
+
+    with rerun(page):
+        page.get_by_role("radiogroup", name="adkim").get_by_text("r: relaxed").click()
+    expect_verdict(page, "DMARC pass")
+    assert query(page.url) == {"from": "user@example.com", "dkim": "mail.example.com:pass"}
+
+    with rerun(page):
+        page.get_by_role("textbox", name="From: domain or address").fill("news@example.org")
+        page.keyboard.press("Enter")
+    with rerun(page):
+        page.get_by_role("textbox", name="SPF MAIL FROM domain").fill("bounces.example.org")
+        page.keyboard.press("Enter")
+    expect_verdict(page, "DMARC pass")  # SPF bounces.example.org passes and aligns (relaxed)
+    expect(main(page)).to_contain_text("DMARC passes on SPF alone")
+    shared = page.url
+    assert query(shared) == {"from": "news@example.org", "dkim": "mail.example.com:pass", "spf": "bounces.example.org:pass"}
+    # The Share box offers the same case.
+    assert query(page.get_by_test_id("stCode").last.inner_text()) == query(shared)
+    assert_no_exception(page)
+
+    colleague = new_context().new_page()
+    open_app(colleague, shared)
+    expect_verdict(colleague, "DMARC pass")
+    expect(main(colleague)).to_contain_text("DMARC passes on SPF alone")
+    expect(colleague.get_by_role("textbox", name="From: domain or address")).to_have_value("news@example.org")
+    expect(colleague.get_by_role("textbox", name="SPF MAIL FROM domain")).to_have_value("bounces.example.org")
+    assert marked_row(colleague) == marked_row(page) == 1
+    assert_no_exception(colleague)
+
+
+def test_a_preset_button_fills_the_inputs_and_the_url(app_url, page):
+    open_app(page, app_url)
+    expect(main(page)).to_contain_text("Type the From: domain")
+    with rerun(page):
+        page.get_by_role("button", name="ESP signing with its own domain").click()
+    expect_verdict(page, "DMARC fail")
+    assert marked_row(page) == 1
+    assert query(page.url)["dkim"] == "mailchimp.com:pass"
+
+
+def test_a_link_with_a_bad_value_opens_with_a_message(app_url, page):
+    open_app(page, f"{app_url}/?from=user@example.com&dkim=example.com:maybe&adkim=x")
+    assert_no_exception(page)
+    alerts = main(page).get_by_test_id("stAlert")
+    expect(alerts.filter(has_text="example.com:maybe")).to_have_count(1)
+    expect(alerts.filter(has_text="adkim=x")).to_have_count(1)

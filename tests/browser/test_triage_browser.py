@@ -1,0 +1,158 @@
+"""Report Triage in a real browser: real reports uploaded together, each file's status, the charts,
+the CSV download against the tables, the links from each source row, and hostile report text."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from playwright.sync_api import expect
+from reportkit import record, report
+
+from browser.conftest import assert_no_exception, open_app, rerun, screenshot, settled, wait_for_app
+from browser.helpers import assert_nothing_injected, cell_link, expect_verdict, grid, main, markdown_texts, marked_row, metric, query, row_count, rows
+
+SAMPLES = ["nice-input.xml.gz", "ikea.com!example.de!1538690400!1538776800.xml", "plain.txt", "mimecast-weird-gzip.eml"]
+STATUS = ["✅ read", "🛠️ read with repairs", "⛔ refused", "✅ read"]
+WIDE = {"width": 2600, "height": 1200}  # every column of the sources table in view
+
+
+def upload(page, files) -> None:
+    with rerun(page):
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(files)
+
+
+def load_demo(page) -> None:
+    with rerun(page):
+        page.get_by_role("button", name="Try the demo reports").click()
+
+
+def test_uploaded_samples_each_get_a_status_a_chart_and_a_csv_that_matches_the_tables(app_url, new_context, samples):
+    page = new_context(viewport=WIDE).new_page()
+    open_app(page, f"{app_url}/triage")
+    upload(page, [samples / "aggregate" / name for name in SAMPLES])
+    files = main(page).get_by_test_id("stExpander").filter(has_text="Files:")
+    expect(files.locator("summary")).to_have_text(re.compile("Files: 2 read, 1 read with repairs, 1 refused"))
+    settled(page)
+    assert_no_exception(page)
+
+    status = rows(grid(page, "Status"))
+    assert [row["File"] for row in status] == SAMPLES
+    assert [row["Status"] for row in status] == STATUS
+    assert "is not XML" in status[2]["Details"]
+    assert "before <schema> is closed" in status[1]["Details"]
+
+    # The first chart (messages by cause) is drawn: plotly's SVG with its bars.
+    chart = main(page).locator(".js-plotly-plot").first
+    expect(chart.locator(".main-svg").first).to_be_visible()
+    expect(chart.locator(".barlayer .point").first).to_be_attached()
+
+    button = main(page).get_by_role("button", name=re.compile(r"Download the [\d,]+ triaged records \(CSV\)"))
+    records = int(re.search(r"[\d,]+", button.inner_text()).group().replace(",", ""))
+    with page.expect_download() as downloading:
+        button.click()
+    download = downloading.value
+    assert download.suggested_filename == "dmarc-triage.csv"
+    csv = pd.read_csv(download.path(), dtype=str, keep_default_na=False)
+    settled(page)
+
+    # One row per record: the button, the records table and the CSV agree; so do the messages.
+    assert len(csv) == records == 22
+    assert f"{csv['count'].astype(int).sum():,}" == metric(page, "Messages") == "3,049"
+    assert csv["cause"].nunique() == chart.locator(".barlayer .point").count()
+    # Each source row in view carries the messages of its rows in the CSV.
+    per_source = csv.assign(count=csv["count"].astype(int)).groupby(["source", "header_from", "cause"])["count"].sum()
+    sources = rows(grid(page, "Sender / source"))
+    assert sources
+    for row in sources:
+        assert per_source[(row["Sender / source"], row["From: domain"], row["cause"])] == int(row["Messages"]), row
+    assert sum(int(row["Messages"]) for row in sources) <= per_source.sum()
+
+    main(page).get_by_test_id("stExpander").filter(has_text=f"Records ({records})").locator("summary").click()
+    table = grid(page, "source_ip")
+    assert row_count(table) == len(csv)
+    shown = rows(table)
+    assert len(shown) >= 5
+    assert {"file", "org_name", "report_id", "source_ip", "count", "header_from"} <= set(shown[0])
+    for index, row in enumerate(shown):  # every cell in view is the CSV's, row for row
+        assert row == {column: csv.loc[index, column] for column in row}, index
+    screenshot(page, "triage-samples")
+
+
+def test_each_source_row_links_to_its_explorer_case_and_domain_check(app_url, new_context):
+    context = new_context(viewport=WIDE)
+    page = context.new_page()
+    open_app(page, f"{app_url}/triage")
+    load_demo(page)
+    sources = grid(page, "Sender / source")
+    shown = rows(sources)
+    mailchimp = next(index for index, row in enumerate(shown) if row["Sender / source"] == "Mailchimp")
+    assert shown[mailchimp]["cause"] == "wrong_domain" and shown[mailchimp]["Table row"] == "1"
+
+    link = cell_link(page, sources, mailchimp, "Explain")
+    href = link.get_attribute("href")
+    assert href == shown[mailchimp]["Explain"]
+    with context.expect_page() as opening:
+        link.click()
+    explorer = opening.value
+    wait_for_app(explorer)
+    assert_no_exception(explorer)
+    assert query(explorer.url) == query(href)
+    assert query(explorer.url)["from"] == "example.com"
+    expect_verdict(explorer, "DMARC fail")
+    assert marked_row(explorer) == 1
+    expect(main(explorer)).to_contain_text("Mailchimp")
+    explorer.close()
+
+    page.keyboard.press("Escape")  # close the overlay
+    hubspot = next(index for index, row in enumerate(shown) if row["Sender / source"] == "HubSpot")
+    link = cell_link(page, sources, hubspot, "DNS")
+    assert link.get_attribute("href") == shown[hubspot]["DNS"] == "/check?domain=news.example.com"
+    with context.expect_page() as opening:
+        link.click()
+    check = opening.value
+    wait_for_app(check)
+    assert_no_exception(check)
+    assert check.url == f"{app_url}/check?domain=news.example.com"
+    expect(main(check).get_by_role("heading", level=1)).to_have_text("Domain Check")
+    expect(check.get_by_role("textbox", name="Domain", exact=True)).to_have_value("news.example.com")
+    expect(main(check).get_by_role("heading", name="DMARC record found at _dmarc.example.com")).to_be_visible()
+
+
+SCRIPT = "<script>alert(1)</script>"
+IMAGE = "<img src=x onerror=alert(2)>"
+MARKDOWN = "**bold** [x](http://evil.example) www.evil.example"
+PLOTLY_LINK = '<a href="http://evil.example/chart">click</a>'  # plotly reads a subset of HTML in labels
+HOSTILE = f"{SCRIPT} {IMAGE} {MARKDOWN} {PLOTLY_LINK}"
+
+
+def hostile_report() -> bytes:
+    return report(
+        record(header_from=f"{SCRIPT}.example.com", dkim=[(f"{IMAGE}.example", "pass"), ("mcsv.net", "pass")],
+               spf=[("www.evil.example", "pass")], reasons=["forwarded", "local_policy"], comments=[HOSTILE, PLOTLY_LINK],
+               disposition="quarantine", count=7),
+        record(header_from="example.com", dkim=[("[x](http://evil.example)", "fail")], source_ip=IMAGE, count=3),
+        record(header_from="example.com", source_ip=PLOTLY_LINK, disposition=PLOTLY_LINK, count=2),
+        org_name=HOSTILE, domain=MARKDOWN, report_id=HOSTILE,
+    )
+
+
+def test_hostile_report_text_shows_as_plain_text(app_url, page, diagnostics):
+    open_app(page, f"{app_url}/triage")
+    upload(page, [{"name": f"{IMAGE}.xml", "mimeType": "text/xml", "buffer": hostile_report()}])
+    expect(main(page).get_by_test_id("stMetricValue").first).to_be_visible()
+    for tab in ("Pass / fail per sender", "Disposition over time", "Messages by cause"):
+        page.get_by_role("tab", name=tab).click()  # every chart drawn
+    main(page).get_by_test_id("stExpander").filter(has_text="Records (3)").locator("summary").click()
+    settled(page)
+    assert_no_exception(page)
+
+    # The text is there, as text: in markdown (the readiness box), in dataframes and in the charts.
+    assert any(MARKDOWN in text for text in markdown_texts(page))
+    assert rows(grid(page, "reported_by"))[0]["reported_by"] == HOSTILE
+    charts = main(page).locator(".js-plotly-plot")
+    expect(charts.locator("text").filter(has_text=PLOTLY_LINK)).not_to_have_count(0)
+
+    assert_nothing_injected(page, diagnostics)
+    screenshot(page, "triage-hostile")
