@@ -68,6 +68,7 @@ with st.container(horizontal=True):  # wraps, so no title is cut short on a narr
     for preset in knowledge().scenarios:
         st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset, args=(preset.query,))
 
+verdict = st.container()  # filled once the inputs are read: first on the page, also on a phone
 inputs, results = st.columns([2, 3], gap="large")
 with inputs:
     st.subheader("What the message carried")
@@ -95,10 +96,10 @@ scenario = from_inputs()
 state.explorer_params = scenario.to_params()
 st.query_params.from_dict(state.explorer_params)
 
-with results:
+with verdict:
     if not scenario.from_domain:
         st.info("Type the From: domain (or a whole address) and the DKIM d= domains the message was signed with, "
-                "or pick one of the scenarios above.", icon=":material/arrow_back:")
+                "or pick one of the scenarios above.", icon=":material/arrow_downward:")
         st.stop()
     try:
         evaluation = scenario.evaluate()
@@ -106,6 +107,7 @@ with results:
         st.error(f"**That input is not usable yet.** {inert(problem)}", icon=":material/error:")
         st.stop()
     explain.verdict(evaluation)
+with results:
     st.markdown("#### Why")
     explain.from_row(evaluation)
     for result in evaluation.dkim:

@@ -31,7 +31,7 @@ explain.show_diagnosis_table()
 for entry in facts.diagnosis_table:
     key = preset_for_row.get(entry.row)
     if key:
-        explain.scenario_link(presets[key], f"Row {entry.row}: {entry.meaning}")
+        explain.scenario_link(presets[key], f"Row {entry.row}: open in the Explorer")
 
 st.header("The five root causes")
 for cause in facts.root_causes:

@@ -18,7 +18,8 @@ import tldextract
 MAX_LABEL_OCTETS = 63
 MAX_NAME_OCTETS = 253
 _LDH_LABEL = re.compile(r"^[a-z0-9-]+$")
-_ADDRESS_IN_BRACKETS = re.compile(r"<([^<>]*)>")
+#: A From: header value ends with the address in angle brackets: ``Jane Doe <jane@example.com>``.
+_FROM_HEADER = re.compile(r"^[^<>]*<([^<>]*)>$")
 
 RuleKind = Literal["normal", "wildcard", "exception", "default"]
 
@@ -63,9 +64,9 @@ def normalize_domain(value: str) -> str:
     if value is None:
         raise ValueError("A domain is required.")
     text = str(value).strip()
-    bracketed = _ADDRESS_IN_BRACKETS.search(text)
-    if bracketed:
-        text = bracketed.group(1).strip()
+    header = _FROM_HEADER.match(text)
+    if header:
+        text = header.group(1).strip()
     if "@" in text:
         text = text.rsplit("@", 1)[1]
     if not text:

@@ -53,8 +53,9 @@ def enrichment(frame: pd.DataFrame) -> dict[str, IpInfo] | None:
     state = st.session_state
     busiest = frame.groupby("source_ip", observed=True)["count"].sum().nlargest(ENRICH_LIMIT)
     ips = [ip for ip in busiest.index if ip]
-    if st.button(f"Enrich sources: host names and networks of {len(ips):,} addresses", icon=":material/travel_explore:",
-                 disabled=bool(state.get("enrichment") and state.enrichment.running) or not ips, key="enrich"):
+    if st.button("Enrich sources", icon=":material/travel_explore:", key="enrich",
+                 help=f"Look up the host names (PTR) and networks (AS) of the {len(ips):,} addresses behind the most messages.",
+                 disabled=bool(state.get("enrichment") and state.enrichment.running) or not ips):
         state.enrichment = _start(ips, state.setdefault("ip_cache", {}))
     job: Enrichment | None = state.get("enrichment")
     if job is not None:
@@ -83,7 +84,8 @@ def selectors(frame: pd.DataFrame) -> None:
         st.caption("No record here failed for a missing DKIM key, so there is no selector to check.")
         return
     listed = "; ".join(f"{domain}: {', '.join(names)}" for domain, names in wanted.items())
-    if not st.button("Check the selectors receivers could not find", icon=":material/key:", key="check_selectors", help=listed):
+    if not st.button("Check missing selectors", icon=":material/key:", key="check_selectors",
+                     help=f"Look up the DKIM keys receivers could not find: {listed}"):
         return
     try:
         resolver = make_resolver()

@@ -131,8 +131,9 @@ def filtered(frame: pd.DataFrame) -> pd.DataFrame:
 
 def sources_table(frame: pd.DataFrame, enrichment: dict | None = None) -> None:
     table = summary.by_source(frame, enrichment)
-    table["explorer_link"] = "/?" + table["explorer_link"]
-    table["check_link"] = "/check?" + table["header_from"].map(lambda domain: urlencode({"domain": domain}))
+    # Relative to the app's root, so the links still work when the app is served under a path.
+    table["explorer_link"] = "./?" + table["explorer_link"]
+    table["check_link"] = "./check?" + table["header_from"].map(lambda domain: urlencode({"domain": domain}))
     st.dataframe(
         table,
         hide_index=True,

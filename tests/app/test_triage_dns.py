@@ -55,7 +55,7 @@ def test_checking_selectors_looks_up_the_missing_key(demo, dns_server):
 
 
 def test_each_source_links_to_its_domain_check(demo):
-    assert set(sources(demo)["check_link"]) == {"/check?domain=example.com", "/check?domain=news.example.com"}
+    assert set(sources(demo)["check_link"]) == {"./check?domain=example.com", "./check?domain=news.example.com"}
 
 
 def test_unreachable_dns_is_a_message(app, silent_dns, monkeypatch):

@@ -29,7 +29,7 @@ def test_the_demo_shows_metrics_readiness_and_senders(app):
     assert metrics["Messages"] == "18,579" and metrics["Reports"] == "6"
     senders = frame_with(test, "explorer_link")
     assert {"Mailchimp", "Salesforce / Pardot", "HubSpot"} <= set(senders["source"])
-    assert senders["explorer_link"].str.startswith("/?from=").all()
+    assert senders["explorer_link"].str.startswith("./?from=").all()
     assert any("root cause 5" in text for text in texts(test.warning))
     assert any(code.value.startswith("v=DMARC1; p=none") for code in test.code)
 

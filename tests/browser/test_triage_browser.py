@@ -108,7 +108,7 @@ def test_each_source_row_links_to_its_explorer_case_and_domain_check(app_url, ne
     page.keyboard.press("Escape")  # close the overlay
     hubspot = next(index for index, row in enumerate(shown) if row["Sender / source"] == "HubSpot")
     link = cell_link(page, sources, hubspot, "DNS")
-    assert link.get_attribute("href") == shown[hubspot]["DNS"] == "/check?domain=news.example.com"
+    assert link.get_attribute("href") == shown[hubspot]["DNS"] == "./check?domain=news.example.com"
     with context.expect_page() as opening:
         link.click()
     check = opening.value
