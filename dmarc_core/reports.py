@@ -201,7 +201,7 @@ def _parse_payload(payload: Payload, workers: int = 1) -> Report:
 # header itself and keeps the chunks in order. Only UTF-8 documents are cut (any byte offset
 # after '>' is a character boundary there); others are read in one piece.
 
-PARALLEL_BYTES = 16 << 20
+PARALLEL_BYTES = 8 << 20
 CHUNK_BYTES = 4 << 20
 _PARSER_OPTIONS = dict(recover=True, resolve_entities=False, no_network=True, load_dtd=False,
                        huge_tree=False, remove_comments=True, remove_pis=True)
@@ -221,28 +221,32 @@ def _record_chunks(start: bytes, stream: BinaryIO) -> _Chunks | None:
     if first is None:
         return None
     tail: list[bytes] = []
-    header, records = start[: first.start()], start[first.start():]
-    return _Chunks(header, _pieces(records, stream, b"</" + first.group(1) + b">", tail), tail)
+    pieces = _pieces(start, first.start(), stream, b"</" + first.group(1) + b">", tail)
+    return _Chunks(start[: first.start()], pieces, tail)
 
 
-def _pieces(carry: bytes, stream: BinaryIO, end_tag: bytes, tail: list[bytes]) -> Iterator[bytes]:
-    """Whole records, about CHUNK_BYTES at a time; what follows the last record goes to ``tail``."""
+def _pieces(data: bytes, offset: int, stream: BinaryIO, end_tag: bytes, tail: list[bytes]) -> Iterator[bytes]:
+    """Whole records from ``data[offset:]`` and then ``stream``, cut at the last end tag within
+    every CHUNK_BYTES (or after a record longer than that); what follows the last record goes
+    to ``tail``."""
     while True:
-        block = stream.read(CHUNK_BYTES)
-        data, carry = carry + block, b""
-        cut = data.rfind(end_tag)
+        window = offset + CHUNK_BYTES
+        cut = data.rfind(end_tag, offset, window) if len(data) >= window else -1
+        if cut < 0 and len(data) >= window:
+            cut = data.find(end_tag, window)  # a record longer than a chunk is taken whole
         if cut < 0:
-            if not block:
-                tail.append(data)
-                return
-            carry = data
-            continue
-        cut += len(end_tag)
-        yield data[:cut]
-        if not block:
-            tail.append(data[cut:])
+            block = stream.read(CHUNK_BYTES)
+            if block:
+                data, offset = data[offset:] + block, 0
+                continue
+            cut = data.rfind(end_tag, offset)
+            if cut >= 0:
+                yield data[offset : cut + len(end_tag)]
+                offset = cut + len(end_tag)
+            tail.append(data[offset:])
             return
-        carry = data[cut:]
+        yield data[offset : cut + len(end_tag)]
+        offset = cut + len(end_tag)
 
 
 def _read_chunks(chunks: _Chunks, root, workers: int) -> tuple[pa.Table, list[str]]:

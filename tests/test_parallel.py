@@ -73,3 +73,10 @@ def test_other_encodings_are_read_in_one_piece(tiny_chunks, generated):
     latin = generated.read_bytes().replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"', 1)
     assert _table(latin, 2).records.num_rows == 3000
     assert tiny_chunks == []
+
+
+def test_records_longer_than_a_chunk_are_taken_whole(tiny_chunks, generated, monkeypatch):
+    monkeypatch.setattr(reports, "CHUNK_BYTES", 256)  # every record is longer than this
+    one, many = _table(generated, 1), _table(generated, 2)
+    assert len(tiny_chunks) == 1
+    assert many.records.to_pylist() == one.records.to_pylist() and many.repairs == one.repairs
