@@ -70,5 +70,6 @@ st.download_button(
     file_name="dmarc-triage.csv",
     mime="text/csv",
     icon=":material/download:",
+    on_click="ignore",  # a download changes nothing on the page: no rerun racing the file's generation
 )
 st.caption(inert(f"Filters keep {len(shown):,} of {len(frame):,} records."))
