@@ -176,7 +176,7 @@ class DomainCheck:
             "dkim": [
                 {"selector": key.selector, "name": key.name, "status": key.status,
                  "source": "given" if key.selector in self.selectors else "common",
-                 "key_type": key.key_type, "detail": key.detail, "record": key.record}
+                 "key_type": key.key_type, "bits": key.bits, "detail": key.detail, "record": key.record}
                 for key in self.dkim
             ],
             "spf": {"status": self.spf.status, "record": self.spf.record, "records": list(self.spf.records), "detail": self.spf.detail},
@@ -225,6 +225,8 @@ def _findings(check: DomainCheck) -> list[Observation]:
             note("selector_missing", **words)
         elif key.status in ("revoked", "malformed"):
             note(f"selector_{key.status}", **words)
+        elif key.key_size_concern:
+            note(f"selector_{key.key_size_concern}_key", bits=key.bits, **words)
     if check.dkim and all(key.missing for key in check.dkim):
         note("no_dkim_key", count=len(check.dkim))
     if check.spf.status == "multiple":

@@ -24,7 +24,11 @@ KEY_TYPES = ("rsa", "ed25519")
 _TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _FWS = re.compile(r"\s+")
 _ED25519_KEY_OCTETS = 32
-_DER_SEQUENCE = 0x30
+#: RFC 8301 3.2: verifiers must refuse RSA keys under 1024 bits and must handle up to 4096;
+#: signers should use at least 2048.
+RSA_MIN_BITS, RSA_ADVISED_BITS, RSA_VERIFIER_MAX_BITS = 1024, 2048, 4096
+_DER_SEQUENCE, _DER_INTEGER, _DER_BIT_STRING, _DER_OID = 0x30, 0x02, 0x03, 0x06
+_RSA_ENCRYPTION_OID = bytes.fromhex("2a864886f70d010101")  # 1.2.840.113549.1.1.1
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class KeyRecord:
     status: Status
     key_type: str | None
     detail: str
+    bits: int | None = None  # an RSA key's modulus length
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class DkimKeyLookup:
     record: str | None = None
     key_type: str | None = None
     detail: str = ""
+    bits: int | None = None
 
     @property
     def name(self) -> str:
@@ -52,6 +58,16 @@ class DkimKeyLookup:
     @property
     def missing(self) -> bool:
         return self.status in ("nxdomain", "no_record")
+
+    @property
+    def key_size_concern(self) -> str | None:
+        """``"short"`` for a usable RSA key under the advised 2048 bits, ``"long"`` for one over the
+        4096 every verifier must handle, else None."""
+        if self.status != "found" or self.bits is None:
+            return None
+        if self.bits < RSA_ADVISED_BITS:
+            return "short"
+        return "long" if self.bits > RSA_VERIFIER_MAX_BITS else None
 
 
 def parse_selectors(selectors: str | Iterable[str]) -> tuple[str, ...]:
@@ -98,29 +114,118 @@ def parse_key_record(text: str) -> KeyRecord:
         return KeyRecord("malformed", key_type, "There is no p= tag, which holds the public key.")
     if not tags["p"]:
         return KeyRecord("revoked", key_type, "p= is empty: the key was revoked, and signatures made with it fail.")
-    problem = _key_problem(key_type, tags["p"])
-    if problem:
-        return KeyRecord("malformed", key_type, problem)
     services = tags.get("s", "*").split(":")
     if "*" not in services and "email" not in services:
         return KeyRecord("malformed", key_type, f"s={tags['s']}: the key is not for email, so verifiers ignore it.")
     hashes = tags.get("h", "sha256").split(":")
     if "sha256" not in hashes:
         return KeyRecord("malformed", key_type, f"h={tags['h']} allows no sha256; sha1 is no longer accepted (RFC 8301).")
+    bits, problem, form_note = None, None, ""
+    if key_type == "rsa":
+        bits, problem, form_note = _rsa_key(tags["p"])
+    else:
+        problem = _ed25519_problem(tags["p"])
+    if problem:
+        return KeyRecord("malformed", key_type, problem, bits)
     testing = " t=y: the domain says it is testing DKIM." if "y" in tags.get("t", "").split(":") else ""
-    return KeyRecord("found", key_type, f"A usable {key_type} key.{testing}")
+    return KeyRecord("found", key_type, f"{_usable(key_type, bits)}{form_note}{testing}", bits)
 
 
-def _key_problem(key_type: str, data: str) -> str | None:
+def _usable(key_type: str, bits: int | None) -> str:
+    if bits is None:
+        return f"A usable {key_type} key."
+    if bits < RSA_ADVISED_BITS:
+        return f"A usable rsa key of {bits} bits, below the {RSA_ADVISED_BITS} signers should use (RFC 8301)."
+    if bits > RSA_VERIFIER_MAX_BITS:
+        return (f"An rsa key of {bits} bits: verifiers need only handle up to {RSA_VERIFIER_MAX_BITS} (RFC 8301), "
+                "so some fail its signatures.")
+    return f"A usable rsa key of {bits} bits."
+
+
+def _decoded(data: str) -> bytes | None:
     try:
-        key = base64.b64decode(data, validate=True)
+        return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        return "p= is not valid base64, so no key can be read from it."
-    if key_type == "ed25519" and len(key) != _ED25519_KEY_OCTETS:
+        return None
+
+
+_NOT_BASE64 = "p= is not valid base64, so no key can be read from it."
+
+
+def _ed25519_problem(data: str) -> str | None:
+    key = _decoded(data)
+    if key is None:
+        return _NOT_BASE64
+    if len(key) != _ED25519_KEY_OCTETS:
         return f"p= holds {len(key)} octets; an ed25519 key is {_ED25519_KEY_OCTETS} (RFC 8463)."
-    if key_type == "rsa" and key[:1] != bytes([_DER_SEQUENCE]):
-        return "p= does not hold an RSA public key (a DER SubjectPublicKeyInfo)."
     return None
+
+
+def _rsa_key(data: str) -> tuple[int | None, str | None, str]:
+    """(bits, problem, note on the key's form) for an RSA ``p=``.
+
+    RFC 6376 names both a SubjectPublicKeyInfo and a bare RSAPublicKey (erratum 3017); signers
+    publish the first, so the second is read but noted."""
+    key = _decoded(data)
+    if key is None:
+        return None, _NOT_BASE64, ""
+    try:
+        modulus, bare = _rsa_modulus(key)
+    except ValueError:
+        return None, "p= does not hold an RSA public key (a DER SubjectPublicKeyInfo).", ""
+    bits = modulus.bit_length()
+    if bits < RSA_MIN_BITS:
+        return bits, (f"p= holds a {bits}-bit RSA key; verifiers must not accept keys under {RSA_MIN_BITS} bits "
+                      "(RFC 8301), so its signatures fail."), ""
+    form_note = (" It is a bare RSAPublicKey, not the SubjectPublicKeyInfo that signers usually publish;"
+                 " verifiers that read only the usual form fail its signatures.") if bare else ""
+    return bits, None, form_note
+
+
+def _rsa_modulus(key: bytes) -> tuple[int, bool]:
+    """The modulus of a DER SubjectPublicKeyInfo or RSAPublicKey, and whether it was the bare
+    RSAPublicKey; ``ValueError`` for anything else, trailing bytes included."""
+    tag, body, end = _der(key, 0)
+    if tag != _DER_SEQUENCE or end != len(key):
+        raise ValueError("not a DER SEQUENCE")
+    first_tag, first_body, after_first = _der(key, body)
+    if first_tag == _DER_INTEGER:
+        return _rsa_public_key(key[body:end]), True
+    oid_tag, oid_body, oid_end = _der(key, first_body)
+    if first_tag != _DER_SEQUENCE or oid_tag != _DER_OID or key[oid_body:oid_end] != _RSA_ENCRYPTION_OID:
+        raise ValueError("not an rsaEncryption key")
+    bits_tag, bits_body, bits_end = _der(key, after_first)
+    if bits_tag != _DER_BIT_STRING or bits_end != end or key[bits_body:bits_body + 1] != b"\x00":
+        raise ValueError("no whole-octet BIT STRING")
+    inner = key[bits_body + 1:bits_end]
+    tag, body, end = _der(inner, 0)
+    if tag != _DER_SEQUENCE or end != len(inner):
+        raise ValueError("not an RSAPublicKey")
+    return _rsa_public_key(inner[body:end]), False
+
+
+def _rsa_public_key(fields: bytes) -> int:
+    """RSAPublicKey's content (RFC 8017 A.1.1): INTEGER modulus, INTEGER publicExponent."""
+    modulus_tag, modulus_body, modulus_end = _der(fields, 0)
+    exponent_tag, _, exponent_end = _der(fields, modulus_end)
+    if modulus_tag != _DER_INTEGER or exponent_tag != _DER_INTEGER or exponent_end != len(fields):
+        raise ValueError("not two INTEGERs")
+    return int.from_bytes(fields[modulus_body:modulus_end], "big")
+
+
+def _der(data: bytes, at: int) -> tuple[int, int, int]:
+    """One DER element at ``at``: (tag, where its content starts, where it ends)."""
+    if at + 2 > len(data):
+        raise ValueError("truncated")
+    tag, length, at = data[at], data[at + 1], at + 2
+    if length & 0x80:
+        octets = length & 0x7F
+        if not 1 <= octets <= 4 or at + octets > len(data):
+            raise ValueError("bad length")
+        length, at = int.from_bytes(data[at:at + octets], "big"), at + octets
+    if at + length > len(data):
+        raise ValueError("truncated")
+    return tag, at, at + length
 
 
 async def dkim_key_async(domain: str, selector: str, lookups: Lookups) -> DkimKeyLookup:
@@ -130,7 +235,7 @@ async def dkim_key_async(domain: str, selector: str, lookups: Lookups) -> DkimKe
     # RFC 6376 3.6.2.2: with several key records the verifier may use any; report a usable one if any is.
     judged = [(text, parse_key_record(text)) for text in answer.answers]
     text, key = next(((text, key) for text, key in judged if key.status == "found"), judged[0])
-    return DkimKeyLookup(selector, domain, key.status, text, key.key_type, key.detail)
+    return DkimKeyLookup(selector, domain, key.status, text, key.key_type, key.detail, key.bits)
 
 
 async def dkim_keys_async(domain: str, selectors: Iterable[str], lookups: Lookups) -> tuple[DkimKeyLookup, ...]:

@@ -46,6 +46,19 @@ def test_dkim_keys_tie_to_root_cause_4_and_an_empty_search_to_root_cause_1(resol
     assert ("no_dkim_key", 1) in keys(lonely)
 
 
+def test_rsa_key_sizes_outside_rfc_8301s_advice_are_findings(resolver):
+    result = check_domain("example.com", "tiny, short, k1, big, huge", resolver)
+    notes = {note.words["selector"]: note for note in result.findings if "selector" in note.words}
+    assert {selector: (note.key, note.severity) for selector, note in notes.items()} == {
+        "tiny": ("selector_malformed", "error"), "short": ("selector_short_key", "warning"),
+        "huge": ("selector_long_key", "warning"),
+    }
+    assert notes["short"].title == "DKIM key short is only 1024 bits"
+    assert "1024 to 4096 bits" in notes["huge"].explanation and notes["huge"].root_cause == 4
+    assert {key["selector"]: key["bits"] for key in result.to_dict()["dkim"][:5]} == {
+        "tiny": 512, "short": 1024, "k1": 2048, "big": 4096, "huge": 4608}
+
+
 def test_the_common_selectors_are_tried_besides_the_given_ones(resolver, dns_server):
     result = check_domain("example.com", "k1", resolver)
     assert "google._domainkey.example.com" in dns_server.names()

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import subprocess
+
 import pytest
 
 from dmarc_core import lookup_dkim_keys, make_resolver, parse_selectors
 from dmarc_core.dkim import parse_key_record
 
-RSA_KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAyJefF8iIjvYax2m4ivu2"  # base64 of the start of a DER SubjectPublicKeyInfo
+
+@functools.cache
+def openssl_public_key(algorithm: str, option: str, form: str = "-pubout") -> str:
+    """A fresh public key from openssl, base64 as p= holds it: a SubjectPublicKeyInfo, or with
+    ``form="-RSAPublicKey_out"`` the bare PKCS#1 RSAPublicKey."""
+    private = subprocess.run(["openssl", "genpkey", "-algorithm", algorithm, "-pkeyopt", option],
+                             capture_output=True, check=True).stdout
+    public = subprocess.run(["openssl", "pkey" if form == "-pubout" else "rsa", form, "-outform", "DER"],
+                            input=private, capture_output=True, check=True).stdout
+    return base64.b64encode(public).decode()
+
+
+def openssl_rsa_key(bits: int, bare: bool = False) -> str:
+    return openssl_public_key("RSA", f"rsa_keygen_bits:{bits}", "-RSAPublicKey_out" if bare else "-pubout")
+
+
+RSA_KEY = openssl_rsa_key(2048)
 ED25519_KEY = "fhO4q20sH2rM9Y+ds6E0pmWQY/oUYkzLcNcb29DiAtY="
 
 
@@ -24,6 +44,38 @@ ED25519_KEY = "fhO4q20sH2rM9Y+ds6E0pmWQY/oUYkzLcNcb29DiAtY="
 def test_usable_keys(record, key_type):
     key = parse_key_record(record)
     assert (key.status, key.key_type) == ("found", key_type)
+
+
+@pytest.mark.parametrize(("bits", "concern"), [(1024, "short"), (1536, "short"), (2048, None), (3072, None)])
+def test_rsa_keys_from_1024_bits_are_usable_and_under_2048_advised_against(bits, concern):
+    key = parse_key_record(f"v=DKIM1; k=rsa; p={openssl_rsa_key(bits)}")
+    assert (key.status, key.bits) == ("found", bits)
+    assert ("below the 2048 signers should use" in key.detail) == (concern == "short")
+
+
+@pytest.mark.parametrize("bits", [512, 768, 1023])
+def test_rsa_keys_under_1024_bits_are_refused(bits):
+    key = parse_key_record(f"v=DKIM1; p={openssl_rsa_key(bits)}")
+    assert (key.status, key.bits) == ("malformed", bits) and "must not accept keys under 1024 bits" in key.detail
+
+
+def test_a_bare_rsa_public_key_is_read_and_noted():
+    key = parse_key_record(f"v=DKIM1; p={openssl_rsa_key(2048, bare=True)}")
+    assert (key.status, key.bits) == ("found", 2048) and "bare RSAPublicKey" in key.detail
+
+
+@pytest.mark.parametrize(
+    "der",
+    [
+        base64.b64decode(RSA_KEY)[:-1],  # cut short
+        base64.b64decode(RSA_KEY) + b"\x00",  # trailing bytes
+        bytes.fromhex("3003020101"),  # a SEQUENCE with one INTEGER: no exponent
+        base64.b64decode(openssl_public_key("EC", "ec_paramgen_curve:P-256")),  # an EC key, not rsaEncryption
+    ],
+)
+def test_der_that_is_not_an_rsa_key_is_malformed(der):
+    key = parse_key_record(f"v=DKIM1; p={base64.b64encode(der).decode()}")
+    assert key.status == "malformed" and "does not hold an RSA public key" in key.detail
 
 
 def test_a_testing_flag_is_noted():
@@ -77,7 +129,17 @@ def test_keys_in_dns(resolver, dns_server):
     assert keys["k1"].record.startswith("v=DKIM1; k=rsa; p=MIIBIjAN") and " " not in keys["k1"].record[20:]  # strings joined
     assert ("big._domainkey.example.com", "TXT", "tcp") in dns_server.queries  # a 4096-bit key needs TCP
     assert keys["ed"].key_type == "ed25519"
+    assert (keys["k1"].bits, keys["big"].bits, keys["ed"].bits) == (2048, 4096, None)
     assert keys["nokey"].missing and keys["empty"].missing and not keys["old"].missing
+
+
+def test_key_sizes_in_dns(resolver, dns_server):
+    keys = {key.selector: key for key in lookup_dkim_keys("example.com", "tiny, short, k1, big, huge, bare", resolver)}
+    assert {selector: (key.status, key.bits, key.key_size_concern) for selector, key in keys.items()} == {
+        "tiny": ("malformed", 512, None), "short": ("found", 1024, "short"), "k1": ("found", 2048, None),
+        "big": ("found", 4096, None), "huge": ("found", 4608, "long"), "bare": ("found", 2048, None),
+    }
+    assert "verifiers need only handle up to 4096" in keys["huge"].detail
 
 
 def test_key_lookups_that_fail(resolver, silent_dns):
