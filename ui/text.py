@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'])")
 _LINK_TRIGGERS = re.compile(r"(?i)(www)(?=\\\.)|(?=@)|(?<=:)(?=//)|(?<=\\:)(?=//)")
@@ -27,3 +28,10 @@ def inert(text: object) -> str:
 
 def chart_text(text: object) -> str:
     return html.escape(str(text), quote=False)
+
+
+def chart_label(text: object, width: int = 22) -> str:
+    """``chart_text`` in lines of about ``width`` characters, so that on a phone a long axis label
+    leaves its bar room; a name without spaces stays whole."""
+    lines = textwrap.wrap(str(text), width, break_long_words=False, break_on_hyphens=False) or [""]
+    return "<br>".join(chart_text(line) for line in lines)

@@ -1,7 +1,7 @@
 """Drawing the triage: file statuses, headline figures, readiness, the sources table, charts.
 
 Report content is hostile until shown otherwise: it reaches the page only through dataframes
-and charts (their labels through ``chart_text``), ``st.text``, or ``inert`` markdown.
+and charts (their labels through ``chart_text`` or ``chart_label``), ``st.text``, or ``inert`` markdown.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import streamlit as st
 from dmarc_core import knowledge, summary
 from dmarc_core.batch import FileOutcome, read_files
 from dmarc_core.triage import triage
-from ui.text import chart_text, inert
+from ui.text import chart_label, chart_text, inert
 
 STATUS_LABELS = {"read": "✅ read", "repaired": "🛠️ read with repairs", "refused": "⛔ refused"}
 CAUSE_COLORS = {
@@ -158,16 +158,18 @@ def charts(frame: pd.DataFrame) -> None:
     by_cause, by_sender, over_time = st.tabs(["Messages by cause", "Pass / fail per sender", "Disposition over time"])
     with by_cause:
         causes = summary.by_cause(frame)
-        causes["label"] = causes["title"] + causes["table_row"].map(lambda row: f" (row {row})" if pd.notna(row) else "")
+        causes["label"] = (causes["title"] + causes["table_row"].map(lambda row: f" (row {row})" if pd.notna(row) else "")).map(chart_label)
         figure = px.bar(causes, x="messages", y="label", color="cause", orientation="h", color_discrete_map=CAUSE_COLORS,
                         labels={"label": "", "messages": "Messages"})
-        st.plotly_chart(figure.update_layout(showlegend=False, yaxis={"categoryorder": "total ascending"}))
+        # Room for labels of up to three lines each (chart_label) once a phone wraps them.
+        height = max(450, 64 * len(causes))
+        st.plotly_chart(figure.update_layout(showlegend=False, height=height, yaxis={"categoryorder": "total ascending"}))
     with by_sender:
         senders = frame.assign(verdict=frame["dmarc_pass"].map({True: "pass", False: "fail"}))
         totals = senders.groupby(["source", "verdict"], as_index=False)["count"].sum()
         top = totals.groupby("source")["count"].sum().nlargest(15).index
         shown = totals[totals["source"].isin(top)]
-        figure = px.bar(shown.assign(source=shown["source"].astype(str).map(chart_text)), x="count", y="source", color="verdict", orientation="h",
+        figure = px.bar(shown.assign(source=shown["source"].astype(str).map(chart_label)), x="count", y="source", color="verdict", orientation="h",
                         color_discrete_map={"pass": "#2da44e", "fail": "#cf222e"}, labels={"count": "Messages", "source": ""})
         st.plotly_chart(figure.update_layout(yaxis={"categoryorder": "total ascending"}))
     with over_time:

@@ -1,0 +1,20 @@
+"""The gates for dynamic text: markdown made inert, chart labels escaped and wrapped."""
+
+from __future__ import annotations
+
+from ui.text import WORD_JOINER, chart_label, inert
+
+
+def test_markdown_and_link_triggers_are_made_inert():
+    assert inert("**bold** [x](http://a.example)") == "\\*\\*bold\\*\\* \\[x\\]\\(http\\:" + WORD_JOINER + "//a\\.example\\)"
+    assert WORD_JOINER in inert("www.evil.example") and WORD_JOINER in inert("user@example.com")
+
+
+def test_a_long_chart_label_is_wrapped_on_spaces_and_each_line_escaped():
+    assert chart_label("Signed with someone else's domain (row 1)") == "Signed with someone<br>else's domain (row 1)"
+    assert chart_label("<b>x</b> and more words here <a href=y>") == "&lt;b&gt;x&lt;/b&gt; and more<br>words here &lt;a href=y&gt;"
+
+
+def test_a_name_without_spaces_stays_whole():
+    name = "mail-relay.outbound.example-provider.com"
+    assert chart_label(name) == name and chart_label("") == ""
