@@ -114,6 +114,7 @@ def _triage(args: argparse.Namespace) -> int:
                 print(f"  next record: {assessment.next_record}")
         table = summary.by_source(frame).drop(columns=["explorer_link"])
         table["pass_rate"] = table["pass_rate"].map("{:.0%}".format)
+        table["table_row"] = table["table_row"].astype("string").fillna("")  # no row is a blank, not <NA>
         with pd.option_context("display.max_colwidth", 70, "display.width", 250):
             print(table.to_string(index=False))
     return 1 if any(outcome.status == "refused" for outcome in outcomes) else 0

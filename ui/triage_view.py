@@ -84,7 +84,7 @@ def headline_metrics(frame: pd.DataFrame) -> None:
 
 def policies(frame: pd.DataFrame) -> None:
     published = frame.drop_duplicates(["policy_domain", "p", "adkim", "aspf", "pct"])[["policy_domain", "p", "adkim", "aspf", "pct"]]
-    reporters = frame.groupby("policy_domain")["org_name"].unique().map(lambda names: ", ".join(sorted(names)))
+    reporters = frame.groupby("policy_domain")["org_name"].unique().map(lambda names: ", ".join(sorted(name for name in names if name)))
     published = published.assign(reported_by=published["policy_domain"].map(reporters))
     st.dataframe(published.rename(columns={"policy_domain": "domain"}), hide_index=True, width="stretch")
 
