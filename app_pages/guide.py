@@ -56,6 +56,7 @@ st.markdown("Move to enforcement only once every legitimate sender aligns:")
 for step in facts.rollout_plan:
     st.markdown(f"{step.step}. {step.action}  \n   `{step.record_for('dmarc@example.com')}`")
 st.caption(f"The article's threshold: advance to p=reject once the pass rate is stable above {facts.pass_rate_threshold:.0%}.")
+st.caption(facts.pct_note)
 
 st.header("Frequently asked questions")
 for entry in facts.faq:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from .diagnosis import Diagnosis, diagnose
+from .diagnosis import Diagnosis, diagnose, spf_passes_for
 from .domains import normalize_domain, organizational_domain
 
 Identifier = Literal["dkim", "spf"]
@@ -152,8 +152,9 @@ class DmarcEvaluation:
 
     @property
     def contradicts_report(self) -> bool:
-        """The receiver reported DKIM fail although a signature passes and aligns."""
-        return self.reported_dkim == "fail" and any(signature.carries_dmarc for signature in self.dkim)
+        """The receiver's policy_evaluated dkim differs from what the signatures given here say."""
+        ours = any(signature.carries_dmarc for signature in self.dkim)
+        return self.reported_dkim is not None and (self.reported_dkim == "pass") != ours
 
     @property
     def verdict(self) -> str:
@@ -162,8 +163,13 @@ class DmarcEvaluation:
     @property
     def summary(self) -> str:
         """Why the verdict is what it is, in one sentence."""
+        if self.dmarc_pass and not self.carried_by:
+            return (
+                f"As reported: the receiver evaluated DKIM as pass for {self.header_from}, although no signature "
+                "given here both passes and aligns; it may have verified a signature not listed here."
+            )
         if self.dmarc_pass:
-            carriers = " and ".join(result.label for result in self.carried_by) or "DKIM, as the receiver reported,"
+            carriers = " and ".join(result.label for result in self.carried_by)
             return f"{carriers} passes and aligns with {self.header_from}; one such identifier is enough."
         if self.contradicts_report:
             return (
@@ -197,7 +203,7 @@ def evaluate_dmarc(
         tuple((signature.domain, signature.result) for signature in signatures),
         adkim=adkim_mode,
         dkim_evaluated_pass=evaluation_pass if reported is None else reported == "pass",
-        spf_pass=spf_result is not None and spf_result.passed,
+        spf_pass=spf_result is not None and spf_passes_for(header, ((spf_result.domain, spf_result.result),)),
     )
     return DmarcEvaluation(
         header, organizational_domain(header), adkim_mode, aspf_mode, signatures, spf_result, reported, diagnosis

@@ -8,6 +8,7 @@ records costs one call per distinct combination of domains and results.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .domains import normalize_domain, organizational_domain
@@ -73,6 +74,13 @@ def safe_organizational_domain(value: str | None) -> str | None:
     return organizational_domain(domain) if domain else None
 
 
+def spf_passes_for(from_domain: str | None, spf: Iterable[tuple[str | None, str]]) -> bool:
+    """Whether SPF passed for the From: domain's organization, that is, the message left a server
+    that domain authorised. A pass for a forwarder's or a mailing list's own domain does not count."""
+    org = safe_organizational_domain(from_domain)
+    return bool(org) and any(result == "pass" and safe_organizational_domain(domain) == org for domain, result in spf)
+
+
 def _rank(result: str) -> int:
     # Among your own signatures a pass decides before a key error, which decides before a failure.
     return 0 if result == "pass" else 1 if result in KEY_ERRORS else 2
@@ -91,7 +99,8 @@ def diagnose(
     """Apply the cause rules.
 
     ``dkim`` holds (d= domain, result) pairs as reported; ``dkim_evaluated_pass`` is
-    policy_evaluated dkim; ``relayed`` is whether a reason says forwarded, trusted_forwarder
+    policy_evaluated dkim; ``spf_pass`` is whether SPF passed for your domain
+    (``spf_passes_for``); ``relayed`` is whether a reason says forwarded, trusted_forwarder
     or mailing_list.
     """
     findings = knowledge().findings

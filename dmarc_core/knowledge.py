@@ -35,8 +35,8 @@ class DiagnosisTableRow:
     policy_evaluated_dkim: str
     auth_result: str
     auth_domain: str
-    root_cause: int
     meaning: str
+    root_cause: int | None = None  # row 5 (several signatures) is none of the five
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ class FaqEntry:
 class ScenarioPreset:
     key: str
     title: str
-    root_cause: int
     query: str
+    root_cause: int | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,7 @@ class Knowledge:
     findings: dict[str, Finding]
     rollout_plan: tuple[RolloutStep, ...]
     pass_rate_threshold: float
+    pct_note: str
     faq: tuple[FaqEntry, ...]
     scenarios: tuple[ScenarioPreset, ...]
     senders: tuple[KnownSender, ...]
@@ -187,6 +188,7 @@ def knowledge() -> Knowledge:
         },
         rollout_plan=tuple(RolloutStep(**{"pct": None, **step}) for step in data["rollout_plan"]),
         pass_rate_threshold=data["rollout"]["pass_rate_threshold"],
+        pct_note=data["rollout"]["pct_note"],
         faq=tuple(FaqEntry(**{"scenario": None, **entry}) for entry in data["faq"]),
         scenarios=tuple(ScenarioPreset(**preset) for preset in data["scenarios"]),
         senders=tuple(

@@ -163,7 +163,7 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
     judged = rows[rows["cause"] != "forwarded"]
     messages = int(judged["count"].sum())
     pass_rate = float(judged.loc[judged["dmarc_pass"], "count"].sum() / messages) if messages else 0.0
-    days = float((rows["end"].max() - rows["begin"].min()).total_seconds() / 86400) if rows["begin"].notna().any() else 0.0
+    days = _days_covered(rows)
     blocking = [key for key, finding in facts.findings.items() if finding.blocks_rollout]
     failing = rows[~rows["dmarc_pass"] & rows["finding"].isin(blocking)]
     blockers = failing.groupby(["source", "cause"])["count"].sum().nlargest(5)
@@ -203,7 +203,21 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
         return result(False, f"Keep p=none and collect reports for 2 weeks; these cover {days:.0f} day(s). So far {rate}.", None)
     if not good or blocker_list:
         return result(False, f"{rate}: fix DKIM alignment for the senders below, starting with the most messages.", None)
-    return result(True, f"{rate} over {days:.0f} days: start enforcing on 10% of failing mail.", record(3))
+    return result(True, f"{rate} over {days:.0f} days: start enforcing on 10% of failing mail. {facts.pct_note}", record(3))
+
+
+def _days_covered(rows: pd.DataFrame) -> float:
+    """Days that at least one report covers: the union of the reports' date ranges, so that two
+    one-day reports a year apart count 2 days, not 366, and receivers reporting the same day count once."""
+    ranges = rows[["begin", "end"]].dropna().drop_duplicates().sort_values("begin")
+    covered, reach = 0.0, None
+    for begin, end in ranges.itertuples(index=False):
+        if reach is not None and begin < reach:
+            begin = reach
+        if end > begin:
+            covered += (end - begin).total_seconds()
+            reach = end
+    return round(covered / 86400, 2)  # a day reported as 00:00:00 to 23:59:59 is a whole day
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .alignment import DKIM_RESULTS, SPF_RESULTS
-from .diagnosis import RELAY_REASONS, diagnose, safe_domain, safe_organizational_domain
+from .diagnosis import RELAY_REASONS, diagnose, safe_domain, safe_organizational_domain, spf_passes_for
 from .knowledge import known_sender
 from .reports import Report
 from .scenario import Scenario
@@ -72,7 +72,7 @@ def _judge(header_from, policy_domain, dkim, spf, adkim, aspf, pe_dkim, pe_spf, 
     dkim_pass = pe_dkim == "pass" if pe_dkim else ours_dkim
     spf_pass_evaluated = pe_spf == "pass" if pe_spf else ours_spf
     disagrees = (bool(pe_dkim) and dkim_pass != ours_dkim) or (bool(pe_spf) and spf_pass_evaluated != ours_spf)
-    spf_passed = any(result == "pass" for _, result in spf_results) if spf_results else spf_pass_evaluated
+    spf_passed = spf_passes_for(from_domain, spf_results) if spf_results else spf_pass_evaluated
     relayed = bool(RELAY_REASONS.intersection(reason.split(","))) if reason else False
     diagnosis = diagnose(
         from_domain, signatures, adkim=adkim, dkim_evaluated_pass=dkim_pass, spf_pass=spf_passed, relayed=relayed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dmarc_core import diagnose, knowledge
+from dmarc_core.diagnosis import spf_passes_for
 
 
 def cause_of(header_from, dkim, *, adkim="r", evaluated=False, spf=False, relayed=False):
@@ -67,3 +68,17 @@ def test_explanations_and_fixes_are_sentences_about_the_domains():
     assert "{" not in result.fix
     for finding in knowledge().findings.values():
         assert finding.explanation.endswith(".") and finding.fix.endswith(".")
+
+
+@pytest.mark.parametrize(
+    ("spf", "passes"),
+    [
+        ([("example.com", "pass")], True),
+        ([("bounces.example.com", "pass")], True),  # your organization's bounce domain: your server
+        ([("lists.example.org", "pass")], False),  # a mailing list's own domain
+        ([("example.com", "softfail"), ("srs.forwarder.example", "pass")], False),
+        ([], False),
+    ],
+)
+def test_spf_passes_for_your_domain_only(spf, passes):
+    assert spf_passes_for("news.example.com", spf) is passes

@@ -25,6 +25,9 @@ def test_five_root_causes_and_five_table_rows():
         ("permerror", "your domain"),
         ("pass", "your domain"),
     ]
+    # The article names a root cause for rows 1-4; row 5 (several signatures) is none of the five,
+    # and root cause 5 (enforcing before alignment is fixed) is no row of the table.
+    assert [row.root_cause for row in facts.diagnosis_table] == [1, 2, 3, 4, None]
 
 
 def test_findings_cover_the_design_causes_and_point_at_consistent_rows():

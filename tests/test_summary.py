@@ -99,3 +99,30 @@ def test_csv_matches_the_rows_and_defuses_formulas():
     assert len(table) == 1 and table.loc[0, "count"] == 3
     assert table.loc[0, "org_name"] == "'=HYPERLINK(\"http://evil\")"
     assert list(table.columns) == list(frame.columns)
+
+
+def days_of_reports(*spans):
+    """One report per (first day, days) span, all for example.com, everything aligned."""
+    documents = (report(aligned(100), begin=START + first * DAY, end=START + (first + days) * DAY - 1, report_id=f"r{first}-{days}")
+                 for first, days in spans)
+    return triage([parsed for document in documents for parsed in parse_reports(document)])
+
+
+@pytest.mark.parametrize(
+    ("spans", "covered"),
+    [
+        ([(0, 1), (365, 1), (700, 1)], 3),  # three one-day reports years apart: 3 days, not 700
+        ([(0, 7), (0, 7), (3, 7)], 10),  # two receivers for the same week, a third overlapping: 10 days
+        ([(0, 14)], 14),
+        ([(0, 10), (2, 3)], 10),  # a report inside another adds nothing
+    ],
+)
+def test_two_weeks_of_reports_are_days_covered_not_the_span(spans, covered):
+    (assessment,) = rollout_readiness(days_of_reports(*spans))
+    assert assessment.days == pytest.approx(covered, abs=0.01)
+    assert assessment.ready == (covered >= 14)
+
+
+def test_the_pct_step_says_rfc_9989_receivers_ignore_pct():
+    (assessment,) = rollout_readiness(frame_of(aligned(100), p="none", days=15))
+    assert "pct=10" in assessment.next_record and "RFC 9989" in assessment.advice

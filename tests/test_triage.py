@@ -25,6 +25,9 @@ def triaged(*records, **policy):
         (record(dkim=[("example.com", "fail")], spf=[("example.com", "fail")]), {}, "forwarded", 2),
         (record(dkim=[("example.com", "fail")], spf=[("example.com", "pass")], reasons=["forwarded"]), {}, "forwarded", 2),
         (record(dkim=[("example.com", "fail")], spf=[("list.example.org", "pass")], reasons=["mailing_list"]), {}, "forwarded", 2),
+        # A list or SRS forwarder passes SPF for its own domain, with no reason given: still relayed.
+        (record(dkim=[("example.com", "fail")], spf=[("lists.example.org", "pass")]), {}, "forwarded", 2),
+        (record(dkim=[("example.com", "fail")], spf=[("bounces.example.com", "pass")]), {}, "signature_failed", 2),
         (record("news.example.com", dkim=[("example.com", "pass")]), {"adkim": "s"}, "strict_mismatch", 3),
         (record(dkim=[("example.com", "permerror")], spf=[("example.com", "pass")], pe_spf="pass"), {}, "selector_missing", 4),
         (record(dkim=[("example.com", "temperror")]), {}, "selector_missing", 4),
@@ -121,3 +124,11 @@ def test_the_demo_has_every_table_row_and_root_cause_5():
     assert set(frame["table_row"].dropna()) == {1, 2, 3, 4, 5}
     assert frame["enforced_before_fix"].any()
     assert {"Mailchimp", "Salesforce / Pardot", "Amazon SES", "HubSpot"} <= set(frame["sender"])
+
+
+def test_a_mailing_list_message_in_a_real_report_is_forwarded_not_your_failed_signature(samples):
+    # ietf.org's list re-sends a stalw.art message: its own DKIM and SPF pass, the author's DKIM fails.
+    (report,) = parse_reports((samples / "aggregate" / "103.eml").read_bytes())
+    frame = triage(report)
+    listed = frame[frame["header_from"] == "stalw.art"]
+    assert not listed.empty and set(listed["cause"]) == {"forwarded"}

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dmarc_core import DomainCheck, explain_tags, knowledge
 from dmarc_core.check import Observation
-from ui.text import inert
+from ui.text import inert, inert_with_code
 
 _BOXES = {"error": (st.error, ":material/error:"), "warning": (st.warning, ":material/warning:"), "info": (st.info, ":material/info:")}
 
@@ -41,7 +41,7 @@ def finding(note: Observation) -> None:
     box, icon = _BOXES[note.severity]
     cause = knowledge().root_cause(note.root_cause) if note.root_cause else None
     label = f"Root cause {cause.number} ({inert(cause.title)}): " if cause else ""
-    box(f"**{label}{inert(note.title)}**\n\n{inert(note.explanation)}\n\n**Fix:** {inert(note.fix)}", icon=icon)
+    box(f"**{label}{inert(note.title)}**\n\n{inert(note.explanation)}\n\n**Fix:** {inert_with_code(note.fix)}", icon=icon)
 
 
 def record(result: DomainCheck) -> None:

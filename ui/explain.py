@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dmarc_core import AuthResult, Diagnosis, DmarcEvaluation, Scenario, knowledge, known_sender, public_suffix_match
-from ui.text import inert
+from ui.text import inert, inert_with_code
 
 EXPLORER_PAGE = "app_pages/explorer.py"
 
@@ -84,7 +84,7 @@ def cause_and_fix(diagnosis: Diagnosis) -> None:
     else:
         st.markdown(f"#### {finding.title}")
     st.markdown(inert(diagnosis.explanation))
-    st.info(f"**Fix:** {inert(diagnosis.fix)}", icon=":material/build:")
+    st.info(f"**Fix:** {inert_with_code(diagnosis.fix)}", icon=":material/build:")
     senders = {known_sender(domain) for domain in diagnosis.signers} - {None}
     for sender in senders:
         if sender.setting:

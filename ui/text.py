@@ -4,6 +4,7 @@ Streamlit's markdown formats ``**``, ``[..](..)``, ``:red[..]`` and ``$..$``, an
 ``www.`` names, ``http://`` URLs and addresses into live links even when they are escaped.
 ``inert`` backslash-escapes every markdown character and slips a word joiner (U+2060, invisible)
 into the three link triggers, so text from a report or a link shows exactly as written.
+``inert_with_code`` does the same but keeps the knowledge's backticked records as inline code.
 
 Plotly reads a little HTML in its labels, ticks, legends and hover text (``<a href>`` becomes a
 live link, ``<b>``, ``<br>``, ``<span style>`` format); ``chart_text`` turns dynamic text into
@@ -24,6 +25,15 @@ WORD_JOINER = "\u2060"
 def inert(text: object) -> str:
     escaped = _MARKDOWN.sub(r"\\\1", str(text))
     return _LINK_TRIGGERS.sub(lambda match: (match.group(1) or "") + WORD_JOINER, escaped)
+
+
+def inert_with_code(text: object) -> str:
+    """``inert`` for prose, with the knowledge's `backticked` DNS records kept as inline code:
+    code is shown exactly as written and copies without the word joiner."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code at all
+        return inert(text)
+    return "".join(f"`{part}`" if index % 2 else inert(part) for index, part in enumerate(parts))
 
 
 def chart_text(text: object) -> str:

@@ -111,3 +111,11 @@ def test_a_bad_dns_server_setting_is_named_as_such(check_page, monkeypatch):
     test = check_page(domain="example.com")
     assert texts(test.error) == ["**The app's DNS server setting is not usable.** 'localhost' is not a nameserver: "
                                  "give an IP address, optionally with a port (127.0.0.1:5353)."]
+
+
+def test_a_suggested_record_is_code_that_copies_exactly(check_page):
+    test = check_page(domain="nothing.example")
+    suggestion = next(text for text in texts([*test.warning, *test.error, *test.info]) if "simplest" in text or "Publish" in text)
+    assert "`v=DMARC1; p=none; rua=mailto:dmarc@nothing.example`" in suggestion
+    record = suggestion.split("`")[1]
+    assert "\u2060" not in record and "\\" not in record

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui.text import WORD_JOINER, chart_label, inert
+from ui.text import WORD_JOINER, chart_label, inert, inert_with_code
 
 
 def test_markdown_and_link_triggers_are_made_inert():
@@ -18,3 +18,9 @@ def test_a_long_chart_label_is_wrapped_on_spaces_and_each_line_escaped():
 def test_a_name_without_spaces_stays_whole():
     name = "mail-relay.outbound.example-provider.com"
     assert chart_label(name) == name and chart_label("") == ""
+
+
+def test_backticked_records_stay_code_and_the_prose_around_them_inert():
+    text = "Publish `v=DMARC1; p=none; rua=mailto:dmarc@example.com` at _dmarc.example.com."
+    assert inert_with_code(text) == "Publish `v=DMARC1; p=none; rua=mailto:dmarc@example.com` at \\_dmarc\\.example\\.com\\."
+    assert inert_with_code("an unpaired ` backtick") == inert("an unpaired ` backtick")
