@@ -45,7 +45,8 @@ def _align(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    params = {"from": args.from_domain, "dkim": ",".join(args.dkim), "spf": args.spf or "", "adkim": args.adkim, "aspf": args.aspf}
+    params = {"from": args.from_domain, "dkim": ",".join(args.dkim), "spf": args.spf or "", "adkim": args.adkim, "aspf": args.aspf,
+              "reported_dkim": args.reported_dkim or ""}
     scenario, problems = scenario_from_params(params)
     if problems:
         raise ValueError(" ".join(problems))
@@ -171,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--spf", metavar="DOMAIN:RESULT", help="the SPF result for the MAIL FROM domain")
     evaluate.add_argument("--adkim", choices=("r", "s"), default="r")
     evaluate.add_argument("--aspf", choices=("r", "s"), default="r")
+    evaluate.add_argument("--reported-dkim", choices=("pass", "fail"),
+                          help="a report's policy_evaluated dkim, to reproduce what a receiver decided")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.set_defaults(run=_evaluate)
 

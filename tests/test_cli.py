@@ -41,6 +41,13 @@ def test_evaluate_the_faq_case():
     assert data["link"] == "/?from=user@example.com&dkim=mailchimp.com:pass&spf=mcsv.net:pass"
 
 
+def test_evaluate_reproduces_a_receivers_reported_dkim():
+    result = cli("evaluate", "user@example.com", "--dkim", "mcsv.net:pass", "--dkim", "example.com:pass", "--reported-dkim", "fail", "--json")
+    data = json.loads(result.stdout)
+    assert result.returncode == 1 and (data["cause"], data["table_row"]) == ("multiple_signatures", 5)
+    assert data["link"].endswith("&reported_dkim=fail")
+
+
 def test_triage_table_csv_and_json(samples):
     nice = str(samples / "aggregate" / "nice-input.xml.gz")
     table = cli("triage", nice)
