@@ -61,13 +61,18 @@ class DkimKeyLookup:
 
     @property
     def key_size_concern(self) -> str | None:
-        """``"short"`` for a usable RSA key under the advised 2048 bits, ``"long"`` for one over the
-        4096 every verifier must handle, else None."""
-        if self.status != "found" or self.bits is None:
-            return None
-        if self.bits < RSA_ADVISED_BITS:
-            return "short"
-        return "long" if self.bits > RSA_VERIFIER_MAX_BITS else None
+        """What RFC 8301 says against a usable RSA key's size (see ``rsa_size_concern``)."""
+        return rsa_size_concern(self.bits) if self.status == "found" else None
+
+
+def rsa_size_concern(bits: int | None) -> str | None:
+    """``"short"`` under the advised 2048 bits, ``"long"`` over the 4096 every verifier must
+    handle, else None (also for a key that is not RSA)."""
+    if bits is None:
+        return None
+    if bits < RSA_ADVISED_BITS:
+        return "short"
+    return "long" if bits > RSA_VERIFIER_MAX_BITS else None
 
 
 def parse_selectors(selectors: str | Iterable[str]) -> tuple[str, ...]:
@@ -134,9 +139,10 @@ def parse_key_record(text: str) -> KeyRecord:
 def _usable(key_type: str, bits: int | None) -> str:
     if bits is None:
         return f"A usable {key_type} key."
-    if bits < RSA_ADVISED_BITS:
+    concern = rsa_size_concern(bits)
+    if concern == "short":
         return f"A usable rsa key of {bits} bits, below the {RSA_ADVISED_BITS} signers should use (RFC 8301)."
-    if bits > RSA_VERIFIER_MAX_BITS:
+    if concern == "long":
         return (f"An rsa key of {bits} bits: verifiers need only handle up to {RSA_VERIFIER_MAX_BITS} (RFC 8301), "
                 "so some fail its signatures.")
     return f"A usable rsa key of {bits} bits."
