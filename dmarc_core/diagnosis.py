@@ -74,11 +74,21 @@ def safe_organizational_domain(value: str | None) -> str | None:
     return organizational_domain(domain) if domain else None
 
 
+def aligns(from_domain: str | None, domain: str | None, mode: str = "r") -> bool:
+    """Identifier alignment on report data (``from_domain`` already normalized): strict is the
+    same domain, relaxed the same organizational domain; junk on either side is not aligned."""
+    if not from_domain:
+        return False
+    if mode == "s":
+        return safe_domain(domain) == from_domain
+    org = safe_organizational_domain(from_domain)
+    return org is not None and safe_organizational_domain(domain) == org
+
+
 def spf_passes_for(from_domain: str | None, spf: Iterable[tuple[str | None, str]]) -> bool:
     """Whether SPF passed for the From: domain's organization, that is, the message left a server
     that domain authorised. A pass for a forwarder's or a mailing list's own domain does not count."""
-    org = safe_organizational_domain(from_domain)
-    return bool(org) and any(result == "pass" and safe_organizational_domain(domain) == org for domain, result in spf)
+    return any(result == "pass" and aligns(from_domain, domain) for domain, result in spf)
 
 
 def _rank(result: str) -> int:
@@ -110,12 +120,10 @@ def diagnose(
     def found(key: str, signers: tuple[str | None, ...] = (), result: str | None = None) -> Diagnosis:
         return Diagnosis(findings[key], from_domain or "", org or "", tuple(d or "(empty)" for d in signers), result)
 
-    def aligns(domain: str | None) -> bool:
-        return safe_domain(domain) == from_domain if adkim == "s" else True
-
+    # "Your domain" is the From: domain's organization; under adkim=s, an exact match is preferred.
     yours = sorted(
-        ((domain, result) for domain, result in dkim if org and safe_organizational_domain(domain) == org),
-        key=lambda signature: (_rank(signature[1]), not aligns(signature[0])),
+        ((domain, result) for domain, result in dkim if aligns(from_domain, domain)),
+        key=lambda signature: (_rank(signature[1]), not aligns(from_domain, signature[0], adkim)),
     )
     if dkim_evaluated_pass:
         signer = next((domain for domain, result in yours if result == "pass"), None)
@@ -125,7 +133,7 @@ def diagnose(
     if yours:
         domain, result = yours[0]
         if result == "pass":
-            return found("multiple_signatures" if aligns(domain) else "strict_mismatch", (domain,), result)
+            return found("multiple_signatures" if aligns(from_domain, domain, adkim) else "strict_mismatch", (domain,), result)
         if result in KEY_ERRORS:
             return found("selector_missing", (domain,), result)
         return found("forwarded" if relayed or not spf_pass else "signature_failed", (domain,), result)

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .alignment import DKIM_RESULTS, SPF_RESULTS
-from .diagnosis import RELAY_REASONS, diagnose, safe_domain, safe_organizational_domain, spf_passes_for
+from .diagnosis import RELAY_REASONS, aligns, diagnose, safe_domain, safe_organizational_domain, spf_passes_for
 from .knowledge import known_sender
 from .reports import Report
 from .scenario import Scenario
@@ -55,19 +55,11 @@ class _Judgement:
     explorer_link: str
 
 
-def _aligned(from_domain: str | None, domain: str, mode: str) -> bool:
-    if not from_domain:
-        return False
-    if mode == "s":
-        return safe_domain(domain) == from_domain
-    return safe_organizational_domain(domain) == safe_organizational_domain(from_domain)
-
-
 def _judge(header_from, policy_domain, dkim, spf, adkim, aspf, pe_dkim, pe_spf, reason) -> _Judgement:
     from_domain = safe_domain(header_from) or safe_domain(policy_domain)
     signatures, spf_results = entries(dkim), entries(spf)
-    ours_dkim = any(result == "pass" and _aligned(from_domain, domain, adkim) for domain, result in signatures)
-    ours_spf = any(result == "pass" and _aligned(from_domain, domain, aspf) for domain, result in spf_results)
+    ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in signatures)
+    ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in spf_results)
     # The receiver's policy_evaluated verdicts count; where a report leaves them empty, ours stand in.
     dkim_pass = pe_dkim == "pass" if pe_dkim else ours_dkim
     spf_pass_evaluated = pe_spf == "pass" if pe_spf else ours_spf
