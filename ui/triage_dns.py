@@ -100,6 +100,6 @@ def selectors(frame: pd.DataFrame) -> None:
             except ValueError as problem:  # a report can name a selector no DNS name could hold
                 st.text(str(problem))
     st.dataframe(
-        pd.DataFrame([{"name": f"{key.selector}._domainkey.{key.domain}", "status": key.status, "detail": key.detail} for key in found]),
+        pd.DataFrame([{"name": key.name, "status": key.status, "detail": key.detail} for key in found]),
         hide_index=True, width="stretch",
     )
