@@ -26,7 +26,10 @@ st.markdown(
 domain_column, selectors_column = st.columns([3, 2])
 domain_column.text_input("Domain", key="check_domain", placeholder="example.com or user@example.com", persist_state="session")
 selectors_column.text_input(
-    "Your DKIM selectors (optional)", key="check_selectors", placeholder="k1, s1", persist_state="session",
+    "Your DKIM selectors (optional)",
+    key="check_selectors",
+    placeholder="k1, s1",
+    persist_state="session",
     help="Comma separated: the s= of your DKIM-Signature headers, or <selector> in your reports' auth_results. "
     "Common selectors are tried as well.",
 )
@@ -92,4 +95,8 @@ st.header("SPF")
 draw.spf(result)
 
 st.header("Share")
-st.code(f"{st.context.url.split('?')[0] if st.context.url else ''}?{urlencode(state.check_params, safe='@,')}", language=None, wrap_lines=True)
+st.code(
+    f"{st.context.url.split('?')[0] if st.context.url else ''}?{urlencode(state.check_params, safe='@,')}",
+    language=None,
+    wrap_lines=True,
+)

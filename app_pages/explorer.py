@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dmarc_core import Scenario, knowledge, scenario_from_params, scenario_from_query
-from dmarc_core.alignment import DKIM_RESULTS, SPF_RESULTS
+from dmarc_core.rules.alignment import DKIM_RESULTS, SPF_RESULTS
 from ui import explain
 from ui.text import inert
 
@@ -76,21 +76,37 @@ with inputs:
     st.markdown("**DKIM signatures** (the d= domain and the verification result)")
     for index in range(state.dkim_count):
         domain_col, result_col, remove_col = st.columns([5, 3, 1], vertical_alignment="bottom")
-        domain_col.text_input(f"DKIM d= #{index + 1}", key=f"dkim_domain_{index}", placeholder="mail.example.com", persist_state="session")
+        domain_col.text_input(
+            f"DKIM d= #{index + 1}", key=f"dkim_domain_{index}", placeholder="mail.example.com", persist_state="session"
+        )
         result_col.selectbox(f"Result #{index + 1}", DKIM_RESULTS, key=f"dkim_result_{index}", persist_state="session")
-        remove_col.button("", key=f"remove_{index}", icon=":material/delete:", help="Remove this signature",
-                          on_click=remove_signature, args=(index,), disabled=state.dkim_count == 1)
+        remove_col.button(
+            "",
+            key=f"remove_{index}",
+            icon=":material/delete:",
+            help="Remove this signature",
+            on_click=remove_signature,
+            args=(index,),
+            disabled=state.dkim_count == 1,
+        )
     st.button("Add a signature", icon=":material/add:", on_click=add_signature, disabled=state.dkim_count >= MAX_SIGNATURES)
     spf_domain_col, spf_result_col = st.columns([5, 4])
-    spf_domain_col.text_input("SPF MAIL FROM domain", key="spf_domain", placeholder="bounces.example.com (optional)", persist_state="session")
+    spf_domain_col.text_input(
+        "SPF MAIL FROM domain", key="spf_domain", placeholder="bounces.example.com (optional)", persist_state="session"
+    )
     spf_result_col.selectbox("SPF result", SPF_RESULTS, key="spf_result", persist_state="session")
     adkim_col, aspf_col = st.columns(2)
     mode_label = {"r": "r: relaxed", "s": "s: strict"}.get
     adkim_col.radio("adkim", ("r", "s"), key="adkim", format_func=mode_label, horizontal=True, persist_state="session")
     aspf_col.radio("aspf", ("r", "s"), key="aspf", format_func=mode_label, horizontal=True, persist_state="session")
     with st.expander("Reproducing a report row?"):
-        st.selectbox("The receiver's policy_evaluated dkim", (NOT_REPORTED, "pass", "fail"), key="reported_dkim",
-                     help="Give what the report said to compare it with the rules.", persist_state="session")
+        st.selectbox(
+            "The receiver's policy_evaluated dkim",
+            (NOT_REPORTED, "pass", "fail"),
+            key="reported_dkim",
+            help="Give what the report said to compare it with the rules.",
+            persist_state="session",
+        )
 
 scenario = from_inputs()
 state.explorer_params = scenario.to_params()
@@ -98,8 +114,11 @@ st.query_params.from_dict(state.explorer_params)
 
 with verdict:
     if not scenario.from_domain:
-        st.info("Type the From: domain (or a whole address) and the DKIM d= domains the message was signed with, "
-                "or pick one of the scenarios above.", icon=":material/arrow_downward:")
+        st.info(
+            "Type the From: domain (or a whole address) and the DKIM d= domains the message was signed with, "
+            "or pick one of the scenarios above.",
+            icon=":material/arrow_downward:",
+        )
         st.stop()
     try:
         evaluation = scenario.evaluate()
@@ -118,9 +137,8 @@ with results:
         st.caption("No DKIM signature and no SPF result: nothing can make DMARC pass.")
     diagnosis = evaluation.diagnosis
     if diagnosis.cause != "aligned":
-        if evaluation.dmarc_pass:
-            st.warning("DMARC passes on SPF alone. DKIM does not carry it, so forwarding (which breaks SPF) "
-                       "would make this mail fail. DKIM's own diagnosis:", icon=":material/warning:")
+        if evaluation.fragile:
+            st.warning(evaluation.fragile, icon=":material/warning:")
         explain.cause_and_fix(diagnosis)
     st.markdown("#### Quick diagnosis table")
     explain.show_diagnosis_table(diagnosis.table_row)

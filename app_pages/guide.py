@@ -19,7 +19,9 @@ st.markdown(facts.intro)
 
 st.header("Alignment modes")
 st.dataframe(
-    pd.DataFrame([{"Mode": m.name, "Tag": m.tag, "What it requires": m.requires, "Example": m.example} for m in facts.alignment_modes]),
+    pd.DataFrame(
+        [{"Mode": m.name, "Tag": m.tag, "What it requires": m.requires, "Example": m.example} for m in facts.alignment_modes]
+    ),
     hide_index=True,
     width="stretch",
 )
@@ -42,8 +44,13 @@ for cause in facts.root_causes:
         st.markdown(f"**Fix.** {cause.fix}")
         if cause.number == 1:
             st.dataframe(
-                pd.DataFrame([{"Sender": s.name, "Where to turn on signing with your domain": s.setting}
-                              for s in facts.senders if s.kind == "esp" and s.setting]),
+                pd.DataFrame(
+                    [
+                        {"Sender": s.name, "Where to turn on signing with your domain": s.setting}
+                        for s in facts.senders
+                        if s.kind == "esp" and s.setting
+                    ]
+                ),
                 hide_index=True,
                 width="stretch",
             )

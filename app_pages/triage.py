@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from dmarc_core.batch import demo_files
-from dmarc_core.summary import csv_bytes
+from dmarc_core.analysis.summary import csv_bytes
+from dmarc_core.reports.reading import demo_files
 from ui import triage_dns as dns_actions
 from ui import triage_view as view
 from ui.text import inert
@@ -18,7 +18,11 @@ st.markdown(
     "nothing is stored or shared."
 )
 uploads = st.file_uploader("Aggregate reports", accept_multiple_files=True, key="uploads")
-if st.button("Try the demo reports", icon=":material/science:", help="Reports written for this app: three receivers, two weeks, every root cause"):
+if st.button(
+    "Try the demo reports",
+    icon=":material/science:",
+    help="Reports written for this app: three receivers, two weeks, every root cause",
+):
     state.demo = True
 if uploads:
     state.demo = False
@@ -34,7 +38,9 @@ if not files:
 outcomes = view.read_with_progress(files)
 view.file_status(outcomes)
 if not any(outcome.reports for outcome in outcomes):
-    st.error("None of these files holds a readable DMARC aggregate report; the list above says why for each.", icon=":material/block:")
+    st.error(
+        "None of these files holds a readable DMARC aggregate report; the list above says why for each.", icon=":material/block:"
+    )
     st.stop()
 frame = view.triaged(outcomes)
 if frame.empty:

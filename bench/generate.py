@@ -19,7 +19,15 @@ DOMAIN = "example.com"
 # (weight, header_from, [(dkim domain, result)], (spf domain, result), policy_evaluated dkim, spf, reason)
 SENDERS = [
     (40, "example.com", [("example.com", "pass")], ("example.com", "pass"), "pass", "pass", None),
-    (12, "example.com", [("example.com", "pass"), ("example-com.20230101.gappssmtp.com", "pass")], ("example.com", "pass"), "pass", "pass", None),
+    (
+        12,
+        "example.com",
+        [("example.com", "pass"), ("example-com.20230101.gappssmtp.com", "pass")],
+        ("example.com", "pass"),
+        "pass",
+        "pass",
+        None,
+    ),
     (9, "example.com", [("mcsv.net", "pass")], ("mail200.atl11.rsgsv.net", "pass"), "fail", "fail", None),
     (6, "example.com", [("sendgrid.net", "pass")], ("em1234.example.com", "pass"), "fail", "pass", None),
     (5, "example.com", [("amazonses.com", "pass")], ("eu-west-1.amazonses.com", "pass"), "fail", "fail", None),
@@ -27,8 +35,24 @@ SENDERS = [
     (4, "example.com", [("example.com", "permerror")], ("bounce.salesforce.com", "pass"), "fail", "fail", None),
     (4, "example.com", [("example.com", "fail")], ("example.com", "pass"), "fail", "pass", None),
     (4, "example.com", [("example.com", "fail")], ("example.com", "fail"), "fail", "fail", "forwarded"),
-    (3, "example.com", [("example.com", "fail"), ("lists.example.org", "pass")], ("lists.example.org", "pass"), "fail", "fail", "mailing_list"),
-    (3, "example.com", [("mcsv.net", "pass"), ("example.com", "pass"), ("sendgrid.info", "pass")], ("example.com", "pass"), "fail", "pass", None),
+    (
+        3,
+        "example.com",
+        [("example.com", "fail"), ("lists.example.org", "pass")],
+        ("lists.example.org", "pass"),
+        "fail",
+        "fail",
+        "mailing_list",
+    ),
+    (
+        3,
+        "example.com",
+        [("mcsv.net", "pass"), ("example.com", "pass"), ("sendgrid.info", "pass")],
+        ("example.com", "pass"),
+        "fail",
+        "pass",
+        None,
+    ),
     (3, "example.com", [], ("example.com", "fail"), "fail", "fail", None),
     (2, "shop.example.com", [("shop.example.com", "pass")], ("shop.example.com", "pass"), "pass", "pass", None),
     (2, "example.com", [("spoofer.example.net", "fail")], ("spoofer.example.net", "softfail"), "fail", "fail", None),
@@ -38,7 +62,7 @@ WEIGHTS = [sender[0] for sender in SENDERS]
 
 def source_ip(rng: random.Random) -> str:
     if rng.random() < 0.2:
-        return f"2001:db8:{rng.randrange(0x10000):x}:{rng.randrange(0x10000):x}::{rng.randrange(1, 0xffff):x}"
+        return f"2001:db8:{rng.randrange(0x10000):x}:{rng.randrange(0x10000):x}::{rng.randrange(1, 0xFFFF):x}"
     return f"{rng.choice((198, 203, 192, 209, 40))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 

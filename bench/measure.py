@@ -89,4 +89,8 @@ MODES = {"ours": ours, "floor": floor, "floor-every-element": floor_every_elemen
 if __name__ == "__main__":
     mode, file = sys.argv[1], Path(sys.argv[2])
     records, seconds = MODES[mode](file)
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "worker_peak_rss_mb": worker_peak_rss_mb(), "records": records}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "worker_peak_rss_mb": worker_peak_rss_mb(), "records": records}
+        )
+    )

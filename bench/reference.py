@@ -13,11 +13,23 @@ import pandas as pd
 from lxml import etree
 
 from dmarc_core import check_alignment, diagnose
-from dmarc_core.diagnosis import RELAY_REASONS
+from dmarc_core.rules.diagnosis import RELAY_REASONS
 
 COMPARED = [
-    "source_ip", "count", "header_from", "disposition", "pe_dkim", "pe_spf", "dkim", "spf",
-    "dmarc_pass", "dkim_aligned", "spf_aligned", "cause", "table_row", "enforced_before_fix",
+    "source_ip",
+    "count",
+    "header_from",
+    "disposition",
+    "pe_dkim",
+    "pe_spf",
+    "dkim",
+    "spf",
+    "dmarc_pass",
+    "dkim_aligned",
+    "spf_aligned",
+    "cause",
+    "table_row",
+    "enforced_before_fix",
 ]
 
 
@@ -37,10 +49,14 @@ def reference_triage(path: Path) -> pd.DataFrame:
             continue
         text = lambda path: (element.findtext(path) or "").strip().lower()  # noqa: E731
         header_from = text("identifiers/header_from")
-        dkim = [((d.findtext("domain") or "").strip().lower(), (d.findtext("result") or "").strip().lower())
-                for d in element.findall("auth_results/dkim")]
-        spf = [((s.findtext("domain") or "").strip().lower(), (s.findtext("result") or "").strip().lower())
-               for s in element.findall("auth_results/spf")]
+        dkim = [
+            ((d.findtext("domain") or "").strip().lower(), (d.findtext("result") or "").strip().lower())
+            for d in element.findall("auth_results/dkim")
+        ]
+        spf = [
+            ((s.findtext("domain") or "").strip().lower(), (s.findtext("result") or "").strip().lower())
+            for s in element.findall("auth_results/spf")
+        ]
         pe_dkim, pe_spf = text("row/policy_evaluated/dkim"), text("row/policy_evaluated/spf")
         reasons = {r.strip().lower() for r in element.xpath("row/policy_evaluated/reason/type/text()")}
         ours_dkim = any(result == "pass" and _aligned(header_from, domain, adkim) for domain, result in dkim)
@@ -48,25 +64,35 @@ def reference_triage(path: Path) -> pd.DataFrame:
         dkim_pass = pe_dkim == "pass" if pe_dkim else ours_dkim
         spf_evaluated = pe_spf == "pass" if pe_spf else ours_spf
         spf_passed = any(result == "pass" for _, result in spf) if spf else spf_evaluated
-        diagnosis = diagnose(header_from, tuple(dkim), adkim=adkim, dkim_evaluated_pass=dkim_pass,
-                             spf_pass=spf_passed, relayed=bool(reasons & RELAY_REASONS))
+        diagnosis = diagnose(
+            header_from,
+            tuple(dkim),
+            adkim=adkim,
+            dkim_evaluated_pass=dkim_pass,
+            spf_pass=spf_passed,
+            relayed=bool(reasons & RELAY_REASONS),
+        )
         disposition = text("row/policy_evaluated/disposition")
-        rows.append({
-            "source_ip": (element.findtext("row/source_ip") or "").strip(),
-            "count": int(text("row/count") or 0),
-            "header_from": header_from,
-            "disposition": disposition,
-            "pe_dkim": pe_dkim,
-            "pe_spf": pe_spf,
-            "dkim": ",".join(f"{d}:{r}" for d, r in dkim),
-            "spf": ",".join(f"{d}:{r}" for d, r in spf),
-            "dmarc_pass": dkim_pass or spf_evaluated,
-            "dkim_aligned": ours_dkim,
-            "spf_aligned": ours_spf,
-            "cause": diagnosis.cause,
-            "table_row": diagnosis.table_row,
-            "enforced_before_fix": disposition in ("quarantine", "reject") and any(r == "pass" for _, r in dkim) and pe_dkim == "fail",
-        })
+        rows.append(
+            {
+                "source_ip": (element.findtext("row/source_ip") or "").strip(),
+                "count": int(text("row/count") or 0),
+                "header_from": header_from,
+                "disposition": disposition,
+                "pe_dkim": pe_dkim,
+                "pe_spf": pe_spf,
+                "dkim": ",".join(f"{d}:{r}" for d, r in dkim),
+                "spf": ",".join(f"{d}:{r}" for d, r in spf),
+                "dmarc_pass": dkim_pass or spf_evaluated,
+                "dkim_aligned": ours_dkim,
+                "spf_aligned": ours_spf,
+                "cause": diagnosis.cause,
+                "table_row": diagnosis.table_row,
+                "enforced_before_fix": disposition in ("quarantine", "reject")
+                and any(r == "pass" for _, r in dkim)
+                and pe_dkim == "fail",
+            }
+        )
         element.clear(keep_tail=True)
     return pd.DataFrame(rows, columns=COMPARED)
 

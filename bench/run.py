@@ -33,7 +33,9 @@ from reference import differences, reference_triage  # noqa: E402
 def measure(mode: str, path: Path, runs: int) -> dict | None:
     results = []
     for _ in range(runs):
-        done = subprocess.run([sys.executable, str(HERE / "measure.py"), mode, str(path)], capture_output=True, text=True, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, str(HERE / "measure.py"), mode, str(path)], capture_output=True, text=True, cwd=ROOT
+        )
         if done.returncode != 0:
             print(f"  {mode} failed on {path.name}: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
             return None
@@ -54,15 +56,37 @@ def check_against_reference(path: Path) -> list[str]:
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    memory = next((int(line.split()[1]) // (1 << 20) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), 0) if Path("/proc/meminfo").exists() else 0
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    memory = (
+        next(
+            (
+                int(line.split()[1]) // (1 << 20)
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            ),
+            0,
+        )
+        if Path("/proc/meminfo").exists()
+        else 0
+    )
     import lxml.etree
     import pandas
 
-    return (f"{model}, {os.cpu_count()} cores, {memory} GiB; Python {platform.python_version()}, "
-            f"lxml {'.'.join(map(str, lxml.etree.LXML_VERSION[:3]))}, pandas {pandas.__version__}")
+    return (
+        f"{model}, {os.cpu_count()} cores, {memory} GiB; Python {platform.python_version()}, "
+        f"lxml {'.'.join(map(str, lxml.etree.LXML_VERSION[:3]))}, pandas {pandas.__version__}"
+    )
 
 
 def main() -> int:
@@ -82,7 +106,9 @@ def main() -> int:
             write(size, path)
         if size <= args.reference_limit:
             problems = check_against_reference(path)
-            notes.append(f"{size:,} records: fast path and reference {'identical' if not problems else 'DIFFER: ' + '; '.join(problems)}")
+            notes.append(
+                f"{size:,} records: fast path and reference {'identical' if not problems else 'DIFFER: ' + '; '.join(problems)}"
+            )
             if problems:
                 print("\n".join(notes), file=sys.stderr)
                 return 1
@@ -93,8 +119,10 @@ def main() -> int:
         theirs = measure("parsedmarc", path, args.parsedmarc_runs) if with_parsedmarc else None
         rows.append((size, path.stat().st_size, ours, floor, naive, theirs))
 
-    table = ["| records | size | time | records/s | peak RSS | each worker | parsedmarc | × faster than parsedmarc | ÷ floor (every element) | ÷ floor (tag=record) |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    table = [
+        "| records | size | time | records/s | peak RSS | each worker | parsedmarc | × faster than parsedmarc | ÷ floor (every element) | ÷ floor (tag=record) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for size, nbytes, ours, floor, naive, theirs in rows:
         vs_parsedmarc = f"{theirs['seconds'] / ours['seconds']:.1f}×" if theirs else "not installed"
         their_cell = f"{theirs['seconds']:.2f} s, {theirs['peak_rss_mb']:.0f} MB" if theirs else "-"
@@ -113,11 +141,11 @@ def main() -> int:
             f"Median of {args.runs} runs per cell (parsedmarc: {args.parsedmarc_runs}), each in its own process. "
             "Time is `triage(parse_reports(path))` on a synthetic RFC 7489 report from `bench/generate.py`, "
             "without interpreter start-up and imports; peak RSS is the process's maximum resident set (VmHWM), imports included. "
-            "Reports over 8 MB are read by worker processes forked from it (none below that: \"0 MB\"); "
-            "\"each worker\" is the largest of their peaks, pages shared with the parent counted in both. "
+            'Reports over 8 MB are read by worker processes forked from it (none below that: "0 MB"); '
+            '"each worker" is the largest of their peaks, pages shared with the parent counted in both. '
             "parsedmarc is `parse_aggregate_report_xml(..., offline=True)` on the same file. "
-            "Floors are lxml iterparse with no extraction: the issue's \"bare iterparse\" (an end event for every "
-            "element) and DESIGN.md's tighter one (`tag=\"record\"`).\n\n"
+            'Floors are lxml iterparse with no extraction: the issue\'s "bare iterparse" (an end event for every '
+            'element) and DESIGN.md\'s tighter one (`tag="record"`).\n\n'
             f"{output}\n\nCorrectness checked first:\n\n" + "\n".join(f"- {note}" for note in notes) + "\n"
         )
     return 0

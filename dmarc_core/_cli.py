@@ -12,13 +12,15 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .alignment import check_alignment
-from .batch import read_files
-from .check import DomainCheck, check_domain, explain_tags
-from .dns import NAMESERVER_ENV, make_resolver
-from .knowledge import knowledge
-from .scenario import scenario_from_params
+from .lookups import NAMESERVER_ENV
+from .rules.alignment import check_alignment
+from .rules.knowledge import knowledge
+from .rules.scenario import scenario_from_params
+
+if TYPE_CHECKING:
+    from .lookups.domain_check import DomainCheck
 
 
 def _print_fields(rows: list[tuple[str, str]]) -> None:
@@ -35,7 +37,10 @@ def _align(args: argparse.Namespace) -> int:
         _print_fields(
             [
                 ("From:", f"{result.from_domain} (organizational domain {result.from_organizational_domain})"),
-                (f"{args.identifier.upper()}:", f"{result.auth_domain} (organizational domain {result.auth_organizational_domain})"),
+                (
+                    f"{args.identifier.upper()}:",
+                    f"{result.auth_domain} (organizational domain {result.auth_organizational_domain})",
+                ),
                 ("Mode:", f"{result.tag}={result.mode} ({'strict' if result.mode == 's' else 'relaxed'})"),
                 ("Aligned:", "yes" if result.aligned else "no"),
                 ("Why:", result.reason),
@@ -45,37 +50,58 @@ def _align(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    params = {"from": args.from_domain, "dkim": ",".join(args.dkim), "spf": args.spf or "", "adkim": args.adkim, "aspf": args.aspf,
-              "reported_dkim": args.reported_dkim or ""}
+    params = {
+        "from": args.from_domain,
+        "dkim": ",".join(args.dkim),
+        "spf": args.spf or "",
+        "adkim": args.adkim,
+        "aspf": args.aspf,
+        "reported_dkim": args.reported_dkim or "",
+    }
     scenario, problems = scenario_from_params(params)
     if problems:
         raise ValueError(" ".join(problems))
     evaluation = scenario.evaluate()
     diagnosis = evaluation.diagnosis
     if args.json:
-        print(json.dumps({
-            "verdict": evaluation.verdict,
-            "dmarc_pass": evaluation.dmarc_pass,
-            "summary": evaluation.summary,
-            "identifiers": [
-                {"identifier": r.identifier, "domain": r.domain, "result": r.result, "aligned": r.alignment.aligned,
-                 "carries_dmarc": r.carries_dmarc, "explanation": r.explanation}
-                for r in (*evaluation.dkim, *([evaluation.spf] if evaluation.spf else []))
-            ],
-            "cause": diagnosis.cause,
-            "table_row": diagnosis.table_row,
-            "explanation": diagnosis.explanation,
-            "fix": diagnosis.fix,
-            "link": "/?" + scenario.query_string(),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "verdict": evaluation.verdict,
+                    "dmarc_pass": evaluation.dmarc_pass,
+                    "summary": evaluation.summary,
+                    "identifiers": [
+                        {
+                            "identifier": r.identifier,
+                            "domain": r.domain,
+                            "result": r.result,
+                            "aligned": r.alignment.aligned,
+                            "carries_dmarc": r.carries_dmarc,
+                            "explanation": r.explanation,
+                        }
+                        for r in (*evaluation.dkim, *([evaluation.spf] if evaluation.spf else []))
+                    ],
+                    "cause": diagnosis.cause,
+                    "table_row": diagnosis.table_row,
+                    "explanation": diagnosis.explanation,
+                    "fix": diagnosis.fix,
+                    "link": "/?" + scenario.query_string(),
+                },
+                indent=2,
+            )
+        )
     else:
         rows = [("Verdict:", f"{evaluation.verdict}: {evaluation.summary}")]
         rows += [(f"{r.identifier.upper()}:", r.explanation) for r in evaluation.dkim]
         if evaluation.spf:
             rows.append(("SPF:", evaluation.spf.explanation))
         row = f"row {diagnosis.table_row} of the quick diagnosis table" if diagnosis.table_row else "no table row"
-        rows += [("Cause:", f"{diagnosis.cause} ({row})"), ("Why:", diagnosis.explanation), ("Fix:", diagnosis.fix),
-                 ("Link:", "/?" + scenario.query_string())]
+        rows += [
+            ("Cause:", f"{diagnosis.cause} ({row})"),
+            ("Why:", diagnosis.explanation),
+            ("Fix:", diagnosis.fix),
+            ("Link:", "/?" + scenario.query_string()),
+        ]
         _print_fields(rows)
     return 0 if evaluation.dmarc_pass else 1
 
@@ -83,13 +109,16 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _triage(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import summary
-    from .triage import triage
+    from .analysis import summary
+    from .analysis.triage import triage
+    from .reports.reading import read_files
 
     outcomes = read_files([(Path(path).name, Path(path).read_bytes()) for path in args.files])
     for outcome in outcomes:
         details = f": {outcome.details}" if outcome.details else ""
-        print(f"{outcome.name}: {outcome.status}, {outcome.records} records, {outcome.messages} messages{details}", file=sys.stderr)
+        print(
+            f"{outcome.name}: {outcome.status}, {outcome.records} records, {outcome.messages} messages{details}", file=sys.stderr
+        )
     reports = [report for outcome in outcomes for report in outcome.reports]
     if not reports:
         raise ValueError("none of the files holds a readable DMARC aggregate report")
@@ -97,18 +126,30 @@ def _triage(args: argparse.Namespace) -> int:
     if args.format == "csv":
         sys.stdout.write(summary.csv_bytes(frame).decode("utf-8"))
     elif args.format == "json":
-        print(json.dumps({
-            "files": [{"file": o.name, "status": o.status, "records": o.records, "messages": o.messages, "details": o.details}
-                      for o in outcomes],
-            "headline": {key: value for key, value in asdict(summary.headline(frame)).items() if key not in ("begin", "end")},
-            "readiness": [asdict(assessment) for assessment in summary.rollout_readiness(frame)],
-            "sources": json.loads(summary.by_source(frame).to_json(orient="records")),
-            "records": json.loads(frame.to_json(orient="records", date_format="iso")),
-        }, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "files": [
+                        {"file": o.name, "status": o.status, "records": o.records, "messages": o.messages, "details": o.details}
+                        for o in outcomes
+                    ],
+                    "headline": {
+                        key: value for key, value in asdict(summary.headline(frame)).items() if key not in ("begin", "end")
+                    },
+                    "readiness": [asdict(assessment) for assessment in summary.rollout_readiness(frame)],
+                    "sources": json.loads(summary.by_source(frame).to_json(orient="records")),
+                    "records": json.loads(frame.to_json(orient="records", date_format="iso")),
+                },
+                indent=2,
+                default=str,
+            )
+        )
     else:
         figures = summary.headline(frame)
-        print(f"{figures.messages:,} messages in {figures.records:,} records of {figures.reports} reports; "
-              f"DMARC pass rate {figures.pass_rate:.1%}")
+        print(
+            f"{figures.messages:,} messages in {figures.records:,} records of {figures.reports} reports; "
+            f"DMARC pass rate {figures.pass_rate:.1%}"
+        )
         for assessment in summary.rollout_readiness(frame):
             print(f"{assessment.domain}: p={assessment.policy}, step {assessment.step} of the rollout plan. {assessment.advice}")
             if assessment.next_record:
@@ -119,7 +160,12 @@ def _triage(args: argparse.Namespace) -> int:
         with pd.option_context("display.max_colwidth", 70, "display.width", 250):
             print(table.to_string(index=False))
     return 1 if any(outcome.status == "refused" for outcome in outcomes) else 0
+
+
 def _check(args: argparse.Namespace) -> int:
+    from .lookups.domain_check import check_domain
+    from .lookups.resolver import make_resolver
+
     selectors = [selector for given in args.selector for selector in given.split(",")]
     result = check_domain(args.domain, selectors, make_resolver(args.nameserver))
     if args.json:
@@ -130,6 +176,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _print_check(result: DomainCheck) -> None:
+    from .lookups.domain_check import explain_tags
+
     words, applied = knowledge().lookup_statuses, result.dmarc.applied
     rows = [("Domain:", result.domain), ("DNS server:", result.nameservers)]
     rows.append(("DMARC:", f"found at {applied.found_at}" if applied.found_at else words[applied.status]))
@@ -162,32 +210,47 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("from_domain", metavar="FROM", help="From: domain or address")
     align.add_argument("auth_domain", metavar="AUTH", help="DKIM d= domain or SPF MAIL FROM domain")
     align.add_argument("--mode", choices=("r", "s"), default="r", help="r relaxed (default), s strict")
-    align.add_argument("--identifier", choices=("dkim", "spf"), default="dkim", help="names the tag in the explanation (adkim/aspf)")
+    align.add_argument(
+        "--identifier", choices=("dkim", "spf"), default="dkim", help="names the tag in the explanation (adkim/aspf)"
+    )
     align.add_argument("--json", action="store_true", help="print the result as JSON")
     align.set_defaults(run=_align)
 
     evaluate = commands.add_parser("evaluate", help="the DMARC verdict and diagnosis for one message")
     evaluate.add_argument("from_domain", metavar="FROM", help="From: domain or address")
-    evaluate.add_argument("--dkim", action="append", default=[], metavar="DOMAIN:RESULT", help="a DKIM signature; repeat for several")
+    evaluate.add_argument(
+        "--dkim", action="append", default=[], metavar="DOMAIN:RESULT", help="a DKIM signature; repeat for several"
+    )
     evaluate.add_argument("--spf", metavar="DOMAIN:RESULT", help="the SPF result for the MAIL FROM domain")
     evaluate.add_argument("--adkim", choices=("r", "s"), default="r")
     evaluate.add_argument("--aspf", choices=("r", "s"), default="r")
-    evaluate.add_argument("--reported-dkim", choices=("pass", "fail"),
-                          help="a report's policy_evaluated dkim, to reproduce what a receiver decided")
+    evaluate.add_argument(
+        "--reported-dkim", choices=("pass", "fail"), help="a report's policy_evaluated dkim, to reproduce what a receiver decided"
+    )
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.set_defaults(run=_evaluate)
 
     triage = commands.add_parser("triage", help="read aggregate reports and diagnose every record")
     triage.add_argument("files", nargs="+", metavar="FILE", help=".xml, .xml.gz, .zip or .eml reports")
-    triage.add_argument("--format", choices=("table", "csv", "json"), default="table",
-                        help="table: a summary per sender (default); csv/json: every triaged record")
+    triage.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="table: a summary per sender (default); csv/json: every triaged record",
+    )
     triage.set_defaults(run=_triage)
     check = commands.add_parser("check", help="look up a domain's DMARC record, DKIM keys and SPF in DNS")
     check.add_argument("domain", metavar="DOMAIN", help="the From: domain (or an address)")
-    check.add_argument("--selector", action="append", default=[], metavar="S",
-                       help="a DKIM selector you expect to have a key (repeat, or comma-separate); common ones are tried too")
-    check.add_argument("--nameserver", metavar="IP[:PORT]",
-                       help=f"the DNS server to ask (default: ${NAMESERVER_ENV}, else the system's)")
+    check.add_argument(
+        "--selector",
+        action="append",
+        default=[],
+        metavar="S",
+        help="a DKIM selector you expect to have a key (repeat, or comma-separate); common ones are tried too",
+    )
+    check.add_argument(
+        "--nameserver", metavar="IP[:PORT]", help=f"the DNS server to ask (default: ${NAMESERVER_ENV}, else the system's)"
+    )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(run=_check)
     return parser

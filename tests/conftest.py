@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from localdns import SilentServer, ZoneServer
 
-from dmarc_core.dns import NAMESERVER_ENV, make_resolver
+from dmarc_core import NAMESERVER_ENV, make_resolver
+
+from localdns import SilentServer, ZoneServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,6 +8,7 @@ Every question is logged in ``queries`` as (name, type, protocol), so tests can 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from pathlib import Path
@@ -124,7 +125,7 @@ class SilentServer:
     def __init__(self) -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.socket.bind(("127.0.0.1", 0))
-        self.address = "127.0.0.1:%d" % self.socket.getsockname()[1]
+        self.address = f"127.0.0.1:{self.socket.getsockname()[1]}"
         self.thread = threading.Thread(target=self._drop, daemon=True)
 
     def _drop(self) -> None:
@@ -140,8 +141,6 @@ class SilentServer:
 
     def stop(self) -> None:
         # shutdown wakes the blocked recvfrom on Linux; close frees the port.
-        try:
+        with contextlib.suppress(OSError):
             self.socket.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.socket.close()

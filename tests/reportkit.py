@@ -27,7 +27,9 @@ def record(
     dkim_xml = "".join(
         f"<dkim><domain>{escape(d)}</domain><selector>s1</selector><result>{escape(r)}</result></dkim>" for d, r in dkim or []
     )
-    spf_xml = "".join(f"<spf><domain>{escape(d)}</domain><scope>mfrom</scope><result>{escape(r)}</result></spf>" for d, r in spf or [])
+    spf_xml = "".join(
+        f"<spf><domain>{escape(d)}</domain><scope>mfrom</scope><result>{escape(r)}</result></spf>" for d, r in spf or []
+    )
     return (
         f"<record><row><source_ip>{escape(source_ip)}</source_ip><count>{count}</count>"
         f"<policy_evaluated><disposition>{escape(disposition)}</disposition><dkim>{escape(pe_dkim)}</dkim><spf>{escape(pe_spf)}</spf>{reason_xml}"
@@ -55,4 +57,4 @@ def report(
         f"<report_id>{escape(report_id)}</report_id><date_range><begin>{begin}</begin><end>{end}</end></date_range></report_metadata>"
         f"<policy_published><domain>{escape(domain)}</domain><adkim>{escape(adkim)}</adkim><aspf>{escape(aspf)}</aspf><p>{escape(p)}</p><sp>{escape(p)}</sp>{pct_xml}"
         f"</policy_published>{''.join(records)}</feedback>\n"
-    ).encode("utf-8")
+    ).encode()

@@ -42,7 +42,17 @@ def test_evaluate_the_faq_case():
 
 
 def test_evaluate_reproduces_a_receivers_reported_dkim():
-    result = cli("evaluate", "user@example.com", "--dkim", "mcsv.net:pass", "--dkim", "example.com:pass", "--reported-dkim", "fail", "--json")
+    result = cli(
+        "evaluate",
+        "user@example.com",
+        "--dkim",
+        "mcsv.net:pass",
+        "--dkim",
+        "example.com:pass",
+        "--reported-dkim",
+        "fail",
+        "--json",
+    )
     data = json.loads(result.stdout)
     assert result.returncode == 1 and (data["cause"], data["table_row"]) == ("multiple_signatures", 5)
     assert data["link"].endswith("&reported_dkim=fail")
@@ -71,6 +81,8 @@ def test_triage_reports_refused_files_and_keeps_the_good_ones(samples):
     assert nothing.returncode == 2 and "none of the files holds a readable" in nothing.stderr
     missing = cli("triage", "/nonexistent/report.xml")
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
 def test_check_json_against_a_local_dns_server(dns_server):
     result = cli("check", "news.example.com", "--selector", "k1", "--nameserver", dns_server.address, "--json")
     data = json.loads(result.stdout)

@@ -11,10 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from dmarc_core import DomainCheck, explain_tags, knowledge
-from dmarc_core.check import Observation
+from dmarc_core.lookups.domain_check import Observation
 from ui.text import inert, inert_with_code
 
-_BOXES = {"error": (st.error, ":material/error:"), "warning": (st.warning, ":material/warning:"), "info": (st.info, ":material/info:")}
+_BOXES = {
+    "error": (st.error, ":material/error:"),
+    "warning": (st.warning, ":material/warning:"),
+    "info": (st.info, ":material/info:"),
+}
 
 
 def _status(status: str) -> str:
@@ -32,9 +36,15 @@ def verdict(result: DomainCheck) -> None:
             icon=":material/check_circle:",
         )
     elif applied.policy:
-        st.error(f"### The DMARC record at {inert(applied.found_at)} cannot be used\n{inert(applied.policy.error)}", icon=":material/cancel:")
+        st.error(
+            f"### The DMARC record at {inert(applied.found_at)} cannot be used\n{inert(applied.policy.error)}",
+            icon=":material/cancel:",
+        )
     else:
-        st.error(f"### No DMARC record applies to {inert(result.domain)}\nWhat DNS said: {inert(_status(applied.status))}.", icon=":material/cancel:")
+        st.error(
+            f"### No DMARC record applies to {inert(result.domain)}\nWhat DNS said: {inert(_status(applied.status))}.",
+            icon=":material/cancel:",
+        )
 
 
 def finding(note: Observation) -> None:
@@ -61,9 +71,19 @@ def record(result: DomainCheck) -> None:
         return
     st.dataframe(
         pd.DataFrame(
-            [{"Tag": row.tag, "Value": row.value, "": "default" if row.is_default else "set", "What it is": row.name,
-              "What this value does": row.value_meaning, "Meaning": row.meaning, "Default": row.default, "RFC 9989": row.rfc9989}
-             for row in explain_tags(result.record)]
+            [
+                {
+                    "Tag": row.tag,
+                    "Value": row.value,
+                    "": "default" if row.is_default else "set",
+                    "What it is": row.name,
+                    "What this value does": row.value_meaning,
+                    "Meaning": row.meaning,
+                    "Default": row.default,
+                    "RFC 9989": row.rfc9989,
+                }
+                for row in explain_tags(result.record)
+            ]
         ),
         hide_index=True,
         width="stretch",
@@ -74,8 +94,10 @@ def record(result: DomainCheck) -> None:
 
 def organizational_domains(result: DomainCheck) -> None:
     left, right = st.columns(2)
-    for column, method, title in ((left, result.dmarc.rfc7489, "Public Suffix List (RFC 7489)"),
-                                  (right, result.dmarc.tree_walk, "DNS tree walk (RFC 9989)")):
+    for column, method, title in (
+        (left, result.dmarc.rfc7489, "Public Suffix List (RFC 7489)"),
+        (right, result.dmarc.tree_walk, "DNS tree walk (RFC 9989)"),
+    ):
         with column.container(border=True):
             st.markdown(f"**{title}**")
             st.markdown(f"### {inert(method.organizational_domain or 'unknown')}")
@@ -93,9 +115,16 @@ def dkim(result: DomainCheck) -> None:
     if shown:
         st.dataframe(
             pd.DataFrame(
-                [{"Selector": key.selector, "Name": key.name, "Answer": _status(key.status),
-                  "Detail": key.detail, "Common for": "" if key.selector in result.selectors else used_by.get(key.selector, "")}
-                 for key in shown]
+                [
+                    {
+                        "Selector": key.selector,
+                        "Name": key.name,
+                        "Answer": _status(key.status),
+                        "Detail": key.detail,
+                        "Common for": "" if key.selector in result.selectors else used_by.get(key.selector, ""),
+                    }
+                    for key in shown
+                ]
             ),
             hide_index=True,
             width="stretch",

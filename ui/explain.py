@@ -69,7 +69,9 @@ def diagnosis_table(highlight_row: int | None = None) -> pd.DataFrame:
 def show_diagnosis_table(highlight_row: int | None = None) -> None:
     frame = diagnosis_table(highlight_row)
     styled = frame.style.apply(
-        lambda row: ["background-color: rgba(255, 196, 0, 0.35); font-weight: bold" if row.name == highlight_row else "" for _ in row],
+        lambda row: [
+            "background-color: rgba(255, 196, 0, 0.35); font-weight: bold" if row.name == highlight_row else "" for _ in row
+        ],
         axis=1,
     )
     st.dataframe(styled, width="stretch")

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dmarc_core import IpInfo, enrich_ips, lookup_dkim_keys, make_resolver
-from dmarc_core.summary import missing_selectors
+from dmarc_core.analysis.summary import missing_selectors
 from ui.text import inert
 
 #: Addresses enriched per run: the ones behind the most messages.
@@ -38,8 +38,7 @@ def _start(ips: list[str], cache: dict) -> Enrichment:
 
     def work() -> None:
         try:
-            job.results = enrich_ips(ips, make_resolver(), cache=cache,
-                                     progress=lambda done, total: setattr(job, "done", done))
+            job.results = enrich_ips(ips, make_resolver(), cache=cache, progress=lambda done, total: setattr(job, "done", done))
         except ValueError as problem:  # the app's DNS setting is unusable
             job.error = str(problem)
 
@@ -53,9 +52,13 @@ def enrichment(frame: pd.DataFrame) -> dict[str, IpInfo] | None:
     state = st.session_state
     busiest = frame.groupby("source_ip", observed=True)["count"].sum().nlargest(ENRICH_LIMIT)
     ips = [ip for ip in busiest.index if ip]
-    if st.button("Enrich sources", icon=":material/travel_explore:", key="enrich",
-                 help=f"Look up the host names (PTR) and networks (AS) of the {len(ips):,} addresses behind the most messages.",
-                 disabled=bool(state.get("enrichment") and state.enrichment.running) or not ips):
+    if st.button(
+        "Enrich sources",
+        icon=":material/travel_explore:",
+        key="enrich",
+        help=f"Look up the host names (PTR) and networks (AS) of the {len(ips):,} addresses behind the most messages.",
+        disabled=bool(state.get("enrichment") and state.enrichment.running) or not ips,
+    ):
         state.enrichment = _start(ips, state.setdefault("ip_cache", {}))
     job: Enrichment | None = state.get("enrichment")
     if job is not None:
@@ -84,8 +87,12 @@ def selectors(frame: pd.DataFrame) -> None:
         st.caption("No record here failed for a missing DKIM key, so there is no selector to check.")
         return
     listed = "; ".join(f"{domain}: {', '.join(names)}" for domain, names in wanted.items())
-    if not st.button("Check missing selectors", icon=":material/key:", key="check_selectors",
-                     help=f"Look up the DKIM keys receivers could not find: {listed}"):
+    if not st.button(
+        "Check missing selectors",
+        icon=":material/key:",
+        key="check_selectors",
+        help=f"Look up the DKIM keys receivers could not find: {listed}",
+    ):
         return
     try:
         resolver = make_resolver()
@@ -101,5 +108,6 @@ def selectors(frame: pd.DataFrame) -> None:
                 st.text(str(problem))
     st.dataframe(
         pd.DataFrame([{"name": key.name, "status": key.status, "detail": key.detail} for key in found]),
-        hide_index=True, width="stretch",
+        hide_index=True,
+        width="stretch",
     )

@@ -13,15 +13,20 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dmarc_core import knowledge, summary
-from dmarc_core.batch import FileOutcome, read_files
-from dmarc_core.triage import triage
+from dmarc_core import FileOutcome, knowledge, read_files, triage
+from dmarc_core.analysis import summary
 from ui.text import chart_label, chart_text, inert
 
 STATUS_LABELS = {"read": "✅ read", "repaired": "🛠️ read with repairs", "refused": "⛔ refused"}
 CAUSE_COLORS = {
-    "aligned": "#2da44e", "wrong_domain": "#cf222e", "signature_failed": "#bc4c00", "forwarded": "#8c959f",
-    "strict_mismatch": "#8250df", "selector_missing": "#d4a72c", "multiple_signatures": "#0969da", "unsigned": "#6e7781",
+    "aligned": "#2da44e",
+    "wrong_domain": "#cf222e",
+    "signature_failed": "#bc4c00",
+    "forwarded": "#8c959f",
+    "strict_mismatch": "#8250df",
+    "selector_missing": "#d4a72c",
+    "multiple_signatures": "#0969da",
+    "unsigned": "#6e7781",
 }
 
 
@@ -67,7 +72,9 @@ def file_status(outcomes: list[FileOutcome]) -> None:
     counts = table["Status"].value_counts()
     label = ", ".join(f"{counts.get(STATUS_LABELS[s], 0)} {STATUS_LABELS[s].split(' ', 1)[1]}" for s in STATUS_LABELS)
     with st.expander(f"Files: {label}", expanded=any(outcome.status != "read" for outcome in outcomes)):
-        st.dataframe(table, hide_index=True, width="stretch", column_config={"Details": st.column_config.TextColumn(width="large")})
+        st.dataframe(
+            table, hide_index=True, width="stretch", column_config={"Details": st.column_config.TextColumn(width="large")}
+        )
 
 
 def headline_metrics(frame: pd.DataFrame) -> None:
@@ -79,12 +86,18 @@ def headline_metrics(frame: pd.DataFrame) -> None:
         st.metric("Reports", f"{figures.reports:,}", help=f"{figures.records:,} records", border=True)
     if figures.begin is not None and pd.notna(figures.begin):
         more = f" and {len(figures.policy_domains) - 5} more domains" if len(figures.policy_domains) > 5 else ""
-        st.caption(inert(f"From {figures.begin:%Y-%m-%d} to {figures.end:%Y-%m-%d}, for {', '.join(figures.policy_domains[:5])}{more}."))
+        st.caption(
+            inert(f"From {figures.begin:%Y-%m-%d} to {figures.end:%Y-%m-%d}, for {', '.join(figures.policy_domains[:5])}{more}.")
+        )
 
 
 def policies(frame: pd.DataFrame) -> None:
-    published = frame.drop_duplicates(["policy_domain", "p", "adkim", "aspf", "pct"])[["policy_domain", "p", "adkim", "aspf", "pct"]]
-    reporters = frame.groupby("policy_domain")["org_name"].unique().map(lambda names: ", ".join(sorted(name for name in names if name)))
+    published = frame.drop_duplicates(["policy_domain", "p", "adkim", "aspf", "pct"])[
+        ["policy_domain", "p", "adkim", "aspf", "pct"]
+    ]
+    reporters = (
+        frame.groupby("policy_domain")["org_name"].unique().map(lambda names: ", ".join(sorted(name for name in names if name)))
+    )
     published = published.assign(reported_by=published["policy_domain"].map(reporters))
     st.dataframe(published.rename(columns={"policy_domain": "domain"}), hide_index=True, width="stretch")
 
@@ -93,14 +106,19 @@ def readiness(frame: pd.DataFrame) -> None:
     plan = knowledge().rollout_plan
     for assessment in summary.rollout_readiness(frame):
         with st.container(border=True):
-            st.markdown(f"**{inert(assessment.domain)}** publishes p={inert(assessment.policy)}: step {assessment.step} of "
-                        f"{len(plan)} of the rollout plan, *{inert(plan[assessment.step - 1].action)}*")
+            st.markdown(
+                f"**{inert(assessment.domain)}** publishes p={inert(assessment.policy)}: step {assessment.step} of "
+                f"{len(plan)} of the rollout plan, *{inert(plan[assessment.step - 1].action)}*"
+            )
             (st.success if assessment.ready else st.warning)(inert(assessment.advice))
             if assessment.next_record:
                 st.caption(f"Next record to publish at _dmarc.{inert(assessment.domain)} (keep your own rua address):")
                 st.code(assessment.next_record, language=None, wrap_lines=True)
             if assessment.blockers:
-                st.text("Holding it back: " + "; ".join(f"{source} ({cause}, {count:,} messages)" for source, cause, count in assessment.blockers))
+                st.text(
+                    "Holding it back: "
+                    + "; ".join(f"{source} ({cause}, {count:,} messages)" for source, cause, count in assessment.blockers)
+                )
 
 
 def filtered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,8 +128,9 @@ def filtered(frame: pd.DataFrame) -> pd.DataFrame:
     row = st.container(horizontal=True, vertical_alignment="bottom")
     domains = sorted(filter(None, frame["policy_domain"].unique()))
     domain = row.selectbox("Policy domain", ["all", *domains], key="filter_domain") if len(domains) > 1 else "all"
-    causes = row.multiselect("Causes", list(knowledge().causes), format_func=lambda c: findings[c].title,
-                             key="filter_causes", placeholder="all causes")
+    causes = row.multiselect(
+        "Causes", list(knowledge().causes), format_func=lambda c: findings[c].title, key="filter_causes", placeholder="all causes"
+    )
     search = row.text_input("Search sender, IP or domain", key="filter_search").strip().lower()
     failing_only = row.toggle("Failing only", key="filter_failing")
     keep = pd.Series(True, index=frame.index)
@@ -122,10 +141,12 @@ def filtered(frame: pd.DataFrame) -> pd.DataFrame:
     if failing_only:
         keep &= ~frame["dmarc_pass"]
     if search:
-        keep &= (frame["source"].str.lower().str.contains(search, regex=False)
-                 | frame["source_ip"].str.contains(search, regex=False)
-                 | frame["header_from"].str.contains(search, regex=False)
-                 | frame["dkim"].str.contains(search, regex=False))
+        keep &= (
+            frame["source"].str.lower().str.contains(search, regex=False)
+            | frame["source_ip"].str.contains(search, regex=False)
+            | frame["header_from"].str.contains(search, regex=False)
+            | frame["dkim"].str.contains(search, regex=False)
+        )
     return frame[keep]
 
 
@@ -158,9 +179,18 @@ def charts(frame: pd.DataFrame) -> None:
     by_cause, by_sender, over_time = st.tabs(["Messages by cause", "Pass / fail per sender", "Disposition over time"])
     with by_cause:
         causes = summary.by_cause(frame)
-        causes["label"] = (causes["title"] + causes["table_row"].map(lambda row: f" (row {row})" if pd.notna(row) else "")).map(chart_label)
-        figure = px.bar(causes, x="messages", y="label", color="cause", orientation="h", color_discrete_map=CAUSE_COLORS,
-                        labels={"label": "", "messages": "Messages"})
+        causes["label"] = (causes["title"] + causes["table_row"].map(lambda row: f" (row {row})" if pd.notna(row) else "")).map(
+            chart_label
+        )
+        figure = px.bar(
+            causes,
+            x="messages",
+            y="label",
+            color="cause",
+            orientation="h",
+            color_discrete_map=CAUSE_COLORS,
+            labels={"label": "", "messages": "Messages"},
+        )
         # Room for labels of up to three lines each (chart_label) once a phone wraps them.
         height = max(450, 64 * len(causes))
         st.plotly_chart(figure.update_layout(showlegend=False, height=height, yaxis={"categoryorder": "total ascending"}))
@@ -169,8 +199,15 @@ def charts(frame: pd.DataFrame) -> None:
         totals = senders.groupby(["source", "verdict"], as_index=False)["count"].sum()
         top = totals.groupby("source")["count"].sum().nlargest(15).index
         shown = totals[totals["source"].isin(top)]
-        figure = px.bar(shown.assign(source=shown["source"].astype(str).map(chart_label)), x="count", y="source", color="verdict", orientation="h",
-                        color_discrete_map={"pass": "#2da44e", "fail": "#cf222e"}, labels={"count": "Messages", "source": ""})
+        figure = px.bar(
+            shown.assign(source=shown["source"].astype(str).map(chart_label)),
+            x="count",
+            y="source",
+            color="verdict",
+            orientation="h",
+            color_discrete_map={"pass": "#2da44e", "fail": "#cf222e"},
+            labels={"count": "Messages", "source": ""},
+        )
         st.plotly_chart(figure.update_layout(yaxis={"categoryorder": "total ascending"}))
     with over_time:
         days = summary.by_day(frame)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from app.conftest import texts
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from app.conftest import texts
 from dmarc_core import NAMESERVER_ENV
+
+from conftest import ROOT
 
 PAGE = "app_pages/domain_check.py"
 
@@ -109,8 +110,10 @@ def test_bad_input_is_a_message_not_a_traceback(check_page, query, words):
 def test_a_bad_dns_server_setting_is_named_as_such(check_page, monkeypatch):
     monkeypatch.setenv(NAMESERVER_ENV, "localhost")
     test = check_page(domain="example.com")
-    assert texts(test.error) == ["**The app's DNS server setting is not usable.** 'localhost' is not a nameserver: "
-                                 "give an IP address, optionally with a port (127.0.0.1:5353)."]
+    assert texts(test.error) == [
+        "**The app's DNS server setting is not usable.** 'localhost' is not a nameserver: "
+        "give an IP address, optionally with a port (127.0.0.1:5353)."
+    ]
 
 
 def test_a_suggested_record_is_code_that_copies_exactly(check_page):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from app.conftest import texts
-
 from dmarc_core import scenario_from_params
 
 
@@ -16,7 +15,13 @@ def links(test):
 def test_the_guide_shows_the_articles_sections(app):
     test = app("app_pages/guide.py")
     headers = texts(test.header)
-    assert headers == ["Alignment modes", "Quick diagnosis table", "The five root causes", "Rollout plan", "Frequently asked questions"]
+    assert headers == [
+        "Alignment modes",
+        "Quick diagnosis table",
+        "The five root causes",
+        "Rollout plan",
+        "Frequently asked questions",
+    ]
     assert [expander.label for expander in test.expander][:5] == [
         "1. DKIM signing domain mismatch",
         "2. Email forwarding breaks alignment",

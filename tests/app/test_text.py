@@ -12,7 +12,9 @@ def test_markdown_and_link_triggers_are_made_inert():
 
 def test_a_long_chart_label_is_wrapped_on_spaces_and_each_line_escaped():
     assert chart_label("Signed with someone else's domain (row 1)") == "Signed with someone<br>else's domain (row 1)"
-    assert chart_label("<b>x</b> and more words here <a href=y>") == "&lt;b&gt;x&lt;/b&gt; and more<br>words here &lt;a href=y&gt;"
+    assert (
+        chart_label("<b>x</b> and more words here <a href=y>") == "&lt;b&gt;x&lt;/b&gt; and more<br>words here &lt;a href=y&gt;"
+    )
 
 
 def test_a_name_without_spaces_stays_whole():

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from app.conftest import texts
-from dmarc_core.dns import NAMESERVER_ENV
+from dmarc_core import NAMESERVER_ENV
 
 PAGE = "app_pages/triage.py"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gzip
 
-from reportkit import record, report
-
 from app.conftest import readable, texts
+
+from reportkit import record, report
 
 PAGE = "app_pages/triage.py"
 
@@ -37,7 +37,9 @@ def test_the_demo_shows_metrics_readiness_and_senders(app):
 def test_uploads_list_every_file_with_its_status(app, samples):
     test = app(PAGE)
     names = ["nice-input.xml.gz", "plain.txt", "ikea.com!example.de!1538690400!1538776800.xml"]
-    test.file_uploader(key="uploads").set_value([(name, (samples / "aggregate" / name).read_bytes(), "application/octet-stream") for name in names]).run()
+    test.file_uploader(key="uploads").set_value(
+        [(name, (samples / "aggregate" / name).read_bytes(), "application/octet-stream") for name in names]
+    ).run()
     assert not test.exception
     status = frame_with(test, "Status")
     assert status["File"].tolist() == names

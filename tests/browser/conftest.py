@@ -34,16 +34,23 @@ from pathlib import Path
 
 import pytest
 
+from dmarc_core import NAMESERVER_ENV
+
 from conftest import ROOT
-from dmarc_core.dns import NAMESERVER_ENV
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "screenshots"
 TIMEOUT_MS = 30_000
 # Flags for a root, sandbox-less, offline machine: no background calls home, no GPU.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 # Every request not for the app's loopback server: refused, and recorded as a finding.
 OUTSIDE = re.compile(r"^(?!(?:https?|wss?)://127\.0\.0\.1[:/]).*://")
@@ -99,9 +106,27 @@ def start_server(log: Path, nameserver: str) -> Server:
     env = {**os.environ, NAMESERVER_ENV: nameserver, "PYTHONUNBUFFERED": "1"}
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     server = Server(f"http://127.0.0.1:{port}", log, process)
     try:
@@ -296,7 +321,8 @@ class Runs:
         except DecodeError:  # not a ForwardMsg: nothing this counts
             return
         if message.WhichOneof("type") == "script_finished" and message.script_finished in (
-            ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR
+            ForwardMsg.FINISHED_SUCCESSFULLY,
+            ForwardMsg.FINISHED_WITH_COMPILE_ERROR,
         ):
             self.finished += 1
 
@@ -304,8 +330,9 @@ class Runs:
         """Until the current connection has seen more than ``count`` finished runs."""
         socket = self.socket
         if self.finished <= count:
-            socket.wait_for_event("framereceived", predicate=lambda _: self.finished > count or self.socket is not socket,
-                                  timeout=TIMEOUT_MS)
+            socket.wait_for_event(
+                "framereceived", predicate=lambda _: self.finished > count or self.socket is not socket, timeout=TIMEOUT_MS
+            )
         assert self.socket is socket, "the app's connection was replaced while waiting for a run"
 
 

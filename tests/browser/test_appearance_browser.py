@@ -4,7 +4,6 @@ is behind it, and screenshots for a person to look at (screenshots/{dark,phone,n
 
 from __future__ import annotations
 
-
 import pytest
 
 from browser.conftest import assert_no_exception, open_app, rerun, screenshot
@@ -78,7 +77,7 @@ def test_each_page_is_readable_dark_and_on_a_phone(app_url, new_context, name):
         cut = page.evaluate(CUT)
         assert not cut, f"{look}: text cut short: {cut}"
         seen = page.evaluate(CONTRAST)
-        background = [int(part) for part in seen["app"][seen["app"].index("(") + 1:-1].split(",")[:3]]
+        background = [int(part) for part in seen["app"][seen["app"].index("(") + 1 : -1].split(",")[:3]]
         assert (sum(background) / 3 < 60) == (look == "dark"), f"{look}: the app's background is {seen['app']}"
         assert len(seen["texts"]) > 10, seen["texts"]
         faint = [text for text in seen["texts"] if text["ratio"] < 3]

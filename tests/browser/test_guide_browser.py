@@ -37,7 +37,11 @@ def test_each_table_row_link_opens_the_explorer_on_that_row(app_url, page, row):
 def test_a_root_cause_and_a_faq_link_open_their_scenarios(app_url, page):
     open_app(page, f"{app_url}/guide")
     # Root cause 1's expander is open; its "Try it" link is the ESP case (row 1).
-    link = page.get_by_test_id("stExpander").filter(has_text="1. DKIM signing domain mismatch").get_by_role("link", name=re.compile("Try it"))
+    link = (
+        page.get_by_test_id("stExpander")
+        .filter(has_text="1. DKIM signing domain mismatch")
+        .get_by_role("link", name=re.compile("Try it"))
+    )
     follow(page, app_url, link.first)
     expect_verdict(page, "DMARC fail")
     assert marked_row(page) == 1

@@ -26,7 +26,9 @@ def expect_page(page, title: str) -> None:
     expect(main(page).get_by_role("heading", level=1)).to_have_text(title)
     # The frame (app.py) ran: its sidebar text is there and its navigation marks this page.
     expect(page.get_by_test_id("stSidebar")).to_contain_text(SIDEBAR)
-    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name=title.split(":")[0])).to_have_attribute("aria-current", "page")
+    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name=title.split(":")[0])).to_have_attribute(
+        "aria-current", "page"
+    )
 
 
 @pytest.mark.parametrize(("path", "title"), PAGES)

@@ -6,12 +6,24 @@ from __future__ import annotations
 import re
 
 import pandas as pd
-import pytest
 from playwright.sync_api import expect
-from reportkit import record, report
 
 from browser.conftest import assert_no_exception, open_app, rerun, screenshot, settled, wait_for_app
-from browser.helpers import assert_nothing_injected, cell_link, expect_verdict, grid, main, markdown_texts, marked_row, metric, query, row_count, rows
+from browser.helpers import (
+    assert_nothing_injected,
+    cell_link,
+    expect_verdict,
+    grid,
+    main,
+    markdown_texts,
+    marked_row,
+    metric,
+    query,
+    row_count,
+    rows,
+)
+
+from reportkit import record, report
 
 SAMPLES = ["nice-input.xml.gz", "ikea.com!example.de!1538690400!1538776800.xml", "plain.txt", "mimecast-weird-gzip.eml"]
 STATUS = ["✅ read", "🛠️ read with repairs", "⛔ refused", "✅ read"]
@@ -129,12 +141,20 @@ HOSTILE = f"{SCRIPT} {IMAGE} {MARKDOWN} {PLOTLY_LINK}"
 
 def hostile_report() -> bytes:
     return report(
-        record(header_from=f"{SCRIPT}.example.com", dkim=[(f"{IMAGE}.example", "pass"), ("mcsv.net", "pass")],
-               spf=[("www.evil.example", "pass")], reasons=["forwarded", "local_policy"], comments=[HOSTILE, PLOTLY_LINK],
-               disposition="quarantine", count=7),
+        record(
+            header_from=f"{SCRIPT}.example.com",
+            dkim=[(f"{IMAGE}.example", "pass"), ("mcsv.net", "pass")],
+            spf=[("www.evil.example", "pass")],
+            reasons=["forwarded", "local_policy"],
+            comments=[HOSTILE, PLOTLY_LINK],
+            disposition="quarantine",
+            count=7,
+        ),
         record(header_from="example.com", dkim=[("[x](http://evil.example)", "fail")], source_ip=IMAGE, count=3),
         record(header_from="example.com", source_ip=PLOTLY_LINK, disposition=PLOTLY_LINK, count=2),
-        org_name=HOSTILE, domain=MARKDOWN, report_id=HOSTILE,
+        org_name=HOSTILE,
+        domain=MARKDOWN,
+        report_id=HOSTILE,
     )
 
 

@@ -1,0 +1,249 @@
+"""What a person wants to know from a triage, in a few tables: how much passes, which sources
+fail and why, how it went over time, and whether the domain is ready for a stricter policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..rules.diagnosis import KEY_ERRORS
+from ..rules.knowledge import knowledge
+from .triage import entries
+
+if TYPE_CHECKING:
+    from ..lookups.sources import IpInfo
+
+_PCT_STEPS = (10, 25, 50, 100)
+#: A failing sender holds the rollout back when it carries at least this share of the messages.
+_SIGNIFICANT_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class Headline:
+    reports: int
+    records: int
+    messages: int
+    passing_messages: int
+    policy_domains: tuple[str, ...]
+    begin: pd.Timestamp | None
+    end: pd.Timestamp | None
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passing_messages / self.messages if self.messages else 0.0
+
+    @property
+    def failing_messages(self) -> int:
+        return self.messages - self.passing_messages
+
+
+def headline(frame: pd.DataFrame) -> Headline:
+    messages = int(frame["count"].sum())
+    return Headline(
+        reports=frame[["file", "report_id"]].drop_duplicates().shape[0],
+        records=len(frame),
+        messages=messages,
+        passing_messages=int(frame.loc[frame["dmarc_pass"], "count"].sum()),
+        policy_domains=tuple(sorted(filter(None, frame["policy_domain"].unique()))),
+        begin=frame["begin"].min() if len(frame) else None,
+        end=frame["end"].max() if len(frame) else None,
+    )
+
+
+SOURCE_COLUMNS = ["source", "header_from", "cause", "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link"]
+ENRICHED_COLUMNS = ["as_names", "host_names"]
+
+
+def by_source(frame: pd.DataFrame, enrichment: Mapping[str, IpInfo] | None = None) -> pd.DataFrame:
+    """One row per sending source and cause: messages, how many pass, the fix, and a link to the
+    Explorer (for the source's most common combination). With ``enrichment`` (IP → PTR and AS,
+    from ``enrich_ips``), the AS names and host names of the source's addresses too."""
+    columns = SOURCE_COLUMNS + (ENRICHED_COLUMNS if enrichment is not None else [])
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    work = frame.assign(passing=frame["count"].where(frame["dmarc_pass"], 0))
+    keys = ["source", "header_from", "cause"]
+    grouped = work.groupby(keys, sort=False, dropna=False)
+    summary = grouped.agg(
+        table_row=("table_row", "first"),
+        messages=("count", "sum"),
+        passing=("passing", "sum"),
+        ips=("source_ip", "nunique"),
+        fix=("fix", "first"),
+    )
+    busiest = work.sort_values("count", ascending=False).drop_duplicates(keys).set_index(keys)["explorer_link"]
+    summary["explorer_link"] = busiest.reindex(summary.index)
+    summary["pass_rate"] = summary["passing"] / summary["messages"].where(summary["messages"] > 0)
+    if enrichment is not None:
+        looked_up = {ip: info for ip, info in enrichment.items() if info is not None}
+        names = work.assign(
+            as_name=work["source_ip"].map(lambda ip: looked_up[ip].as_name if ip in looked_up else None),
+            host_name=work["source_ip"].map(lambda ip: looked_up[ip].ptr if ip in looked_up else None),
+        ).groupby(keys, sort=False, dropna=False)
+        summary["as_names"] = names["as_name"].agg(_distinct)
+        summary["host_names"] = names["host_name"].agg(_distinct)
+    summary = summary.reset_index().sort_values(["messages", "source"], ascending=[False, True], ignore_index=True)
+    text = ["source", "header_from", "cause", "fix", "explorer_link"]
+    summary[text] = summary[text].astype(str)  # plain text for display and links, not categories
+    return summary[columns]
+
+
+def _distinct(values: pd.Series) -> str:
+    """A few distinct values as text, most frequent first."""
+    counted = values.dropna().value_counts()
+    shown = ", ".join(counted.index[:3])
+    return shown + (f" (+{len(counted) - 3})" if len(counted) > 3 else "")
+
+
+def missing_selectors(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The DKIM selectors whose key a receiver could not get (permerror/temperror), per signing
+    domain, from the rows triaged as selector_missing: what "check selectors" looks up."""
+    wanted: dict[str, list[str]] = {}
+    rows = frame.loc[frame["cause"] == "selector_missing", ["dkim", "dkim_selectors"]].drop_duplicates()
+    for dkim, selectors in rows.itertuples(index=False, name=None):
+        for (domain, result), selector in zip(entries(str(dkim)), str(selectors).split(","), strict=False):
+            if result in KEY_ERRORS and domain and selector and selector not in wanted.setdefault(domain, []):
+                wanted[domain].append(selector)
+    return wanted
+
+
+def by_cause(frame: pd.DataFrame) -> pd.DataFrame:
+    """Messages per cause, with the cause's title and table row, most messages first."""
+    findings = knowledge().findings
+    totals = frame.groupby("cause", sort=False)["count"].sum()
+    rows = [
+        {"cause": cause, "title": findings[cause].title, "table_row": findings[cause].table_row, "messages": int(messages)}
+        for cause, messages in totals.items()
+    ]
+    result = pd.DataFrame(rows, columns=["cause", "title", "table_row", "messages"])
+    result["table_row"] = result["table_row"].astype("Int64")
+    return result.sort_values("messages", ascending=False, ignore_index=True)
+
+
+def by_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """Messages per day (the day a report's range begins) and disposition."""
+    dated = frame.dropna(subset=["begin"])
+    day = dated["begin"].dt.tz_convert(None).dt.floor("D")
+    disposition = dated["disposition"].where(dated["disposition"] != "", "(none given)")
+    return (
+        dated.assign(day=day, disposition=disposition)
+        .groupby(["day", "disposition"], as_index=False)["count"]
+        .sum()
+        .rename(columns={"count": "messages"})
+    )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Where a domain stands in the article's rollout plan, and the record to publish next."""
+
+    domain: str
+    policy: str
+    pct: int
+    messages: int
+    pass_rate: float
+    days: float
+    step: int
+    ready: bool
+    advice: str
+    next_record: str | None
+    blockers: tuple[tuple[str, str, int], ...]
+
+
+def rollout_readiness(frame: pd.DataFrame) -> list[Readiness]:
+    """One assessment per policy domain in the reports (the policy of the latest report counts)."""
+    return [_readiness(domain, rows) for domain, rows in frame.groupby("policy_domain", sort=True) if domain]
+
+
+def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
+    facts = knowledge()
+    threshold = facts.pass_rate_threshold
+    latest = rows.sort_values("end").iloc[-1]
+    policy = latest["p"] or "none"
+    pct = int(latest["pct"]) if pd.notna(latest["pct"]) else 100
+    judged = rows[rows["cause"] != "forwarded"]
+    messages = int(judged["count"].sum())
+    pass_rate = float(judged.loc[judged["dmarc_pass"], "count"].sum() / messages) if messages else 0.0
+    days = _days_covered(rows)
+    blocking = [key for key, finding in facts.findings.items() if finding.blocks_rollout]
+    failing = rows[~rows["dmarc_pass"] & rows["finding"].isin(blocking)]
+    blockers = failing.groupby(["source", "cause"])["count"].sum().nlargest(5)
+    blocker_list = tuple(
+        (source, cause, int(count))
+        for (source, cause), count in blockers.items()
+        if count >= _SIGNIFICANT_SHARE * max(messages, 1)
+    )
+    enforced = int(rows.loc[rows["enforced_before_fix"], "count"].sum())
+    rua = f"dmarc-reports@{domain}"
+    plan = {step.step: step for step in facts.rollout_plan}
+
+    def record(step: int, pct: int | None = None) -> str:
+        return plan[step].record_for(rua, pct)
+
+    good = pass_rate >= threshold
+    rate = f"{pass_rate:.1%} of messages pass (forwarded mail left out)"
+
+    # Where the published policy puts the domain in the plan.
+    step = {"none": 1 if days < 14 else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)
+
+    def result(ready: bool, advice: str, record: str | None) -> Readiness:
+        return Readiness(domain, policy, pct, messages, pass_rate, days, step, ready, advice, record, blocker_list)
+
+    if policy in ("quarantine", "reject") and enforced:
+        return result(
+            False,
+            f"{enforced} legitimately signed messages were {'rejected' if policy == 'reject' else 'quarantined'} "
+            "because their DKIM does not align (root cause 5). Roll back to p=none, fix those senders, then advance again.",
+            record(1),
+        )
+    if policy == "reject":
+        return result(good, f"p=reject is the last step; {rate}." + ("" if good else " Fix the failing senders below."), None)
+    if policy == "quarantine":
+        if not good:
+            return result(False, f"{rate}, below {threshold:.0%}: fix the senders below before going further.", None)
+        if pct < 100:
+            next_pct = next(value for value in _PCT_STEPS if value > pct)
+            following = record(4) if next_pct == 100 else record(3, next_pct)
+            return result(True, f"{rate}: raise pct gradually, over 4-6 weeks, to 100%.", following)
+        return result(True, f"{rate}, above {threshold:.0%}: switch to p=reject.", record(5))
+    if days < 14:
+        return result(False, f"Keep p=none and collect reports for 2 weeks; these cover {days:.0f} day(s). So far {rate}.", None)
+    if not good or blocker_list:
+        return result(False, f"{rate}: fix DKIM alignment for the senders below, starting with the most messages.", None)
+    return result(True, f"{rate} over {days:.0f} days: start enforcing on 10% of failing mail. {facts.pct_note}", record(3))
+
+
+def _days_covered(rows: pd.DataFrame) -> float:
+    """Days that at least one report covers: the union of the reports' date ranges, so that two
+    one-day reports a year apart count 2 days, not 366, and receivers reporting the same day count once."""
+    ranges = rows[["begin", "end"]].dropna().drop_duplicates().sort_values("begin")
+    covered, reach = 0.0, None
+    for begin, end in ranges.itertuples(index=False):
+        if reach is not None and begin < reach:
+            begin = reach
+        if end > begin:
+            covered += (end - begin).total_seconds()
+            reach = end
+    return round(covered / 86400, 2)  # a day reported as 00:00:00 to 23:59:59 is a whole day
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The rows as CSV. Text a spreadsheet would run as a formula (a hostile org_name such as
+    ``=HYPERLINK(...)``) gets a leading apostrophe, as OWASP recommends."""
+
+    def defuse(value):
+        return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
+
+    safe = {}
+    for name, column in frame.items():
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            safe[name] = column.cat.rename_categories(defuse)  # once per distinct value
+        elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            safe[name] = column.map(defuse)
+    return frame.assign(**safe).to_csv(index=False).encode("utf-8")

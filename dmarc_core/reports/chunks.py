@@ -1,0 +1,109 @@
+"""Big reports on every core.
+
+A report of more than twice ``chunk_bytes`` (CHUNK_BYTES, 4 MB, unless a caller says otherwise) is
+cut after about every ``chunk_bytes`` at a </record> boundary.
+Each chunk, wrapped in an element that carries the document's namespace declarations, is a
+small document of whole records that a worker process parses; the main process reads the
+header itself and keeps the chunks in order. Only UTF-8 documents are cut (any byte offset
+after '>' is a character boundary there); others are read in one piece.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+from xml.sax.saxutils import quoteattr
+
+import pyarrow as pa
+from lxml import etree
+
+from .pool import process_pool
+from .records import PARSER_OPTIONS, RecordReader, describe
+
+CHUNK_BYTES = 4 << 20
+UTF8_DECLARATION = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*encoding=[\"'](?:utf-8|us-ascii|ascii)[\"']|<\?xml(?![^>]*encoding)|<(?![?!]))",
+    re.IGNORECASE,
+)
+_RECORD_START = re.compile(rb"<((?:[\w.-]+:)?record)[\s>]")
+
+
+@dataclass
+class _Chunks:
+    header: bytes
+    pieces: Iterator[bytes]
+    tail: list[bytes]
+
+
+def record_chunks(start: bytes, stream: BinaryIO, chunk_bytes: int) -> _Chunks | None:
+    first = _RECORD_START.search(start)
+    if first is None:
+        return None
+    tail: list[bytes] = []
+    pieces = _pieces(start, first.start(), stream, b"</" + first.group(1) + b">", tail, chunk_bytes)
+    return _Chunks(start[: first.start()], pieces, tail)
+
+
+def _pieces(data: bytes, offset: int, stream: BinaryIO, end_tag: bytes, tail: list[bytes], chunk_bytes: int) -> Iterator[bytes]:
+    """Whole records from ``data[offset:]`` and then ``stream``, cut at the last end tag within
+    every ``chunk_bytes`` (or after a record longer than that); what follows the last record goes
+    to ``tail``."""
+    while True:
+        window = offset + chunk_bytes
+        cut = data.rfind(end_tag, offset, window) if len(data) >= window else -1
+        if cut < 0 and len(data) >= window:
+            cut = data.find(end_tag, window)  # a record longer than a chunk is taken whole
+        if cut < 0:
+            block = stream.read(chunk_bytes)
+            if block:
+                data, offset = data[offset:] + block, 0
+                continue
+            cut = data.rfind(end_tag, offset)
+            if cut >= 0:
+                yield data[offset : cut + len(end_tag)]
+                offset = cut + len(end_tag)
+            tail.append(data[offset:])
+            return
+        yield data[offset : cut + len(end_tag)]
+        offset = cut + len(end_tag)
+
+
+def read_chunks(chunks: _Chunks, root, workers: int) -> tuple[pa.Table, list[str]]:
+    declarations = "".join(
+        f" xmlns{':' + prefix if prefix else ''}={quoteattr(uri)}"
+        for prefix, uri in (root.nsmap if root is not None else {}).items()
+    )
+    opening, closing = f"<chunk{declarations}>".encode(), b"</chunk>"
+    pool = process_pool(workers)
+    pending: collections.deque = collections.deque()
+    tables, repairs = [], []
+
+    def collect() -> None:
+        table, problems = pending.popleft().result()
+        first_record = sum(t.num_rows for t in tables) + 1
+        tables.append(table)
+        repairs.extend(f"records {first_record}-{first_record + table.num_rows - 1}: {problem}" for problem in problems)
+
+    for piece in chunks.pieces:
+        pending.append(pool.submit(_read_chunk, opening + piece + closing))
+        if len(pending) > workers:  # one chunk waiting per worker: busy workers, flat memory
+            collect()
+    while pending:
+        collect()
+    root_name = etree.QName(root).localname if root is not None else "feedback"
+    if not re.search(rb"</(?:[\w.-]+:)?" + root_name.encode() + rb"\s*>", b"".join(chunks.tail)):
+        repairs.append(f"the file ends before <{root_name}> is closed; what came before was read")
+    return pa.concat_tables(tables) if tables else RecordReader().records, repairs
+
+
+def _read_chunk(document: bytes) -> tuple[pa.Table, list[str]]:
+    """In a worker: the records of one chunk, and what was repaired in it."""
+    reader = RecordReader()
+    events = etree.iterparse(io.BytesIO(document), events=("end",), tag="{*}record", **PARSER_OPTIONS)
+    reader.read(events)
+    problems = [describe(entry, with_line=False) for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
+    return reader.records, problems + reader.repairs

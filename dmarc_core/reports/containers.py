@@ -1,0 +1,327 @@
+"""From an uploaded file to the XML payloads inside it, detected by content, never by name:
+plain XML, gzip (also nested, also with trailing garbage), raw zlib, zip (every member), and
+report e-mails (.eml) with the report attached under whatever MIME type.
+
+Everything streams; decompressed size, archive members and nesting depth are capped, so a
+compression bomb is refused in bounded time and memory.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import json
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from os import PathLike
+from typing import BinaryIO
+
+from .model import Limits, Refusal, ReportError
+
+BUFFER = 1 << 16
+_EMAIL_HEADER = re.compile(rb"^(?:From |[!-9;-~]+:[ \t])")
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+@dataclass(frozen=True)
+class Payload:
+    """An XML document to parse: its name for messages, a readable stream, and repairs so far."""
+
+    name: str
+    stream: BinaryIO
+    repairs: tuple[str, ...] = ()
+
+
+class _Inflate(io.RawIOBase):
+    """Streaming gzip/zlib decompression with a size cap. Tolerates bytes after the stream
+    (Mimecast appends CRLF) and reads concatenated gzip members."""
+
+    def __init__(self, raw: BinaryIO, wbits: int, name: str, limit: int, repairs: list[str]):
+        self._raw, self._wbits, self._name, self._limit, self._repairs = raw, wbits, name, limit, repairs
+        self._inflater = zlib.decompressobj(wbits)
+        self._pending = b""
+        self._produced = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending and not self._done:
+            self._pending = self._next_chunk()
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _next_chunk(self) -> bytes:
+        inflater = self._inflater
+        if inflater.eof:
+            rest = inflater.unused_data
+            if rest[:2] == b"\x1f\x8b":  # another gzip member follows
+                self._inflater = zlib.decompressobj(self._wbits)
+                return self._inflate(rest)
+            if rest.strip() or self._raw.read(1):
+                self._repairs.append(f"bytes after the end of the compressed data in {self._name} were ignored")
+            self._done = True
+            return b""
+        compressed = inflater.unconsumed_tail or self._raw.read(BUFFER)
+        if not compressed:
+            self._done = True
+            self._repairs.append(f"{self._name} ends before its compressed data does; read what was there")
+            return inflater.flush()
+        return self._inflate(compressed)
+
+    def _inflate(self, compressed: bytes) -> bytes:
+        try:
+            chunk = self._inflater.decompress(compressed, BUFFER)
+        except zlib.error as exc:
+            raise ReportError(f"{self._name} is damaged: its compressed data cannot be read ({exc}).") from None
+        self._produced += len(chunk)
+        if self._produced > self._limit:
+            raise ReportError(_too_big(self._name, self._limit))
+        return chunk
+
+
+class _Capped(io.RawIOBase):
+    """A stream that refuses to deliver more than ``limit`` bytes (zip members can lie about size)."""
+
+    def __init__(self, raw: BinaryIO, name: str, limit: int):
+        self._raw, self._name, self._left = raw, name, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self._raw.read(len(buffer))
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+            raise ReportError(f"{self._name} is damaged: {exc}.") from None
+        self._left -= len(data)
+        if self._left < 0:
+            raise ReportError(_too_big(self._name, 0))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _too_big(name: str, limit: int) -> str:
+    size = f" more than {limit >> 20} MB" if limit else " more than the archive says"
+    return f"{name} decompresses to{size}; refused as a possible compression bomb (the limit is configurable)."
+
+
+def _peekable(stream: BinaryIO) -> io.BufferedReader:
+    return stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, BUFFER)
+
+
+def sniff(head: bytes) -> str:
+    """What a payload is, from its first bytes."""
+    if not head:
+        return "empty"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return "zlib"
+    text = head
+    for bom in _BOMS:
+        if text.startswith(bom):
+            return "xml" if bom != _BOMS[0] else sniff_text(text[3:])
+    return sniff_text(text)
+
+
+def sniff_text(text: bytes) -> str:
+    stripped = text.lstrip()
+    if not stripped:
+        return "empty" if not text.strip(b" \t\r\n\x00") else "binary"
+    if stripped[:1] == b"<":
+        return "xml"
+    if stripped[:1] in (b"{", b"["):
+        return "json"
+    if _EMAIL_HEADER.match(text):
+        return "email"
+    if b"\x00" in text[:1024]:
+        return "binary"
+    return "text"
+
+
+def open_source(source: bytes | bytearray | str | PathLike | BinaryIO) -> BinaryIO:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(source)
+    if isinstance(source, (str, PathLike)):
+        return open(source, "rb")
+    return source
+
+
+def payloads(stream: BinaryIO, name: str, limits: Limits, depth: int = 0) -> Iterator[Payload | Refusal]:
+    """Every XML payload in ``stream``, or a refusal saying why a part is not one."""
+    if depth > limits.max_depth:
+        yield Refusal(name, f"{name} nests containers more than {limits.max_depth} deep; refused.")
+        return
+    stream = _peekable(stream)
+    head = stream.peek(BUFFER)[:BUFFER]
+    kind = sniff(head)
+    if kind == "xml":
+        yield Payload(name, stream)
+    elif kind in ("gzip", "zlib"):
+        repairs: list[str] = []
+        inflated = _Inflate(stream, 31 if kind == "gzip" else 15, name, limits.max_decompressed_bytes, repairs)
+        for found in payloads(inflated, _inner_name(name), limits, depth + 1):
+            yield Payload(found.name, found.stream, tuple(repairs) + found.repairs) if isinstance(found, Payload) else found
+    elif kind == "zip":
+        yield from _zip_members(stream, name, limits, depth)
+    elif kind == "email":
+        yield from _email_parts(stream, name, limits, depth)
+    else:
+        yield Refusal(name, _not_a_report(name, kind, head))
+
+
+def _child(open_child: Callable[[], BinaryIO], name: str, limits: Limits, depth: int) -> Iterator[Payload | Refusal]:
+    """A container's child (zip member, e-mail part), walked behind its own boundary: what cannot
+    be read in it becomes its refusal, and the container's other children are still read."""
+    try:
+        yield from payloads(open_child(), name, limits, depth + 1)
+    except ReportError as exc:
+        yield Refusal(name, str(exc))
+
+
+def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> BinaryIO:
+    try:
+        return archive.open(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        raise ReportError(f"{label} cannot be opened: {exc}.") from None
+
+
+def _inner_name(name: str) -> str:
+    for suffix in (".gz", ".gzip", ".zlib", ".z"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _not_a_report(name: str, kind: str, head: bytes) -> str:
+    if kind == "empty":
+        return f"{name} is empty."
+    if kind == "json":
+        if _is_tls_report(head):
+            return f"{name} is an SMTP TLS report (RFC 8460), not a DMARC aggregate report."
+        return f"{name} is JSON; DMARC aggregate reports are XML."
+    if kind == "binary":
+        return f"{name} is not a report: it is binary data in no format a report comes in (XML, gzip, zip, e-mail)."
+    start = head[:40].decode("utf-8", "replace").strip().replace("\n", " ")
+    return f"{name} is not XML: it begins with '{start}'."
+
+
+def _is_tls_report(head: bytes) -> bool:
+    try:
+        data = json.loads(head.decode("utf-8", "replace"))
+    except ValueError:
+        return b'"policies"' in head and b'"organization-name"' in head
+    return isinstance(data, dict) and "policies" in data and "organization-name" in data
+
+
+def _zip_members(stream: BinaryIO, name: str, limits: Limits, depth: int) -> Iterator[Payload | Refusal]:
+    if not stream.seekable():
+        stream = io.BytesIO(_read_capped(stream, name, limits.max_decompressed_bytes))
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError) as exc:
+        yield Refusal(name, f"{name} is a damaged zip archive ({exc}).")
+        return
+    members = [info for info in archive.infolist() if not info.is_dir()]
+    if not members:
+        yield Refusal(name, f"{name} is a zip archive with no files in it.")
+        return
+    if len(members) > limits.max_members:
+        yield Refusal(
+            name, f"{name} holds {len(members)} files; more than {limits.max_members} are refused (the limit is configurable)."
+        )
+        return
+    for number, info in enumerate(members, 1):
+        member = f"{name} › {info.filename or f'member {number}'}"
+        label = f"member {number} ({info.filename or 'no name'}) of {name}"
+        if info.flag_bits & 0x1:
+            yield Refusal(member, f"{label} is password-protected.")
+        elif info.file_size > limits.max_decompressed_bytes:
+            yield Refusal(member, _too_big(label, limits.max_decompressed_bytes))
+        elif info.file_size == 0:
+            yield Refusal(member, f"{label} is empty.")
+        else:
+            for found in _child(
+                lambda info=info, label=label: _Capped(_open_member(archive, info, label), label, info.file_size),
+                member,
+                limits,
+                depth,
+            ):
+                yield _relabel(found, member, label)
+
+
+def _relabel(found: Payload | Refusal, member: str, label: str) -> Payload | Refusal:
+    """Say "member 2 (x.txt) of reports.zip is not XML" rather than the member's bare path."""
+    if isinstance(found, Refusal) and found.reason.startswith(member):
+        return Refusal(found.name, label + found.reason[len(member) :])
+    return found
+
+
+def _read_capped(stream: BinaryIO, name: str, limit: int) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ReportError(_too_big(name, limit))
+    return data
+
+
+def _email_parts(stream: BinaryIO, name: str, limits: Limits, depth: int) -> Iterator[Payload | Refusal]:
+    message = email.message_from_bytes(_read_capped(stream, name, limits.max_email_bytes), policy=email.policy.compat32)
+    kinds = []
+    found_any = False
+    for number, part in enumerate(message.walk(), 1):
+        content_type = part.get_content_type()
+        kinds.append(content_type)
+        if part.is_multipart() or content_type.startswith("message/"):
+            continue
+        try:
+            data = part.get_payload(decode=True)
+        except (ValueError, TypeError):
+            data = None
+        if not data:
+            continue
+        kind = sniff(data[:BUFFER])
+        if part.get_content_maintype() == "text" and not part.get_filename() and b"<feedback" not in data[:BUFFER]:
+            continue  # the message's own text or HTML body, not an attachment
+        if kind in ("gzip", "zlib", "zip", "xml"):
+            found_any = True
+            part_name = f"{name} › {part.get_filename() or f'part {number}'}"
+            yield from _child(lambda data=data: io.BytesIO(data), part_name, limits, depth)
+    if found_any:
+        return
+    report_type = (message.get_param("report-type") or "") if message.get_content_type() == "multipart/report" else ""
+    if any("tlsrpt" in kind for kind in kinds):
+        yield Refusal(name, f"{name} is an SMTP TLS report (RFC 8460), not a DMARC aggregate report.")
+    elif report_type == "feedback-report" or "message/feedback-report" in kinds:
+        feedback_type = _feedback_type(message)
+        if feedback_type in ("auth-failure", ""):
+            yield Refusal(
+                name,
+                f"{name} is a failure (forensic) report: it describes one message that failed authentication, not a day of traffic as an aggregate report does.",
+            )
+        else:
+            yield Refusal(
+                name, f"{name} is an ARF feedback report (Feedback-Type: {feedback_type}), not a DMARC aggregate report."
+            )
+    else:
+        parts = ", ".join(dict.fromkeys(kinds))
+        yield Refusal(name, f"{name} is an e-mail with no DMARC report attached (its parts: {parts}).")
+
+
+def _feedback_type(message) -> str:
+    """The ARF Feedback-Type (RFC 5965), e.g. auth-failure for DMARC failure reports, abuse for complaints."""
+    for part in message.walk():
+        if part.get_content_type() == "message/feedback-report":
+            fields = part.get_payload()
+            first = fields[0] if isinstance(fields, list) and fields else None
+            return (first.get("Feedback-Type", "") if first is not None else "").strip().lower()
+    return ""

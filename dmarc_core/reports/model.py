@@ -1,0 +1,141 @@
+"""What report reading produces: a report with its records as Arrow columns, the outcome of one
+uploaded file (its reports and its refusals), and the limits that keep hostile input bounded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+RFC9990_NAMESPACE = "urn:ietf:params:xml:ns:dmarc-2.0"
+#: The per-record columns, in order. ``dkim`` and ``spf`` use the Explorer's link format:
+#: comma-separated ``domain:result`` entries.
+RECORD_COLUMNS = (
+    "source_ip",
+    "count",
+    "disposition",
+    "pe_dkim",
+    "pe_spf",
+    "reason",
+    "reason_comment",
+    "header_from",
+    "envelope_from",
+    "envelope_to",
+    "dkim",
+    "dkim_selectors",
+    "spf",
+)
+
+
+class ReportError(ValueError):
+    """Input that is not a readable DMARC aggregate report, with a reason a person understands."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that keep hostile uploads in bounded time and memory. All configurable."""
+
+    #: Bytes one payload may decompress to. A 1,000,000-record report is about 740 MB of XML.
+    max_decompressed_bytes: int = 1 << 30
+    #: Members read from one zip archive.
+    max_members: int = 1000
+    #: Containers inside containers (gzip in gzip in an e-mail ...).
+    max_depth: int = 4
+    #: Bytes of an e-mail (read whole, so kept small; reports attach compressed data).
+    max_email_bytes: int = 64 << 20
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A file or archive member that is not a report, and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReportMetadata:
+    org_name: str = ""
+    email: str = ""
+    extra_contact_info: str = ""
+    report_id: str = ""
+    begin: datetime | None = None
+    end: datetime | None = None
+    errors: tuple[str, ...] = ()
+    generator: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyPublished:
+    """The policy the receiver applied, as reported (defaults of RFC 7489 where absent)."""
+
+    domain: str = ""
+    adkim: str = "r"
+    aspf: str = "r"
+    p: str = ""
+    sp: str = ""
+    np: str = ""
+    pct: int | None = None
+    fo: str = ""
+    testing: str = ""
+    discovery_method: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """One aggregate report: who sent it, the policy, its records as columns, and what was repaired."""
+
+    file: str
+    schema: str
+    version: str
+    metadata: ReportMetadata
+    policy: PolicyPublished
+    records: pa.Table = field(repr=False)
+    repairs: tuple[str, ...] = ()
+
+    @property
+    def record_count(self) -> int:
+        return self.records.num_rows
+
+    @property
+    def message_count(self) -> int:
+        return pc.sum(self.records["count"]).as_py() or 0
+
+
+FileStatus = Literal["read", "repaired", "refused"]
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What became of one uploaded file: the reports read from it, and each part that could not be
+    read with the reason (the whole file, when nothing in it is a report)."""
+
+    name: str
+    reports: tuple[Report, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
+
+    @property
+    def status(self) -> FileStatus:
+        if not self.reports:
+            return "refused"
+        if self.refusals or any(report.repairs for report in self.reports):
+            return "repaired"
+        return "read"
+
+    @property
+    def records(self) -> int:
+        return sum(report.record_count for report in self.reports)
+
+    @property
+    def messages(self) -> int:
+        return sum(report.message_count for report in self.reports)
+
+    @property
+    def details(self) -> str:
+        """The reason for a refusal, or what was repaired, as text for a person."""
+        notes = [f"{r.file}: {repair}" if len(self.reports) > 1 else repair for r in self.reports for repair in r.repairs]
+        notes += [refusal.reason for refusal in self.refusals]
+        return "; ".join(notes)

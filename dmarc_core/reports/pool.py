@@ -1,0 +1,23 @@
+"""The worker processes that read big reports and many files on every core."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import threading
+
+_POOLS: dict[tuple[str, int], concurrent.futures.ProcessPoolExecutor] = {}
+
+
+def process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    """Worker processes, kept for the next job. Forked when this process runs one thread (the CLI,
+    a script: no start-up cost); started from a fork server otherwise, because forking a threaded
+    server (Streamlit) can copy a lock that some other thread holds."""
+    method = "fork" if threading.active_count() == 1 else "forkserver"
+    key = (method, workers)
+    if key not in _POOLS:
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            context.set_forkserver_preload(["dmarc_core.reports.reading", "dmarc_core.reports.files"])
+        _POOLS[key] = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    return _POOLS[key]

@@ -1,0 +1,182 @@
+"""From uploaded files to reports: the one boundary where whatever cannot be read becomes a
+refusal with its reason, so every file ends read, read with repairs, or refused, and one bad
+file (or one bad member of an archive) never hides the good ones.
+
+``lxml.etree.iterparse`` yields each ``<record>`` as it ends, and the element is freed once
+read, so memory stays flat whatever the size. Reports over twice ``CHUNK_BYTES`` are read on
+several processes, and many files together are shared out over every core. The parser never
+expands entities, never loads a DTD, never touches the network, and refuses documents that
+declare a DOCTYPE.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import concurrent.futures.process
+import io
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from importlib import resources
+from os import PathLike
+from typing import BinaryIO
+
+from lxml import etree
+
+from .chunks import CHUNK_BYTES, UTF8_DECLARATION, read_chunks, record_chunks
+from .containers import Payload, open_source, payloads
+from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
+from .pool import process_pool
+from .records import PARSER_OPTIONS, RecordReader, describe
+
+_WATCHED = ("{*}record", "{*}report_metadata", "{*}policy_published", "{*}version")
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+#: Below this much data, starting worker processes for many files costs more than it saves.
+PARALLEL_THRESHOLD_BYTES = 8 << 20
+
+
+def read_file(
+    data: bytes | str | PathLike | BinaryIO,
+    name: str | None = None,
+    limits: Limits | None = None,
+    workers: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> FileOutcome:
+    """Every aggregate report in one uploaded file (an archive or e-mail may hold several), and
+    every part of it that is not one, with the reason.
+
+    ``data`` is the file's bytes, a path, or a binary stream. A report larger than twice
+    ``chunk_bytes`` is cut into chunks of about that size, parsed on ``workers`` processes
+    (default: every core, when this process runs a single thread).
+    """
+    # Left to itself, a process with several threads (a web server) reads a big report in one piece:
+    # its workers could only come from a fork server, which re-imports the caller's main module.
+    if workers is None:
+        workers = (os.cpu_count() or 1) if threading.active_count() == 1 else 1
+    limits = limits or Limits()
+    name = name or (str(data) if isinstance(data, (str, PathLike)) else "the upload")
+    reports, refusals = [], []
+    stream = open_source(data)
+    try:
+        for found in payloads(stream, name, limits):
+            if isinstance(found, Refusal):
+                refusals.append(found)
+                continue
+            try:
+                reports.append(parse_payload(found, workers, chunk_bytes))
+            except ReportError as exc:
+                refusals.append(Refusal(found.name, str(exc)))
+    except ReportError as exc:  # the file itself, before any part of it could be told apart
+        refusals.append(Refusal(name, str(exc)))
+    finally:
+        if stream is not data:
+            stream.close()
+    if not reports and not refusals:
+        refusals.append(Refusal(name, f"{name} holds no report."))
+    return FileOutcome(name, tuple(reports), tuple(refusals))
+
+
+def parse_reports(
+    data: bytes | str | PathLike | BinaryIO,
+    filename: str | None = None,
+    limits: Limits | None = None,
+    workers: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> list[Report]:
+    """The reports in one file (see ``read_file``); ``ReportError`` with every reason when there
+    is none. Parts refused beside readable reports are in ``read_file``'s outcome."""
+    outcome = read_file(data, filename, limits, workers, chunk_bytes)
+    if not outcome.reports:
+        raise ReportError(outcome.details)
+    return list(outcome.reports)
+
+
+def read_files(
+    files: Sequence[tuple[str, bytes]],
+    limits: Limits | None = None,
+    progress: Callable[[int, int, FileOutcome], None] | None = None,
+    workers: int | None = None,
+) -> list[FileOutcome]:
+    """Read every file, in the given order. ``progress(done, total, outcome)`` follows each file.
+    Many files together (a month of reports) are shared out over every core."""
+    total = len(files)
+    workers = workers or min(os.cpu_count() or 1, total)
+    outcomes: list[FileOutcome | None] = [None] * total
+    if workers > 1 and total > 1 and sum(len(data) for _, data in files) >= PARALLEL_THRESHOLD_BYTES:
+        pool = process_pool(workers)
+        # One file per worker; a worker reads its file in one piece (it cannot start processes itself).
+        pending = {pool.submit(read_file, data, name, limits, 1): index for index, (name, data) in enumerate(files)}
+        try:
+            for future in concurrent.futures.as_completed(pending):
+                outcomes[pending[future]] = outcome = future.result()
+                if progress:
+                    progress(sum(o is not None for o in outcomes), total, outcome)
+        except concurrent.futures.process.BrokenProcessPool:
+            pass  # workers could not start here (an unguarded main module); read the rest in this process
+    for index, (name, data) in enumerate(files):
+        if outcomes[index] is None:
+            outcomes[index] = outcome = read_file(data, name, limits)
+            if progress:
+                progress(sum(o is not None for o in outcomes), total, outcome)
+    return outcomes  # type: ignore[return-value]
+
+
+def demo_files() -> list[tuple[str, bytes]]:
+    """The demo reports shipped with the package."""
+    folder = resources.files("dmarc_core").joinpath("data", "demo")
+    return [
+        (entry.name, entry.read_bytes())
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".xml")
+    ]
+
+
+def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_BYTES) -> Report:
+    stream, repairs = payload.stream, list(payload.repairs)
+    head = stream.peek(1 << 16)[: 1 << 16]
+    body_start = len(head) - len(head.lstrip(b" \t\r\n"))
+    if body_start and head[body_start : body_start + 5] == b"<?xml":
+        stream.read(body_start)  # whitespace before the declaration is the one thing libxml2 will not skip
+        repairs.append("whitespace before the XML declaration was skipped")
+    if _DOCTYPE.search(head[: head.find(b"<feedback") if b"<feedback" in head else len(head)]):
+        raise ReportError(f"{payload.name} declares a DTD (<!DOCTYPE>); aggregate reports never do, so it is refused for safety.")
+    chunks = None
+    if workers > 1 and UTF8_DECLARATION.match(head):
+        # The first read holds the report's header (metadata, policy) and the first records.
+        first = max(2 * chunk_bytes, 1 << 16)
+        start = stream.read(first)
+        chunks = record_chunks(start, stream, chunk_bytes) if len(start) == first else None
+        stream = io.BytesIO(chunks.header if chunks else start)
+        del start  # the chunks hold what they need
+    reader = RecordReader()
+    events = etree.iterparse(stream, events=("end",), tag=_WATCHED, **PARSER_OPTIONS)
+    try:
+        reader.read(events)
+    except etree.XMLSyntaxError as exc:  # unrecoverable even in recover mode (e.g. no root at all)
+        raise ReportError(f"{payload.name} is not readable XML: {exc}.") from None
+    root = events.root
+    errors = [entry for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
+    if chunks:
+        # The header was cut short on purpose before the first record; the records come from the workers.
+        errors = [entry for entry in errors if not entry.message.startswith("Premature end of data")]
+        records, chunk_repairs = read_chunks(chunks, root, workers)
+        reader.seen.add("record")
+        repairs.extend(chunk_repairs)
+    if not reader.seen:
+        root_name = etree.QName(root).localname if root is not None else "none"
+        raise ReportError(
+            f"{payload.name} is XML but not a DMARC aggregate report: it has no <feedback>, <report_metadata> "
+            f"or <record> (its root element is <{root_name}>)."
+        )
+    repairs.extend(describe(entry) for entry in errors)
+    if "report_metadata" not in reader.seen:
+        repairs.append("the report has no <report_metadata>: the reporter and the date range are unknown")
+    if "policy_published" not in reader.seen:
+        repairs.append("the report has no <policy_published>: relaxed alignment (adkim=r, aspf=r) is assumed")
+    namespace = etree.QName(root).namespace if root is not None else None
+    schema = "RFC 9990" if namespace == RFC9990_NAMESPACE or reader.version.startswith("2") or reader.rfc9990 else "RFC 7489"
+    if not chunks:
+        records = reader.records
+    repairs.extend(reader.repairs)
+    return Report(payload.name, schema, reader.version, reader.metadata, reader.policy, records, tuple(dict.fromkeys(repairs)))

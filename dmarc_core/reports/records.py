@@ -1,0 +1,295 @@
+"""The record reader: report-level sections into dataclasses, and every ``<record>`` into Arrow
+columns. Records come in a few shapes (sequences of element tags); each shape's field positions
+are compiled once, so a record is read by one call. Damage that libxml2's recover mode got past
+is described for a person."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from operator import attrgetter
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .model import RECORD_COLUMNS, PolicyPublished, ReportMetadata
+
+#: Never entities, a DTD or the network; comments and processing instructions are dropped.
+PARSER_OPTIONS = {
+    "recover": True,
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+
+
+_PLAIN_ERRORS = (
+    (re.compile(r"Premature end of data in tag (\S+)"), "the file ends before <{0}> is closed; what came before was read"),
+    (re.compile(r"Invalid bytes in character encoding"), "bytes invalid in the declared encoding were replaced with �"),
+    (
+        re.compile(r"Opening and ending tag mismatch: (\S+) line \d+ and (\S+)"),
+        "<{0}> was closed by </{1}>; the damaged part was skipped",
+    ),
+    (re.compile(r"XML declaration allowed only at the start"), "text before the XML declaration was ignored"),
+    (
+        re.compile(r"Couldn't find end of Start Tag|error parsing attribute name"),
+        "text that looks like a tag (an <address>?) inside a value was dropped",
+    ),
+)
+
+
+def describe(entry, with_line: bool = True) -> str:
+    message = entry.message.strip()
+    where = f"line {entry.line}: " if with_line else ""
+    for pattern, text in _PLAIN_ERRORS:
+        match = pattern.search(message)
+        if match:
+            return where + text.format(*match.groups())
+    return f"{where}{message} (recovered)"
+
+
+def _text(element) -> str:
+    return (element.text or "").strip()
+
+
+#: RFC 7489's predecessor was published on 2012-01-30; earlier report dates are placeholders.
+_DMARC_EPOCH = datetime(2012, 1, 30, tzinfo=UTC)
+
+
+def _epoch(value: str, repairs: list[str], what: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromtimestamp(int(value), UTC)
+    except (ValueError, OverflowError, OSError):
+        repairs.append(f"the {what} date '{value}' is not a Unix time and was ignored")
+        return None
+    if moment < _DMARC_EPOCH:
+        repairs.append(f"the {what} date {moment:%Y-%m-%d} predates DMARC, so it is a placeholder and was ignored")
+        return None
+    return moment
+
+
+class RecordReader:
+    """Collects the report-level fields and fills the record columns."""
+
+    def __init__(self) -> None:
+        self._plans: dict[tuple, object] = {}
+        self._pending: list[list] = [[] for _ in RECORD_COLUMNS]
+        self._appends = [values.append for values in self._pending]
+        self._batches: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
+        self.metadata = ReportMetadata()
+        self.policy = PolicyPublished()
+        self.version = ""
+        self.rfc9990 = False
+        self.seen: set[str] = set()
+        self.repairs: list[str] = []
+        self._local: dict[str, str] = {}
+
+    def _name(self, tag) -> str:
+        name = self._local.get(tag)
+        if name is None:
+            name = self._local[tag] = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+        return name
+
+    def read(self, events) -> None:
+        """Consume iterparse's end events. Records take the hot path; everything here runs
+        100,000 times for a big report, so it stays in local variables."""
+        record_tags: set = set()
+        plans, appends, pending = self._plans, self._appends, self._pending[0]
+        tag_of, text_of = attrgetter("tag"), attrgetter("text")
+        for _, element in events:
+            tag = element.tag
+            if tag not in record_tags:
+                name = self._name(tag)
+                self.seen.add(name)
+                if name == "record":
+                    record_tags.add(tag)
+                else:
+                    self._section(name, element)
+            if tag in record_tags:
+                elements = list(element.iter())
+                shape = tuple(map(tag_of, elements))
+                plan = plans.get(shape)
+                if plan is None:
+                    plan = plans[shape] = _compile_plan(shape, self.repairs)
+                plan(list(map(text_of, elements)), appends)
+                if len(pending) >= _BATCH:
+                    self._flush()
+            # Free what has been read: the element and the siblings before it.
+            element.clear(keep_tail=True)
+            if element.getprevious() is not None:
+                parent = element.getparent()
+                while element.getprevious() is not None:
+                    del parent[0]
+
+    def _section(self, name: str, element) -> None:
+        if name == "report_metadata":
+            self._metadata(element)
+        elif name == "policy_published":
+            self._policy(element)
+        elif name == "version":
+            self.version = _text(element)
+
+    def _metadata(self, element) -> None:
+        found = {self._name(child.tag): _text(child) for child in element.iter()}
+        if "data_range" in found and "date_range" not in found:
+            self.repairs.append("<data_range> was read as <date_range>")
+        errors = tuple(_text(child) for child in element.iter() if self._name(child.tag) == "error")
+        self.rfc9990 |= "generator" in found
+        self.metadata = ReportMetadata(
+            org_name=found.get("org_name", ""),
+            email=found.get("email", ""),
+            extra_contact_info=found.get("extra_contact_info", ""),
+            report_id=found.get("report_id", ""),
+            begin=_epoch(found.get("begin", ""), self.repairs, "begin"),
+            end=_epoch(found.get("end", ""), self.repairs, "end"),
+            errors=errors,
+            generator=found.get("generator", ""),
+        )
+
+    def _policy(self, element) -> None:
+        found = {self._name(child.tag): _text(child).lower() for child in element.iter()}
+        self.rfc9990 |= bool({"np", "testing", "discovery_method"} & found.keys())
+        pct = found.get("pct", "")
+        if pct and not pct.isdigit():
+            self.repairs.append(f"pct '{pct}' in policy_published is not a number and was ignored")
+        self.policy = PolicyPublished(
+            domain=found.get("domain", ""),
+            adkim=found.get("adkim") if found.get("adkim") in ("r", "s") else "r",
+            aspf=found.get("aspf") if found.get("aspf") in ("r", "s") else "r",
+            p=found.get("p", ""),
+            sp="" if found.get("sp") == "nil" else found.get("sp", ""),  # Mail.Ru writes <sp>nil</sp>
+            np=found.get("np", ""),
+            pct=int(pct) if pct.isdigit() else None,
+            fo=found.get("fo", ""),
+            testing=found.get("testing", ""),
+            discovery_method=found.get("discovery_method", ""),
+        )
+
+    def _flush(self) -> None:
+        """Turn the pending Python lists into Arrow columns, trimmed and lower-cased in C.
+
+        Columns with few distinct values (results, domains) are dictionary-encoded first, so the
+        text work is done once per distinct value instead of once per record."""
+        if not self._pending[0]:
+            return
+        for name, values, batches in zip(RECORD_COLUMNS, self._pending, self._batches.values(), strict=True):
+            column = pa.array(values, pa.string())
+            values.clear()
+            if name in _FREE_TEXT:
+                batches.append(pc.utf8_trim_whitespace(column))
+                continue
+            encoded = column.dictionary_encode()
+            words = _list_column(encoded.dictionary) if name in _LIST_COLUMNS else pc.utf8_trim_whitespace(encoded.dictionary)
+            if name not in _KEEP_CASE:
+                words = pc.utf8_lower(words)
+            if len(pc.unique(words)) < len(words):  # "Pass" and "pass" became one word
+                batches.append(pc.take(words, encoded.indices).dictionary_encode())
+            else:
+                batches.append(pa.DictionaryArray.from_arrays(encoded.indices, words))
+
+    @property
+    def records(self) -> pa.Table:
+        self._flush()
+        columns = {
+            name: pa.chunked_array(batches, type=None if batches else _COLUMN_TYPES[name])
+            for name, batches in self._batches.items()
+        }
+        counts = columns["count"]
+        numeric = pc.match_substring_regex(counts, r"^[0-9]{1,15}$")
+        bad = len(counts) - (pc.sum(numeric).as_py() or 0)
+        if bad:
+            self.repairs.append(f"{bad} record count(s) were not numbers and were counted as 0")
+        columns["count"] = pc.cast(pc.if_else(numeric, counts, "0"), pa.int64())
+        return pa.table(columns)
+
+
+_BATCH = 1 << 13
+#: Columns with many distinct values or free text: trimmed row by row, case kept.
+_FREE_TEXT = frozenset({"source_ip", "count", "reason_comment"})
+#: Columns whose case carries meaning to a reader.
+_KEEP_CASE = frozenset({"dkim_selectors"})
+_COLUMN_TYPES = {name: pa.string() if name in _FREE_TEXT else pa.dictionary(pa.int32(), pa.string()) for name in RECORD_COLUMNS}
+#: Section elements of a record, and the leaves read by name inside them.
+_SECTIONS = frozenset({"row", "policy_evaluated", "identifiers", "identities", "auth_results"})
+_LEAVES = {"source_ip", "count", "disposition", "header_from", "envelope_from", "envelope_to"}
+# Inside a DKIM or SPF list, fields and entries are first joined with control characters XML 1.0
+# text cannot contain; whole columns are then trimmed, stripped of characters a domain or result
+# cannot hold (a hostile "a.example,b.example:pass" must not become two entries), and only then
+# given the link format's ':' and ','.
+_FIELD, _ENTRY = "\x02", "\x01"
+_LIST_COLUMNS = frozenset({"dkim", "dkim_selectors", "spf"})
+
+
+def _list_column(column: pa.Array) -> pa.Array:
+    column = pc.replace_substring_regex(column, r"\s*([\x01\x02])\s*", r"\1")
+    column = pc.replace_substring_regex(pc.utf8_trim_whitespace(column), r"[,:\s]", "?")
+    return pc.replace_substring(pc.replace_substring(column, _FIELD, ":"), _ENTRY, ",")
+
+
+def _compile_plan(shape: tuple, repairs: list[str]):
+    """A function that appends one record of this shape to the columns.
+
+    The function is generated from element positions (integers only, no report text), so a
+    record costs one call that indexes a list, instead of a Python step per element.
+    """
+    names = [tag.rpartition("}")[2] if isinstance(tag, str) else "" for tag in shape]
+    where: dict[str, int] = {}
+    reasons, comments, groups = [], [], {"dkim": [], "spf": []}
+    section, group = "", None
+    for index, name in enumerate(names):
+        if name in _SECTIONS:
+            section = name
+            if name == "identities":
+                repairs.append("<identities> was read as <identifiers>")
+        elif section == "auth_results":
+            if name in groups:
+                group = {}
+                groups[name].append(group)
+            elif group is not None and name in ("domain", "result", "selector"):
+                group.setdefault(name, index)
+        elif section == "policy_evaluated" and name in ("dkim", "spf"):
+            where.setdefault(f"pe_{name}", index)
+        elif name == "type":
+            reasons.append(index)
+        elif name == "comment":
+            comments.append(index)
+        elif name in _LEAVES:
+            where.setdefault(name, index)
+
+    def text(index: int | None) -> str:
+        return "''" if index is None else f"(t[{index}] or '')"
+
+    def joined(indices: list[int], separator: str) -> str:
+        return f"{separator!r}.join(filter(None, ({''.join(f'{text(i)}, ' for i in indices)})))" if indices else "''"
+
+    def entries(kind: str, fields: tuple[str, ...]) -> str:
+        """An f-string of each group's fields, e.g. f"{t[14] or ''}\x02{t[16] or ''}\x01{t[19] or ''}..."."""
+
+        def part(group: dict, field: str) -> str:
+            return "" if group.get(field) is None else f"{{t[{group[field]}] or ''}}"
+
+        text = _ENTRY.join(_FIELD.join(part(group, field) for field in fields) for group in groups[kind])
+        return "f" + repr(text) if groups[kind] else "''"
+
+    values = {
+        "source_ip": text(where.get("source_ip")),
+        "count": text(where.get("count")),
+        "disposition": text(where.get("disposition")),
+        "pe_dkim": text(where.get("pe_dkim")),
+        "pe_spf": text(where.get("pe_spf")),
+        "reason": joined(reasons, ","),
+        "reason_comment": joined(comments, "; "),
+        "header_from": text(where.get("header_from")),
+        "envelope_from": text(where.get("envelope_from")),
+        "envelope_to": text(where.get("envelope_to")),
+        "dkim": entries("dkim", ("domain", "result")),
+        "dkim_selectors": entries("dkim", ("selector",)),
+        "spf": entries("spf", ("domain", "result")),
+    }
+    body = ", ".join(f"a[{number}]({values[name]})" for number, name in enumerate(RECORD_COLUMNS))
+    return eval(f"lambda t, a: ({body})", {})

@@ -1,0 +1,103 @@
+"""Identifier alignment (RFC 7489 3.1, RFC 9989 4.4): relaxed is the same organizational domain,
+strict the same domain. ``check_alignment`` explains one pair for a person; ``aligns`` is the
+same rule for report data, where junk is normal and answers "not aligned" instead of an error."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Literal
+
+from .domains import normalize_domain, organizational_domain
+
+Identifier = Literal["dkim", "spf"]
+Mode = Literal["r", "s"]
+
+DKIM_RESULTS = ("pass", "fail", "neutral", "none", "policy", "temperror", "permerror")
+SPF_RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
+_MODE_WORDS = {"r": "r", "relaxed": "r", "s": "s", "strict": "s"}
+
+
+def parse_mode(value: str | None, tag: str = "adkim") -> Mode:
+    """``r``/``s`` (or the words) to the mode; ``ValueError`` for anything else."""
+    mode = _MODE_WORDS.get(str(value if value is not None else "r").strip().lower())
+    if mode is None:
+        raise ValueError(f"{tag}={value} is not an alignment mode; use {tag}=r (relaxed) or {tag}=s (strict).")
+    return mode
+
+
+def parse_result(value: str | None, identifier: Identifier) -> str:
+    """A DKIM or SPF result word, lower-cased; ``ValueError`` if RFC 7489 has no such result."""
+    allowed = DKIM_RESULTS if identifier == "dkim" else SPF_RESULTS
+    result = str(value or "").strip().lower()
+    if result not in allowed:
+        raise ValueError(f"'{value}' is not a {identifier.upper()} result; use one of {', '.join(allowed)}.")
+    return result
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Whether an authenticated domain aligns with the From: domain, and why."""
+
+    identifier: Identifier
+    mode: Mode
+    from_domain: str
+    auth_domain: str
+    from_organizational_domain: str
+    auth_organizational_domain: str
+    aligned: bool
+    reason: str
+
+    @property
+    def tag(self) -> str:
+        return "adkim" if self.identifier == "dkim" else "aspf"
+
+    @property
+    def same_organizational_domain(self) -> bool:
+        return self.from_organizational_domain == self.auth_organizational_domain
+
+
+def check_alignment(from_domain: str, auth_domain: str, mode: str = "r", identifier: Identifier = "dkim") -> Alignment:
+    """Relaxed: same organizational domain. Strict: identical domains."""
+    mode = parse_mode(mode, "adkim" if identifier == "dkim" else "aspf")
+    tag = "adkim" if identifier == "dkim" else "aspf"
+    header = normalize_domain(from_domain)
+    auth = normalize_domain(auth_domain)
+    header_org, auth_org = organizational_domain(header), organizational_domain(auth)
+    aligned = aligns(header, auth, mode)
+    if auth == header:
+        reason = f"{auth} is exactly the From: domain, so it aligns in either mode."
+    elif auth_org != header_org:
+        reason = (
+            f"{auth} and {header} belong to different organizational domains ({auth_org} and {header_org}), so they do not align."
+        )
+    elif aligned:
+        reason = f"{auth} and {header} share the organizational domain {header_org}, so they align under {tag}=r."
+    else:
+        reason = f"{auth} and {header} share the organizational domain {header_org}, but {tag}=s requires them to be identical."
+    return Alignment(identifier, mode, header, auth, header_org, auth_org, aligned, reason)
+
+
+def safe_domain(value: str | None) -> str | None:
+    """``normalize_domain`` for report data, where junk is normal: None instead of an error."""
+    try:
+        return normalize_domain(value) if value else None
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=65536)
+def safe_organizational_domain(value: str | None) -> str | None:
+    domain = safe_domain(value)
+    return organizational_domain(domain) if domain else None
+
+
+def aligns(from_domain: str | None, domain: str | None, mode: str = "r") -> bool:
+    """Identifier alignment on report data (``from_domain`` already normalized): strict is the
+    same domain, relaxed the same organizational domain; junk on either side is not aligned."""
+    if not from_domain:
+        return False
+    if mode == "s":
+        return safe_domain(domain) == from_domain
+    org = safe_organizational_domain(from_domain)
+    return org is not None and safe_organizational_domain(domain) == org

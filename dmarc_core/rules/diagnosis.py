@@ -1,0 +1,118 @@
+"""The cause rules of DESIGN.md: from what DKIM and SPF said of one message (or one report
+record) to a finding of the quick diagnosis table.
+
+One function serves the Explorer and the triage. It is memoized, so a report with 100,000
+records costs one call per distinct combination of domains and results.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .alignment import aligns, safe_domain, safe_organizational_domain
+from .knowledge import Finding, knowledge
+
+#: policy_evaluated reasons that say the receiver saw the message relayed.
+RELAY_REASONS = frozenset({"forwarded", "trusted_forwarder", "mailing_list"})
+#: DKIM results that mean the key could not be fetched or used.
+KEY_ERRORS = frozenset({"permerror", "temperror"})
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A finding of the diagnosis table, with the domains it is about."""
+
+    finding: Finding
+    from_domain: str
+    org_domain: str
+    signers: tuple[str, ...] = ()
+    signing_result: str | None = None
+
+    @property
+    def cause(self) -> str:
+        return self.finding.cause
+
+    @property
+    def table_row(self) -> int | None:
+        return self.finding.table_row
+
+    @property
+    def signing_domain(self) -> str:
+        """The DKIM domain(s) the finding is about, as text."""
+        return ", ".join(self.signers)
+
+    @property
+    def explanation(self) -> str:
+        return self.finding.explanation.format(**self._words())
+
+    @property
+    def fix(self) -> str:
+        return self.finding.fix.format(**self._words())
+
+    def _words(self) -> dict[str, str]:
+        return {
+            "from_domain": self.from_domain or "(no From: domain)",
+            "org_domain": self.org_domain or "(unknown)",
+            "signing_domain": self.signing_domain or "(no domain)",
+            "signing_result": self.signing_result or "(no result)",
+        }
+
+
+def spf_passes_for(from_domain: str | None, spf: Iterable[tuple[str | None, str]]) -> bool:
+    """Whether SPF passed for the From: domain's organization, that is, the message left a server
+    that domain authorised. A pass for a forwarder's or a mailing list's own domain does not count."""
+    return any(result == "pass" and aligns(from_domain, domain) for domain, result in spf)
+
+
+def _rank(result: str) -> int:
+    # Among your own signatures a pass decides before a key error, which decides before a failure.
+    return 0 if result == "pass" else 1 if result in KEY_ERRORS else 2
+
+
+@functools.lru_cache(maxsize=65536)
+def diagnose(
+    header_from: str | None,
+    dkim: tuple[tuple[str | None, str], ...],
+    *,
+    adkim: str = "r",
+    dkim_evaluated_pass: bool,
+    spf_pass: bool,
+    relayed: bool = False,
+) -> Diagnosis:
+    """Apply the cause rules.
+
+    ``dkim`` holds (d= domain, result) pairs as reported; ``dkim_evaluated_pass`` is
+    policy_evaluated dkim; ``spf_pass`` is whether SPF passed for your domain
+    (``spf_passes_for``); ``relayed`` is whether a reason says forwarded, trusted_forwarder
+    or mailing_list.
+    """
+    findings = knowledge().findings
+    from_domain = safe_domain(header_from)
+    org = safe_organizational_domain(from_domain)
+
+    def found(key: str, signers: tuple[str | None, ...] = (), result: str | None = None) -> Diagnosis:
+        return Diagnosis(findings[key], from_domain or "", org or "", tuple(d or "(empty)" for d in signers), result)
+
+    # "Your domain" is the From: domain's organization; under adkim=s, an exact match is preferred.
+    yours = sorted(
+        ((domain, result) for domain, result in dkim if aligns(from_domain, domain)),
+        key=lambda signature: (_rank(signature[1]), not aligns(from_domain, signature[0], adkim)),
+    )
+    if dkim_evaluated_pass:
+        signer = next((domain for domain, result in yours if result == "pass"), None)
+        return found("aligned", (signer,) if signer else (), "pass" if signer else None)
+    if not dkim:
+        return found("unsigned")
+    if yours:
+        domain, result = yours[0]
+        if result == "pass":
+            return found("multiple_signatures" if aligns(from_domain, domain, adkim) else "strict_mismatch", (domain,), result)
+        if result in KEY_ERRORS:
+            return found("selector_missing", (domain,), result)
+        return found("forwarded" if relayed or not spf_pass else "signature_failed", (domain,), result)
+    passing = tuple(domain for domain, result in dkim if result == "pass")
+    if passing:
+        return found("wrong_domain", passing, "pass")
+    return found("wrong_domain_unverified", tuple(domain for domain, _ in dkim), dkim[0][1])

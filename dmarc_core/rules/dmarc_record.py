@@ -1,0 +1,231 @@
+"""The ``_dmarc`` TXT record: tags, defaults, errors and warnings (RFC 7489 6.3, RFC 9989).
+
+Tag names and keyword values are case-insensitive (ABNF quoted strings); ``v=DMARC1`` is
+case-sensitive and must come first. Only a broken version or policy makes the record
+unusable; any other bad value is ignored with a warning, as receivers do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+POLICIES = ("none", "quarantine", "reject")
+#: Tags RFC 9989 removed; receivers may still honour them, so they are read and flagged.
+REMOVED_TAGS = ("pct", "rf", "ri")
+KNOWN_TAGS = ("v", "p", "sp", "np", "adkim", "aspf", "fo", "rua", "ruf", "t", "psd", *REMOVED_TAGS)
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*:\S+$", re.IGNORECASE)
+_MAILTO = re.compile(r"^mailto:[^@\s]+@[^@\s!]+(![0-9]+[kmgt]?)?$", re.IGNORECASE)
+
+
+class DmarcRecordError(ValueError):
+    """A TXT value that is not a usable DMARC record."""
+
+
+@dataclass(frozen=True)
+class DmarcRecord:
+    """A parsed DMARC record. ``tags`` holds every tag's effective value, defaults filled in."""
+
+    raw: str
+    tags: dict[str, str]
+    explicit: frozenset[str]
+    rua: tuple[str, ...] = ()
+    ruf: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def p(self) -> str:
+        return self.tags["p"]
+
+    @property
+    def sp(self) -> str:
+        return self.tags["sp"]
+
+    @property
+    def np(self) -> str:
+        return self.tags["np"]
+
+    @property
+    def adkim(self) -> str:
+        return self.tags["adkim"]
+
+    @property
+    def aspf(self) -> str:
+        return self.tags["aspf"]
+
+    @property
+    def testing(self) -> bool:
+        return self.tags["t"] == "y"
+
+    @property
+    def psd(self) -> str:
+        return self.tags["psd"]
+
+    @property
+    def pct(self) -> int:
+        return int(self.tags.get("pct", "100"))
+
+    @property
+    def removed_tags(self) -> tuple[str, ...]:
+        return tuple(tag for tag in REMOVED_TAGS if tag in self.explicit)
+
+    def is_default(self, tag: str) -> bool:
+        return tag not in self.explicit
+
+
+def parse_dmarc_record(txt: str) -> DmarcRecord:
+    """Parse a ``_dmarc`` TXT value (the strings of a multi-string record already joined)."""
+    if txt is None or not str(txt).strip():
+        raise DmarcRecordError("The record is empty; a DMARC record starts with v=DMARC1.")
+    raw = str(txt).strip()
+    pairs, warnings = _split(raw)
+    if not pairs or pairs[0][0] != "v":
+        raise DmarcRecordError(f"v=DMARC1 must be the first tag; this record starts with '{raw[:30]}'.")
+    if pairs[0][1] != "DMARC1":
+        raise DmarcRecordError(f"v={pairs[0][1]} is not a DMARC version; the first tag must be exactly v=DMARC1.")
+
+    given: dict[str, str] = {}
+    for name, value in pairs[1:]:
+        if name == "v":
+            warnings.append("v= appears twice; only the first, at the start, counts.")
+        elif name not in KNOWN_TAGS:
+            warnings.append(f"Unknown tag {name}={value} is ignored.")
+        elif name in given:
+            warnings.append(f"{name}= appears twice; the first value, {name}={given[name]}, is used.")
+        else:
+            given[name] = value
+
+    rua = _uris(given.get("rua"), "rua", warnings)
+    ruf = _uris(given.get("ruf"), "ruf", warnings)
+    tags = {"v": "DMARC1", "p": _policy(given, rua)}
+    tags["sp"] = _keyword(given, "sp", POLICIES, tags["p"], warnings)
+    tags["np"] = _keyword(given, "np", POLICIES, tags["sp"], warnings)
+    tags["adkim"] = _keyword(given, "adkim", ("r", "s"), "r", warnings)
+    tags["aspf"] = _keyword(given, "aspf", ("r", "s"), "r", warnings)
+    tags["fo"] = _failure_options(given.get("fo"), warnings)
+    tags["t"] = _keyword(given, "t", ("y", "n"), "n", warnings)
+    tags["psd"] = _keyword(given, "psd", ("y", "n", "u"), "u", warnings)
+    if "pct" in given:
+        tags["pct"] = _percent(given["pct"], warnings)
+    if "rua" in given:
+        tags["rua"] = given["rua"]
+    if "ruf" in given:
+        tags["ruf"] = given["ruf"]
+    for removed in ("rf", "ri"):
+        if removed in given:
+            tags[removed] = given[removed]
+    if "p" not in given:
+        warnings.append("There is no p= tag; with a valid rua= receivers act as if p=none.")
+
+    explicit = frozenset(["v", *given])
+    warnings.extend(_odd_choices(tags, explicit, rua))
+    return DmarcRecord(raw, tags, explicit, rua, ruf, tuple(warnings))
+
+
+def _split(raw: str) -> tuple[list[tuple[str, str]], list[str]]:
+    pairs, warnings = [], []
+    for part in raw.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        name, equals, value = part.partition("=")
+        if not equals:
+            if not pairs:
+                return [], warnings
+            warnings.append(f"'{part}' is not a tag=value pair and is ignored.")
+            continue
+        pairs.append((name.strip().lower(), value.strip()))
+    return pairs, warnings
+
+
+def _policy(given: dict[str, str], rua: tuple[str, ...]) -> str:
+    value = given.get("p")
+    if value is None:
+        if rua:
+            return "none"
+        raise DmarcRecordError("The record has no p= tag and no rua= address, so receivers ignore it; add p=none.")
+    if value.lower() not in POLICIES:
+        fallback = " Until then receivers treat the record as p=none, since rua= is valid (RFC 7489 6.6.3)." if rua else ""
+        raise DmarcRecordError(f"p={value} is not a policy; use p=none, p=quarantine or p=reject.{fallback}")
+    return value.lower()
+
+
+def _keyword(given: dict[str, str], tag: str, allowed: tuple[str, ...], default: str, warnings: list[str]) -> str:
+    value = given.get(tag)
+    if value is None:
+        return default
+    if value.lower() not in allowed:
+        warnings.append(f"{tag}={value} is not valid (use {' or '.join(allowed)}); receivers use {tag}={default}.")
+        return default
+    return value.lower()
+
+
+def _failure_options(value: str | None, warnings: list[str]) -> str:
+    if value is None:
+        return "0"
+    options = [option.strip().lower() for option in value.split(":")]
+    if not options or any(option not in ("0", "1", "d", "s") for option in options):
+        warnings.append(f"fo={value} is not valid (colon-separated 0, 1, d, s); receivers use fo=0.")
+        return "0"
+    return ":".join(options)
+
+
+def _percent(value: str, warnings: list[str]) -> str:
+    if not value.isdigit() or not 0 <= int(value) <= 100:
+        warnings.append(f"pct={value} is not a percentage from 0 to 100; receivers use pct=100.")
+        return "100"
+    return str(int(value))
+
+
+def _uris(value: str | None, tag: str, warnings: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    uris = tuple(uri.strip() for uri in value.split(",") if uri.strip())
+    valid = []
+    for uri in uris:
+        if _MAILTO.match(uri):
+            valid.append(uri)
+        elif _URI.match(uri):
+            warnings.append(f"{tag}: {uri} is not a mailto: address; receivers only send reports by e-mail.")
+        else:
+            warnings.append(f"{tag}: '{uri}' is not a URI; write it as mailto:reports@example.com.")
+    if not valid:
+        warnings.append(f"{tag}= holds no usable mailto: address, so no reports can be sent.")
+    return tuple(valid)
+
+
+def _odd_choices(tags: dict[str, str], explicit: frozenset[str], rua: tuple[str, ...]) -> list[str]:
+    notes = []
+    if tags["adkim"] == "s":
+        notes.append(
+            "adkim=s (strict): DKIM must sign with exactly the From: domain; mail signed by a subdomain or "
+            "the parent domain fails DMARC (root cause 3). Most domains use adkim=r."
+        )
+    if tags["aspf"] == "s":
+        notes.append("aspf=s (strict): the MAIL FROM domain must be exactly the From: domain; bounce subdomains fail.")
+    if not rua:
+        if tags["p"] == "none":
+            notes.append("p=none without rua=: the policy monitors, but nobody receives the reports that show what to fix.")
+        else:
+            notes.append(
+                f"p={tags['p']} without rua=: mail that fails is {'quarantined' if tags['p'] == 'quarantine' else 'rejected'} "
+                "and you get no aggregate reports to notice legitimate senders hit by it."
+            )
+    for removed in REMOVED_TAGS:
+        if removed in explicit:
+            notes.append(f"{removed}= was removed by RFC 9989 (DMARCbis); newer receivers ignore it.")
+    if tags.get("pct", "100") != "100":
+        notes.append(
+            f"pct={tags['pct']}: the policy applies to {tags['pct']}% of failing mail at receivers that still honour "
+            "pct; RFC 9989 replaces this gradual rollout with t=y."
+        )
+    if tags["t"] == "y":
+        notes.append(
+            "t=y (test mode): receivers are asked not to apply the policy yet; reports mark such mail with reason policy_test_mode."
+        )
+    strength = {policy: rank for rank, policy in enumerate(POLICIES)}
+    if "sp" in explicit and strength[tags["sp"]] < strength[tags["p"]]:
+        notes.append(
+            f"sp={tags['sp']} is weaker than p={tags['p']}: subdomains of this domain are less protected than the domain itself."
+        )
+    return notes

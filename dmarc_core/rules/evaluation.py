@@ -1,0 +1,164 @@
+"""The DMARC verdict for one message (RFC 9989 4.7): each identifier judged for alignment, what
+carried the verdict, and the diagnosis of the cause rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .alignment import Alignment, Identifier, Mode, check_alignment, parse_mode, parse_result
+from .diagnosis import Diagnosis, diagnose, spf_passes_for
+from .domains import normalize_domain, organizational_domain
+
+_IDENTIFIER_NAMES = {"dkim": "DKIM d=", "spf": "SPF MAIL FROM "}
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """One DKIM signature or the SPF check, judged for DMARC."""
+
+    identifier: Identifier
+    domain: str
+    result: str
+    alignment: Alignment
+
+    @property
+    def passed(self) -> bool:
+        return self.result == "pass"
+
+    @property
+    def carries_dmarc(self) -> bool:
+        """Passes and aligns: this identifier alone makes DMARC pass."""
+        return self.passed and self.alignment.aligned
+
+    @property
+    def label(self) -> str:
+        return f"{_IDENTIFIER_NAMES[self.identifier]}{self.domain}"
+
+    @property
+    def explanation(self) -> str:
+        if self.carries_dmarc:
+            return f"{self.label} passes and aligns: {self.alignment.reason}"
+        if self.passed:
+            return f"{self.label} passes but does not align: {self.alignment.reason}"
+        if self.alignment.aligned:
+            return f"{self.label} aligns but its result is {self.result}, and only a pass counts."
+        return f"{self.label} is {self.result} and does not align either: {self.alignment.reason}"
+
+
+@dataclass(frozen=True)
+class DmarcEvaluation:
+    """The DMARC verdict for one message: each identifier, what carried it, and the diagnosis."""
+
+    header_from: str
+    organizational_domain: str
+    adkim: Mode
+    aspf: Mode
+    dkim: tuple[AuthResult, ...]
+    spf: AuthResult | None
+    reported_dkim: str | None
+    diagnosis: Diagnosis
+
+    @property
+    def dkim_aligned(self) -> bool:
+        """The policy_evaluated dkim result: a receiver's report when given, else ours."""
+        if self.reported_dkim is not None:
+            return self.reported_dkim == "pass"
+        return any(signature.carries_dmarc for signature in self.dkim)
+
+    @property
+    def spf_aligned(self) -> bool:
+        return self.spf is not None and self.spf.carries_dmarc
+
+    @property
+    def dmarc_pass(self) -> bool:
+        return self.dkim_aligned or self.spf_aligned
+
+    @property
+    def fragile(self) -> str | None:
+        """Why a pass that rests on SPF alone is at risk, or None: forwarding breaks SPF, so only
+        an aligned DKIM signature survives it (the article's root cause 2)."""
+        if self.dmarc_pass and not self.dkim_aligned:
+            return (
+                "DMARC passes on SPF alone. DKIM does not carry it, so forwarding (which breaks SPF) "
+                "would make this mail fail. DKIM's own diagnosis:"
+            )
+        return None
+
+    @property
+    def carried_by(self) -> tuple[AuthResult, ...]:
+        carriers = tuple(signature for signature in self.dkim if signature.carries_dmarc)
+        if self.reported_dkim is not None and not self.dkim_aligned:
+            carriers = ()
+        return carriers + ((self.spf,) if self.spf_aligned else ())
+
+    @property
+    def contradicts_report(self) -> bool:
+        """The receiver's policy_evaluated dkim differs from what the signatures given here say."""
+        ours = any(signature.carries_dmarc for signature in self.dkim)
+        return self.reported_dkim is not None and (self.reported_dkim == "pass") != ours
+
+    @property
+    def verdict(self) -> str:
+        return "DMARC pass" if self.dmarc_pass else "DMARC fail"
+
+    @property
+    def summary(self) -> str:
+        """Why the verdict is what it is, in one sentence."""
+        if self.dmarc_pass and not self.carried_by:
+            return (
+                f"As reported: the receiver evaluated DKIM as pass for {self.header_from}, although no signature "
+                "given here both passes and aligns; it may have verified a signature not listed here."
+            )
+        if self.dmarc_pass:
+            carriers = " and ".join(result.label for result in self.carried_by)
+            return f"{carriers} passes and aligns with {self.header_from}; one such identifier is enough."
+        if self.contradicts_report:
+            return (
+                f"As reported: a DKIM signature passes and aligns with {self.header_from}, "
+                "yet the receiver evaluated DKIM as fail."
+            )
+        return f"No identifier both passes and aligns with {self.header_from}."
+
+
+def evaluate_dmarc(
+    header_from: str,
+    dkim: Iterable[tuple[str, str]] = (),
+    spf: tuple[str, str] | None = None,
+    adkim: str = "r",
+    aspf: str = "r",
+    reported_dkim: str | None = None,
+) -> DmarcEvaluation:
+    """DMARC passes when a DKIM signature passes *and* aligns, or SPF passes *and* aligns.
+
+    ``reported_dkim`` is a receiver's policy_evaluated dkim (``pass``/``fail``), for when
+    a report is being reproduced; without it the DKIM verdict is computed here.
+    """
+    header = normalize_domain(header_from)
+    adkim_mode, aspf_mode = parse_mode(adkim, "adkim"), parse_mode(aspf, "aspf")
+    signatures = tuple(_judge("dkim", header, domain, result, adkim_mode) for domain, result in dkim)
+    spf_result = _judge("spf", header, spf[0], spf[1], aspf_mode) if spf else None
+    reported = None if reported_dkim in (None, "") else _reported(reported_dkim)
+    evaluation_pass = any(signature.carries_dmarc for signature in signatures)
+    diagnosis = diagnose(
+        header,
+        tuple((signature.domain, signature.result) for signature in signatures),
+        adkim=adkim_mode,
+        dkim_evaluated_pass=evaluation_pass if reported is None else reported == "pass",
+        spf_pass=spf_result is not None and spf_passes_for(header, ((spf_result.domain, spf_result.result),)),
+    )
+    return DmarcEvaluation(
+        header, organizational_domain(header), adkim_mode, aspf_mode, signatures, spf_result, reported, diagnosis
+    )
+
+
+def _judge(identifier: Identifier, header: str, domain: str, result: str, mode: Mode) -> AuthResult:
+    alignment = check_alignment(header, domain, mode, identifier)
+    return AuthResult(identifier, alignment.auth_domain, parse_result(result, identifier), alignment)
+
+
+def _reported(value: str) -> str:
+    reported = str(value).strip().lower()
+    if reported not in ("pass", "fail"):
+        raise ValueError(f"reported_dkim={value} is not a policy_evaluated result; use pass or fail.")
+    return reported

@@ -1,0 +1,218 @@
+"""The domain knowledge (root causes, diagnosis table, findings, rollout plan, FAQ, scenarios,
+known senders, DMARC record tags, DKIM selectors, domain check findings) loaded from
+``data/*.toml`` into frozen dataclasses. Read once, shared by the pages, the triage and the CLI."""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class AlignmentMode:
+    mode: str
+    name: str
+    tag: str
+    requires: str
+    example: str
+
+
+@dataclass(frozen=True)
+class RootCause:
+    number: int
+    title: str
+    headline: str
+    symptom: str
+    checklist: tuple[str, ...]
+    fix: str
+
+
+@dataclass(frozen=True)
+class DiagnosisTableRow:
+    row: int
+    policy_evaluated_dkim: str
+    auth_result: str
+    auth_domain: str
+    meaning: str
+    root_cause: int | None = None  # row 5 (several signatures) is none of the five
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a diagnosis says: the cause it belongs to, its table row, and its texts."""
+
+    key: str
+    cause: str
+    table_row: int | None
+    root_cause: int | None
+    title: str
+    summary: str
+    explanation: str
+    fix: str
+    blocks_rollout: bool = False
+
+
+@dataclass(frozen=True)
+class RolloutStep:
+    step: int
+    policy: str
+    pct: int | None
+    record: str
+    action: str
+
+    def record_for(self, rua: str, pct: int | None = None) -> str:
+        """The DMARC record of this step for a report address (and a pct other than the step's)."""
+        return self.record.format(rua=rua, pct=pct or self.pct)
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    question: str
+    answer: str
+    scenario: str | None
+
+
+@dataclass(frozen=True)
+class ScenarioPreset:
+    key: str
+    title: str
+    query: str
+    root_cause: int | None = None
+
+
+@dataclass(frozen=True)
+class KnownSender:
+    name: str
+    kind: str
+    domains: tuple[str, ...]
+    setting: str | None
+
+
+@dataclass(frozen=True)
+class RecordTag:
+    """One DMARC record tag: what it means, its default, what RFC 9989 did to it, its values."""
+
+    tag: str
+    name: str
+    meaning: str
+    default: str
+    rfc9989: str
+    values: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CommonSelector:
+    selector: str
+    used_by: str
+
+
+@dataclass(frozen=True)
+class DomainFinding:
+    """What a Domain Check finding says, with placeholders, and the root cause it would produce."""
+
+    key: str
+    severity: str
+    title: str
+    explanation: str
+    fix: str
+    root_cause: int | None
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    intro: str
+    alignment_modes: tuple[AlignmentMode, ...]
+    root_causes: tuple[RootCause, ...]
+    diagnosis_table: tuple[DiagnosisTableRow, ...]
+    findings: dict[str, Finding]
+    rollout_plan: tuple[RolloutStep, ...]
+    pass_rate_threshold: float
+    pct_note: str
+    faq: tuple[FaqEntry, ...]
+    scenarios: tuple[ScenarioPreset, ...]
+    senders: tuple[KnownSender, ...]
+    record_tags: dict[str, RecordTag]
+    dkim_selectors: tuple[CommonSelector, ...]
+    lookup_statuses: dict[str, str]
+    domain_findings: dict[str, DomainFinding]
+
+    def root_cause(self, number: int) -> RootCause:
+        return next(cause for cause in self.root_causes if cause.number == number)
+
+    def table_row(self, row: int) -> DiagnosisTableRow:
+        return next(entry for entry in self.diagnosis_table if entry.row == row)
+
+    def scenario(self, key: str) -> ScenarioPreset:
+        return next(preset for preset in self.scenarios if preset.key == key)
+
+    @property
+    def causes(self) -> tuple[str, ...]:
+        """The cause names of DESIGN.md, in the order the findings list them."""
+        return tuple(dict.fromkeys(finding.cause for finding in self.findings.values()))
+
+    @property
+    def common_selectors(self) -> tuple[str, ...]:
+        return tuple(entry.selector for entry in self.dkim_selectors)
+
+
+def _read(name: str) -> dict:
+    return tomllib.loads(resources.files("dmarc_core").joinpath("data", name).read_text("utf-8"))
+
+
+@functools.cache
+def knowledge() -> Knowledge:
+    data = _read("knowledge.toml")
+    senders = _read("senders.toml")["senders"]
+    return Knowledge(
+        intro=data["intro"],
+        alignment_modes=tuple(AlignmentMode(**mode) for mode in data["alignment_modes"]),
+        root_causes=tuple(RootCause(**{**cause, "checklist": tuple(cause["checklist"])}) for cause in data["root_causes"]),
+        diagnosis_table=tuple(DiagnosisTableRow(**row) for row in data["diagnosis_table"]),
+        findings={
+            key: Finding(
+                key=key,
+                cause=entry.get("cause", key),
+                table_row=entry.get("table_row"),
+                root_cause=entry.get("root_cause"),
+                title=entry["title"],
+                summary=entry["summary"],
+                explanation=entry["explanation"],
+                fix=entry["fix"],
+                blocks_rollout=entry.get("blocks_rollout", False),
+            )
+            for key, entry in data["findings"].items()
+        },
+        rollout_plan=tuple(RolloutStep(**{"pct": None, **step}) for step in data["rollout_plan"]),
+        pass_rate_threshold=data["rollout"]["pass_rate_threshold"],
+        pct_note=data["rollout"]["pct_note"],
+        faq=tuple(FaqEntry(**{"scenario": None, **entry}) for entry in data["faq"]),
+        scenarios=tuple(ScenarioPreset(**preset) for preset in data["scenarios"]),
+        senders=tuple(KnownSender(**{"setting": None, **sender, "domains": tuple(sender["domains"])}) for sender in senders),
+        record_tags={tag: RecordTag(tag=tag, **{"values": {}, **entry}) for tag, entry in data["record_tags"].items()},
+        dkim_selectors=tuple(CommonSelector(**entry) for entry in data["dkim_selectors"]),
+        lookup_statuses=data["lookup_statuses"],
+        domain_findings={
+            key: DomainFinding(key=key, **{"root_cause": None, **entry}) for key, entry in data["domain_findings"].items()
+        },
+    )
+
+
+@functools.cache
+def _sender_by_domain() -> dict[str, KnownSender]:
+    return {domain: sender for sender in knowledge().senders for domain in sender.domains}
+
+
+@functools.lru_cache(maxsize=65536)
+def known_sender(domain: str | None) -> KnownSender | None:
+    """The known sender whose domain is ``domain`` or a parent of it (``x.gappssmtp.com``)."""
+    if not domain:
+        return None
+    labels = domain.strip().rstrip(".").lower().split(".")
+    table = _sender_by_domain()
+    for start in range(len(labels) - 1):
+        sender = table.get(".".join(labels[start:]))
+        if sender:
+            return sender
+    return None

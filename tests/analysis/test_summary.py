@@ -1,0 +1,150 @@
+"""The page's summaries: figures, sources, causes, days, and the article's rollout plan."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from dmarc_core import parse_reports, triage
+from dmarc_core.analysis.summary import by_cause, by_day, by_source, csv_bytes, headline, rollout_readiness
+
+from reportkit import record, report
+
+DAY = 86400
+START = 1759276800  # 2025-10-01
+
+
+def frame_of(*records, days=1, **policy):
+    return triage(parse_reports(report(*records, begin=START, end=START + days * DAY - 1, **policy)))
+
+
+def aligned(count):
+    return record(dkim=[("example.com", "pass")], pe_dkim="pass", count=count)
+
+
+def mailchimp(count):
+    return record(dkim=[("mcsv.net", "pass")], spf=[("mcsv.net", "pass")], count=count, source_ip="198.2.140.17")
+
+
+def test_headline_figures():
+    figures = headline(frame_of(aligned(90), mailchimp(10)))
+    assert (figures.messages, figures.passing_messages, figures.failing_messages) == (100, 90, 10)
+    assert figures.pass_rate == pytest.approx(0.9)
+    assert figures.policy_domains == ("example.com",) and figures.reports == 1
+
+
+def test_sources_group_by_sender_and_cause_with_a_link():
+    table = by_source(frame_of(aligned(90), mailchimp(7), mailchimp(3)))
+    assert table[["source", "cause", "messages"]].values.tolist() == [
+        ["example.com", "aligned", 90],
+        ["Mailchimp", "wrong_domain", 10],
+    ]
+    assert table.loc[1, "pass_rate"] == 0 and table.loc[1, "table_row"] == 1
+    assert table.loc[1, "explorer_link"].startswith("from=example.com&dkim=mcsv.net:pass")
+
+
+def test_causes_and_days():
+    frame = frame_of(aligned(5), mailchimp(2), record(count=1))
+    assert by_cause(frame)[["cause", "messages"]].values.tolist() == [["aligned", 5], ["wrong_domain", 2], ["unsigned", 1]]
+    days = by_day(frame)
+    assert days["day"].tolist() == [pd.Timestamp("2025-10-01")] and days["messages"].tolist() == [8]
+
+
+@pytest.mark.parametrize(
+    ("records", "policy", "days", "step", "ready", "next_record"),
+    [
+        # p=none, too few days of reports: keep collecting (step 1).
+        ([aligned(100)], {"p": "none"}, 3, 1, False, None),
+        # p=none, two weeks, but Mailchimp unaligned: fix senders with high counts (step 2).
+        ([aligned(90), mailchimp(10)], {"p": "none"}, 15, 2, False, None),
+        # p=none, two weeks, everything aligned: quarantine 10% (step 3).
+        ([aligned(100)], {"p": "none"}, 15, 2, True, "v=DMARC1; p=quarantine; pct=10; rua=mailto:dmarc-reports@example.com"),
+        # quarantine at 10%, above 95%: raise pct.
+        (
+            [aligned(100)],
+            {"p": "quarantine", "pct": 10},
+            15,
+            3,
+            True,
+            "v=DMARC1; p=quarantine; pct=25; rua=mailto:dmarc-reports@example.com",
+        ),
+        # quarantine at 100%, stable above 95%: p=reject (step 5 of the plan).
+        (
+            [aligned(99), record(count=1)],
+            {"p": "quarantine", "pct": 100},
+            15,
+            4,
+            True,
+            "v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.com",
+        ),
+        # quarantine below 95%: fix first.
+        ([aligned(90), mailchimp(10)], {"p": "quarantine", "pct": 100}, 15, 4, False, None),
+    ],
+)
+def test_rollout_readiness_follows_the_articles_plan(records, policy, days, step, ready, next_record):
+    (assessment,) = rollout_readiness(frame_of(*records, days=days, **policy))
+    assert (assessment.step, assessment.ready, assessment.next_record) == (step, ready, next_record)
+
+
+def test_enforcing_before_alignment_is_fixed_means_roll_back():
+    frame = frame_of(
+        aligned(50),
+        record("news.example.com", dkim=[("example.com", "pass")], disposition="reject", count=20),
+        p="reject",
+        adkim="s",
+        days=15,
+    )
+    (assessment,) = rollout_readiness(frame)
+    assert not assessment.ready and "root cause 5" in assessment.advice
+    assert assessment.next_record == "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com"
+
+
+def test_forwarding_and_spoofing_do_not_hold_the_rollout_back():
+    frame = frame_of(
+        aligned(960),
+        record(dkim=[("example.com", "fail")], spf=[("example.com", "fail")], count=30),  # forwarded
+        record(count=10),  # unsigned: likely spoofing, which enforcement is meant to stop
+        days=15,
+    )
+    (assessment,) = rollout_readiness(frame)
+    assert assessment.blockers == () and assessment.pass_rate == pytest.approx(960 / 970)
+    assert assessment.ready
+
+
+def test_csv_matches_the_rows_and_defuses_formulas():
+    frame = triage(parse_reports(report(record(count=3), org_name='=HYPERLINK("http://evil")')))
+    table = pd.read_csv(io.BytesIO(csv_bytes(frame)))
+    assert len(table) == 1 and table.loc[0, "count"] == 3
+    assert table.loc[0, "org_name"] == '\'=HYPERLINK("http://evil")'
+    assert list(table.columns) == list(frame.columns)
+
+
+def days_of_reports(*spans):
+    """One report per (first day, days) span, all for example.com, everything aligned."""
+    documents = (
+        report(aligned(100), begin=START + first * DAY, end=START + (first + days) * DAY - 1, report_id=f"r{first}-{days}")
+        for first, days in spans
+    )
+    return triage([parsed for document in documents for parsed in parse_reports(document)])
+
+
+@pytest.mark.parametrize(
+    ("spans", "covered"),
+    [
+        ([(0, 1), (365, 1), (700, 1)], 3),  # three one-day reports years apart: 3 days, not 700
+        ([(0, 7), (0, 7), (3, 7)], 10),  # two receivers for the same week, a third overlapping: 10 days
+        ([(0, 14)], 14),
+        ([(0, 10), (2, 3)], 10),  # a report inside another adds nothing
+    ],
+)
+def test_two_weeks_of_reports_are_days_covered_not_the_span(spans, covered):
+    (assessment,) = rollout_readiness(days_of_reports(*spans))
+    assert assessment.days == pytest.approx(covered, abs=0.01)
+    assert assessment.ready == (covered >= 14)
+
+
+def test_the_pct_step_says_rfc_9989_receivers_ignore_pct():
+    (assessment,) = rollout_readiness(frame_of(aligned(100), p="none", days=15))
+    assert "pct=10" in assessment.next_record and "RFC 9989" in assessment.advice

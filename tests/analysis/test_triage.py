@@ -1,0 +1,146 @@
+"""Triage of hand-written reports: one case per cause rule, the columns other code relies on,
+our own alignment next to the receiver's, and links that reproduce each row."""
+
+from __future__ import annotations
+
+import pytest
+
+from dmarc_core import parse_reports, scenario_from_query, triage
+
+from reportkit import record, report
+
+DESIGN_COLUMNS = {"source_ip", "count", "header_from", "disposition", "dmarc_pass", "cause", "table_row", "enforced_before_fix"}
+
+
+def triaged(*records, **policy):
+    return triage(parse_reports(report(*records, **policy)))
+
+
+@pytest.mark.parametrize(
+    ("row", "policy", "cause", "table_row"),
+    [
+        (
+            record(dkim=[("example.com", "pass")], spf=[("example.com", "pass")], pe_dkim="pass", pe_spf="pass"),
+            {},
+            "aligned",
+            None,
+        ),
+        (record(dkim=[("mcsv.net", "pass")], spf=[("mcsv.net", "pass")]), {}, "wrong_domain", 1),
+        (record(dkim=[("spoof.example.net", "fail")], spf=[("spoof.example.net", "fail")]), {}, "wrong_domain", None),
+        (record(dkim=[("example.com", "fail")], spf=[("example.com", "pass")], pe_spf="pass"), {}, "signature_failed", 2),
+        (record(dkim=[("example.com", "fail")], spf=[("example.com", "fail")]), {}, "forwarded", 2),
+        (record(dkim=[("example.com", "fail")], spf=[("example.com", "pass")], reasons=["forwarded"]), {}, "forwarded", 2),
+        (
+            record(dkim=[("example.com", "fail")], spf=[("list.example.org", "pass")], reasons=["mailing_list"]),
+            {},
+            "forwarded",
+            2,
+        ),
+        # A list or SRS forwarder passes SPF for its own domain, with no reason given: still relayed.
+        (record(dkim=[("example.com", "fail")], spf=[("lists.example.org", "pass")]), {}, "forwarded", 2),
+        (record(dkim=[("example.com", "fail")], spf=[("bounces.example.com", "pass")]), {}, "signature_failed", 2),
+        (record("news.example.com", dkim=[("example.com", "pass")]), {"adkim": "s"}, "strict_mismatch", 3),
+        (record(dkim=[("example.com", "permerror")], spf=[("example.com", "pass")], pe_spf="pass"), {}, "selector_missing", 4),
+        (record(dkim=[("example.com", "temperror")]), {}, "selector_missing", 4),
+        (record(dkim=[("mcsv.net", "pass"), ("example.com", "pass")]), {}, "multiple_signatures", 5),
+        (record(spf=[("example.com", "pass")], pe_spf="pass"), {}, "unsigned", None),
+    ],
+)
+def test_each_cause_from_a_report_record(row, policy, cause, table_row):
+    frame = triaged(row, **policy)
+    assert (frame.loc[0, "cause"], frame.loc[0, "table_row"] if table_row else None) == (cause, table_row)
+    if table_row is None:
+        assert frame["table_row"].isna().all()
+
+
+def test_design_columns_one_row_per_record_in_document_order():
+    frame = triaged(*(record(source_ip=f"192.0.2.{n}", count=n) for n in range(1, 6)))
+    assert set(frame.columns) >= DESIGN_COLUMNS
+    assert frame["source_ip"].tolist() == [f"192.0.2.{n}" for n in range(1, 6)]
+    assert frame["count"].tolist() == [1, 2, 3, 4, 5] and str(frame["count"].dtype) == "int64"
+
+
+def test_dmarc_pass_is_the_receivers_verdict_and_ours_is_beside_it():
+    frame = triaged(
+        record(dkim=[("example.com", "pass")], pe_dkim="pass"),
+        record(spf=[("example.com", "pass")], pe_spf="fail"),  # the receiver disagrees with its own auth_results
+        record(dkim=[("mcsv.net", "pass")], pe_dkim="fail"),
+    )
+    assert frame["dmarc_pass"].tolist() == [True, False, False]
+    assert frame["dkim_aligned"].tolist() == [True, False, False]
+    assert frame["spf_aligned"].tolist() == [False, True, False]
+    assert frame["disagrees"].tolist() == [False, True, False]
+
+
+def test_empty_policy_evaluated_falls_back_to_our_verdict():
+    frame = triaged(record(dkim=[("example.com", "pass")], pe_dkim="", pe_spf=""))
+    assert frame.loc[0, "dmarc_pass"] and frame.loc[0, "cause"] == "aligned" and not frame.loc[0, "disagrees"]
+
+
+def test_enforced_before_fix_is_root_cause_5():
+    frame = triaged(
+        record("news.example.com", dkim=[("example.com", "pass")], disposition="quarantine"),
+        record("news.example.com", dkim=[("example.com", "pass")], disposition="none"),
+        record(dkim=[("example.com", "fail")], disposition="reject"),
+        adkim="s",
+        p="quarantine",
+    )
+    assert frame["enforced_before_fix"].tolist() == [True, False, False]
+
+
+def test_senders_are_named_from_domains_that_authenticated():
+    frame = triaged(
+        record(dkim=[("mcsv.net", "pass")], spf=[("mail200.atl11.rsgsv.net", "pass")]),
+        record(dkim=[("example-org.20210112.gappssmtp.com", "pass")]),
+        record(dkim=[("mcsv.net", "fail")], spf=[("example.com", "fail")], source_ip="203.0.113.9"),
+    )
+    assert frame["sender"].tolist() == ["Mailchimp", "Google Workspace / Gmail", ""]
+    assert frame["source"].tolist() == ["Mailchimp", "Google Workspace / Gmail", "203.0.113.9"]
+    assert "signs with example.com" in frame.loc[0, "fix"]
+    assert frame.loc[0, "fix"].endswith("At Mailchimp: Settings → Domains → Authenticate Domain.")
+
+
+def test_each_rows_explorer_link_reproduces_its_cause():
+    frame = triaged(
+        record(dkim=[("mcsv.net", "pass")], spf=[("mcsv.net", "pass")]),
+        record("news.example.com", dkim=[("example.com", "pass")]),
+        record(dkim=[("example.com", "permerror")]),
+        record(dkim=[("mcsv.net", "pass"), ("example.com", "pass")]),
+        record(dkim=[("example.com", "fail")], spf=[("example.com", "hardfail")]),
+        adkim="s",
+    )
+    for link, cause in zip(frame["explorer_link"], frame["cause"], strict=True):
+        scenario, problems = scenario_from_query(link)
+        assert problems == [], link
+        assert scenario.evaluate().diagnosis.cause == cause, link
+
+
+def test_reports_concatenate_and_carry_their_policy():
+    first = parse_reports(report(record(count=2), domain="example.com", report_id="a"))
+    second = parse_reports(report(record("example.org", count=3), domain="example.org", p="reject", report_id="b"))
+    frame = triage([*first, *second])
+    assert frame["policy_domain"].tolist() == ["example.com", "example.org"]
+    assert frame["p"].tolist() == ["none", "reject"]
+    assert frame["report_id"].tolist() == ["a", "b"]
+
+
+def test_no_records_gives_an_empty_frame_with_the_columns():
+    frame = triage(parse_reports(report()))
+    assert frame.empty and set(frame.columns) >= DESIGN_COLUMNS
+
+
+def test_the_demo_has_every_table_row_and_root_cause_5():
+    from dmarc_core.reports.reading import demo_files
+
+    frame = triage([r for name, data in demo_files() for r in parse_reports(data, name)])
+    assert set(frame["table_row"].dropna()) == {1, 2, 3, 4, 5}
+    assert frame["enforced_before_fix"].any()
+    assert {"Mailchimp", "Salesforce / Pardot", "Amazon SES", "HubSpot"} <= set(frame["sender"])
+
+
+def test_a_mailing_list_message_in_a_real_report_is_forwarded_not_your_failed_signature(samples):
+    # ietf.org's list re-sends a stalw.art message: its own DKIM and SPF pass, the author's DKIM fails.
+    (report,) = parse_reports((samples / "aggregate" / "103.eml").read_bytes())
+    frame = triage(report)
+    listed = frame[frame["header_from"] == "stalw.art"]
+    assert not listed.empty and set(listed["cause"]) == {"forwarded"}

@@ -1,0 +1,80 @@
+"""Big reports are cut into chunks of whole records and parsed on several processes: the result
+must be exactly what one process reads. Small chunk sizes make small documents take that path."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from dmarc_core import parse_reports, triage
+from dmarc_core.reports import reading
+
+from generate import write
+from reference import differences, reference_triage
+
+#: Small chunks, so that a 3,000-record document (about 1.4 MB) takes the chunked path.
+SMALL = 16 << 10
+
+
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """Count how often the chunked path really runs."""
+    calls = []
+    read_chunks = reading.read_chunks
+
+    def counting(*args):
+        calls.append(args)
+        return read_chunks(*args)
+
+    monkeypatch.setattr(reading, "read_chunks", counting)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    return write(3000, tmp_path_factory.mktemp("bench") / "report-3000.xml")
+
+
+def _table(path_or_bytes, workers, chunk_bytes=SMALL):
+    (report,) = parse_reports(path_or_bytes, "report.xml", workers=workers, chunk_bytes=chunk_bytes)
+    return report
+
+
+def test_chunked_parsing_equals_one_process(tiny_chunks, generated):
+    one, many = _table(generated, 1), _table(generated, 2)
+    assert len(tiny_chunks) == 1
+    assert many.records.num_rows == 3000
+    assert many.records.to_pylist() == one.records.to_pylist()
+    assert (many.metadata, many.policy, many.repairs) == (one.metadata, one.policy, one.repairs)
+
+
+def test_the_fast_triage_equals_the_reference(tiny_chunks, generated):
+    assert differences(triage(parse_reports(generated, workers=2, chunk_bytes=SMALL)), reference_triage(generated)) == []
+
+
+def test_namespaced_and_compressed_documents_are_cut_too(tiny_chunks, generated):
+    namespaced = generated.read_bytes().replace(b"<feedback>", b'<feedback xmlns="urn:ietf:params:xml:ns:dmarc-2.0">', 1)
+    one, many = _table(namespaced, 1), _table(gzip.compress(namespaced), 2)
+    assert len(tiny_chunks) == 1
+    assert many.schema == "RFC 9990" and many.records.num_rows == 3000
+    assert many.records.to_pylist() == one.records.to_pylist()
+
+
+def test_a_truncated_big_report_says_so(tiny_chunks, generated):
+    cut = generated.read_bytes().rsplit(b"</feedback>", 1)[0]
+    many = _table(cut, 2)
+    assert len(tiny_chunks) == 1 and many.records.num_rows == 3000
+    assert "the file ends before <feedback> is closed; what came before was read" in many.repairs
+
+
+def test_other_encodings_are_read_in_one_piece(tiny_chunks, generated):
+    latin = generated.read_bytes().replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"', 1)
+    assert _table(latin, 2).records.num_rows == 3000
+    assert tiny_chunks == []
+
+
+def test_records_longer_than_a_chunk_are_taken_whole(tiny_chunks, generated):
+    one, many = _table(generated, 1), _table(generated, 2, chunk_bytes=256)  # every record is longer than 256 bytes
+    assert len(tiny_chunks) == 1
+    assert many.records.to_pylist() == one.records.to_pylist() and many.repairs == one.repairs

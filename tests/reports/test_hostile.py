@@ -1,0 +1,90 @@
+"""Hostile input is refused, or kept as inert text, in bounded time and memory."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import time
+import tracemalloc
+import zipfile
+
+import pytest
+
+from dmarc_core import Limits, ReportError, parse_reports, triage
+
+from reportkit import record, report
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE feedback [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+]>
+<feedback><report_metadata><org_name>&lol9;</org_name></report_metadata></feedback>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE feedback [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<feedback><report_metadata><org_name>&secret;</org_name></report_metadata></feedback>"""
+
+
+@pytest.mark.parametrize("document", [BILLION_LAUGHS, EXTERNAL_ENTITY])
+def test_documents_with_a_dtd_are_refused(document):
+    with pytest.raises(ReportError, match="declares a DTD"):
+        parse_reports(document, "evil.xml")
+    with pytest.raises(ReportError, match="declares a DTD"):
+        parse_reports(gzip.compress(document), "evil.xml.gz")
+
+
+def test_entities_are_never_expanded_even_without_a_dtd():
+    document = report(record()).replace(b"receiver.example</org_name>", b"&xxe;</org_name>")
+    (result,) = parse_reports(document)
+    assert "root" not in result.metadata.org_name and result.record_count == 1
+
+
+def test_a_gzip_bomb_stops_at_the_cap_in_bounded_time_and_memory():
+    # 200 MB of whitespace inside a report compresses to ~200 KB.
+    bomb = gzip.compress(report(record()).replace(b"</feedback>", b" " * (200 << 20) + b"</feedback>"), compresslevel=9)
+    tracemalloc.start()
+    started = time.monotonic()
+    with pytest.raises(ReportError, match="compression bomb"):
+        parse_reports(bomb, "bomb.xml.gz", Limits(max_decompressed_bytes=16 << 20))
+    elapsed, peak = time.monotonic() - started, tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 << 20, f"peak {peak >> 20} MB"
+    assert elapsed < 30  # a bound on the refusal, not a benchmark: the cap stops decompression early
+
+
+def test_zip_members_are_capped_by_size_count_and_depth():
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for number in range(5):
+            zipped.writestr(f"r{number}.xml", report(record()))
+    with pytest.raises(ReportError, match="holds 5 files"):
+        parse_reports(archive.getvalue(), "many.zip", Limits(max_members=3))
+    big = io.BytesIO()
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("big.xml", report(record()) + b" " * (2 << 20))
+    with pytest.raises(ReportError, match="compression bomb"):
+        parse_reports(big.getvalue(), "big.zip", Limits(max_decompressed_bytes=1 << 20))
+    nested = report(record())
+    for _ in range(6):
+        nested = gzip.compress(nested)
+    with pytest.raises(ReportError, match="nests containers"):
+        parse_reports(nested, "deep.gz")
+
+
+def test_markup_in_fields_stays_text():
+    hostile = '<script>alert(1)</script><img src=x onerror=alert(2)> **bold** [link](http://evil.example) =HYPERLINK("x")'
+    document = report(record(header_from="example.com"), org_name=hostile, report_id="<b>id</b>")
+    (result,) = parse_reports(document)
+    assert result.metadata.org_name == hostile
+    frame = triage(result)
+    assert frame.loc[0, "org_name"] == hostile and frame.loc[0, "report_id"] == "<b>id</b>"
+
+
+def test_hostile_domains_cannot_break_the_dkim_list_format():
+    document = report(record(dkim=[("evil.example,mcsv.net:pass", "pass"), ("example.com", "fail")], spf=[("x y", "pass")]))
+    (result,) = parse_reports(document)
+    assert result.records["dkim"].to_pylist() == ["evil.example?mcsv.net?pass:pass,example.com:fail"]
+    assert triage(result).loc[0, "cause"] == "forwarded"  # your DKIM failed; SPF passed only for a name that is not yours

@@ -1,0 +1,218 @@
+"""Reading aggregate reports: every real sample, every container, every kind of damage."""
+
+from __future__ import annotations
+
+import csv
+import email.message
+import gzip
+import io
+import zipfile
+import zlib
+from collections import defaultdict
+
+import pytest
+
+from dmarc_core import Limits, ReportError, parse_reports, read_file
+
+from conftest import SAMPLES
+from reportkit import record, report
+
+REFUSED = {
+    "empty.xml": "is empty",
+    "bad.xml": "is empty",
+    "bad.zip": "member 1 (bad.xml) of bad.zip is empty",
+    "notempty.txt.gz": "is not XML",
+    "notempty.zip": "member 1 (notempty.txt) of notempty.zip is not XML",
+    "plain.txt": "is not XML: it begins with 'A text file'",
+    "non-dmarc.xml": "not a DMARC aggregate report",
+}
+# The MANIFEST's script could not count these; the numbers were read off the files by hand.
+HAND_COUNTED = {"ikea.com!example.de!1538690400!1538776800.xml": (1, 1)}
+
+
+def _manifest_counts() -> dict[str, tuple[int, int]]:
+    """Records and messages per sample file, from the independent inventory in MANIFEST.tsv."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    with open(SAMPLES / "MANIFEST.tsv", encoding="utf-8") as manifest:
+        for row in csv.DictReader(manifest, delimiter="\t"):
+            if row["file"].startswith("aggregate/") and row["records"] not in ("None", ""):
+                totals = counts[row["file"].split("/", 1)[1]]
+                totals[0] += int(row["records"])
+                totals[1] += int(row["messages"])
+    return {name: tuple(totals) for name, totals in counts.items()}
+
+
+SAMPLE_FILES = sorted(path.name for path in (SAMPLES / "aggregate").iterdir()) if SAMPLES else []
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_every_sample_is_read_with_the_independent_counts_or_refused_with_a_reason(samples, name):
+    path = samples / "aggregate" / name
+    if name in REFUSED:
+        with pytest.raises(ReportError, match=REFUSED[name].replace("(", r"\(").replace(")", r"\)")):
+            parse_reports(path.read_bytes(), name)
+        return
+    batch = parse_reports(path.read_bytes(), name)
+    expected = HAND_COUNTED.get(name) or _manifest_counts()[name]
+    assert (sum(r.record_count for r in batch), sum(r.message_count for r in batch)) == expected
+
+
+def test_all_samples_are_accounted_for(samples):
+    counted = set(_manifest_counts()) | set(HAND_COUNTED) | set(REFUSED)
+    assert set(SAMPLE_FILES) <= counted
+
+
+@pytest.mark.parametrize(
+    ("name", "repair"),
+    [
+        ("ikea.com!example.de!1538690400!1538776800.xml", "ends before <schema> is closed"),
+        ("invalid_utf_8.xml", "replaced with �"),
+        ("invalid_xml.xml", "looks like a tag"),
+        ("dmarc-1-space.xml", "whitespace before the XML declaration"),
+        ("InvalidReport.xml", "no <report_metadata>"),
+        ("malformed.xml", "<report_metadata> was closed by </feedback>"),
+        ("2bcd8fcbd79c40f9b5b39d7ecbb5a3d8.xml", "<identities> was read as <identifiers>"),
+        ("001.xml", "predates DMARC"),
+    ],
+)
+def test_damage_is_repaired_and_said(samples, name, repair):
+    batch = parse_reports((samples / "aggregate" / name).read_bytes(), name)
+    assert any(repair in note for r in batch for note in r.repairs), [r.repairs for r in batch]
+
+
+def test_the_invalid_byte_becomes_a_replacement_character(samples):
+    (result,) = parse_reports((samples / "aggregate" / "invalid_utf_8.xml").read_bytes(), "invalid_utf_8.xml")
+    assert result.records["header_from"].to_pylist() == ["bad_byte�"]
+
+
+def test_rfc_9990_reports_keep_their_extras(samples):
+    (result,) = parse_reports((samples / "aggregate" / "rfc9990-sample.xml").read_bytes())
+    assert result.schema == "RFC 9990"
+    assert (result.policy.np, result.policy.testing, result.policy.discovery_method) == ("none", "n", "treewalk")
+    assert result.metadata.generator == "Example DMARC Aggregate Reporter v1.2"
+    assert result.records["disposition"].to_pylist() == ["pass"]
+    (gmx,) = parse_reports((samples / "aggregate" / "gmxnet.xml").read_bytes())
+    assert gmx.schema == "RFC 9990"
+    (legacy,) = parse_reports((samples / "aggregate" / "nice-input.xml").read_bytes())
+    assert legacy.schema == "RFC 7489" or legacy.policy.np  # Google adds <np> to RFC 7489 reports
+
+
+def test_reasons_and_mixed_case_values_are_normalized(samples):
+    (result,) = parse_reports((samples / "aggregate" / "report_with_upper_cased_pass.xml").read_bytes())
+    assert (result.records["pe_dkim"].to_pylist(), result.records["disposition"].to_pylist()) == (["pass"], ["none"])
+    assert result.metadata.org_name == "example.com"  # the trailing space is gone
+    (fastmail,) = parse_reports((samples / "aggregate" / "003.xml").read_bytes())
+    assert "trusted_forwarder" in fastmail.records["reason"].to_pylist()
+
+
+def test_declared_encodings_and_byte_order_marks(samples):
+    (aol,) = parse_reports((samples / "aggregate" / "bbustin_dmarc.xml").read_bytes())  # windows-1252
+    assert aol.metadata.org_name == "AOL" and aol.record_count == 1
+    utf16 = report(record()).decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
+    assert parse_reports(utf16)[0].record_count == 1
+    bom = b"\xef\xbb\xbf" + report(record(), record())
+    assert parse_reports(bom)[0].record_count == 2
+    no_declaration = report(record()).split(b"\n", 1)[1]
+    assert parse_reports(no_declaration)[0].record_count == 1
+
+
+def test_containers_are_detected_by_content_not_name():
+    xml = report(record(count=3), record(count=4))
+    gzipped = gzip.compress(xml)
+    assert _messages(parse_reports(gzipped, "report.txt")) == 7
+    assert _messages(parse_reports(gzip.compress(gzipped), "twice.xml")) == 7
+    assert _messages(parse_reports(zlib.compress(xml), "raw.zlib")) == 7
+    with_trailer = gzipped + b"\r\n"
+    assert _messages(parse_reports(with_trailer, "mimecast.gz")) == 7
+
+
+def test_every_zip_member_is_read_also_in_folders():
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("a.xml", report(record(count=1), report_id="a"))
+        zipped.writestr("folder.xml/", b"")
+        zipped.writestr("folder.xml/b.xml.gz", gzip.compress(report(record(count=2), report_id="b")))
+        zipped.writestr("c/notes.txt", b"hello")
+    outcome = read_file(archive.getvalue(), "reports.zip")
+    assert [r.metadata.report_id for r in outcome.reports] == ["a", "b"]
+    assert [refusal.reason for refusal in outcome.refusals] == [
+        "member 3 (c/notes.txt) of reports.zip is not XML: it begins with 'hello'."
+    ]
+    assert outcome.status == "repaired"
+
+
+def test_a_damaged_member_is_refused_and_the_others_are_read():
+    # A corrupt .gz beside a good .xml: the archive gives one report and one refusal, not nothing.
+    good, damaged = report(record(count=4), report_id="good"), bytearray(gzip.compress(report(record(count=9))))
+    damaged[20:40] = b"\xff" * 20
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("broken.xml.gz", bytes(damaged))
+        zipped.writestr("good.xml", good)
+    outcome = read_file(archive.getvalue(), "reports.zip")
+    assert [r.metadata.report_id for r in outcome.reports] == ["good"] and outcome.messages == 4
+    assert [refusal.name for refusal in outcome.refusals] == ["reports.zip › broken.xml.gz"]
+    assert "damaged" in outcome.refusals[0].reason
+
+
+def test_an_oversized_email_in_an_archive_is_refused_alone():
+    message = email.message.EmailMessage()
+    message["From"] = "reports@example.net"
+    message.add_attachment(report(record(count=1)), maintype="application", subtype="xml", filename="r.xml")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("big.eml", message.as_bytes() + b"x" * 2048)
+        zipped.writestr("good.xml", report(record(count=2), report_id="good"))
+    outcome = read_file(archive.getvalue(), "reports.zip", Limits(max_email_bytes=1024))
+    assert [r.metadata.report_id for r in outcome.reports] == ["good"]
+    assert len(outcome.refusals) == 1 and "big.eml" in outcome.refusals[0].reason
+
+
+def test_report_emails_whatever_the_attachment_type():
+    message = email.message.EmailMessage()
+    message["From"] = "noreply-dmarc-support@google.com"
+    message["Subject"] = "Report domain: example.com"
+    message.set_content("This is an aggregate report. <b>See attachment</b>")
+    message.add_alternative("<html><body><p>This is an aggregate report.</p></body></html>", subtype="html")
+    message.add_attachment(
+        gzip.compress(report(record(count=5))), maintype="application", subtype="octet-stream", filename="r.xml.gz"
+    )
+    outcome = read_file(message.as_bytes(), "report.eml")
+    assert outcome.messages == 5 and outcome.refusals == ()
+
+
+def test_real_report_emails(samples):
+    for name, messages in [("mimecast-weird-gzip.eml", 1), ("104.eml", 1), ("twilight.eml", 1), ("freitagsrunde_yahoo.eml", 96)]:
+        outcome = read_file((samples / "aggregate" / name).read_bytes(), name)
+        assert outcome.messages == messages and outcome.refusals == (), name
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "words"),
+    [
+        ("smtp_tls", "rfc8460.json", "SMTP TLS report"),
+        ("smtp_tls", "google.com_smtp_tls_report.eml", "SMTP TLS report"),
+        ("smtp_tls", "rpt02.eml", "SMTP TLS report"),
+        ("forensic", "arf-18.eml", r"failure \(forensic\) report"),
+        ("forensic", "dmarc_ruf_report_linkedin.eml", r"failure \(forensic\) report"),
+    ],
+)
+def test_other_kinds_of_report_are_named(samples, folder, name, words):
+    with pytest.raises(ReportError, match=words):
+        parse_reports((samples / folder / name).read_bytes(), name)
+
+
+def test_sources_can_be_bytes_paths_or_streams(samples, tmp_path):
+    path = samples / "aggregate" / "nice-input.xml.gz"
+    assert _messages(parse_reports(path)) == _messages(parse_reports(path.read_bytes())) == 3047
+    with open(path, "rb") as stream:
+        assert _messages(parse_reports(stream, "nice-input.xml.gz")) == 3047
+
+
+def test_zero_record_reports_are_read(samples):
+    (empty,) = parse_reports((samples / "aggregate" / "2cc32d95b4f142578eb7c70d3cea6219.xml").read_bytes())
+    assert empty.record_count == 0 and empty.repairs == ()
+
+
+def _messages(batch) -> int:
+    return sum(r.message_count for r in batch)
