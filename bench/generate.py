@@ -67,7 +67,7 @@ def source_ip(rng: random.Random) -> str:
 
 
 def record(rng: random.Random) -> str:
-    _, header_from, dkim, spf, pe_dkim, pe_spf, reason = rng.choices(SENDERS, WEIGHTS)[0]
+    _, header_from, dkim, spf, reported_dkim, reported_spf, reason = rng.choices(SENDERS, WEIGHTS)[0]
     count = max(1, int(rng.paretovariate(1.3)))
     reason_xml = f"\n        <reason>\n          <type>{reason}</type>\n        </reason>" if reason else ""
     dkim_xml = "".join(
@@ -85,8 +85,8 @@ def record(rng: random.Random) -> str:
       <count>{count}</count>
       <policy_evaluated>
         <disposition>none</disposition>
-        <dkim>{pe_dkim}</dkim>
-        <spf>{pe_spf}</spf>{reason_xml}
+        <dkim>{reported_dkim}</dkim>
+        <spf>{reported_spf}</spf>{reason_xml}
       </policy_evaluated>
     </row>
     <identifiers>

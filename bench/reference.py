@@ -20,8 +20,8 @@ COMPARED = [
     "count",
     "header_from",
     "disposition",
-    "pe_dkim",
-    "pe_spf",
+    "reported_dkim",
+    "reported_spf",
     "dkim",
     "spf",
     "dmarc_pass",
@@ -57,18 +57,18 @@ def reference_triage(path: Path) -> pd.DataFrame:
             ((s.findtext("domain") or "").strip().lower(), (s.findtext("result") or "").strip().lower())
             for s in element.findall("auth_results/spf")
         ]
-        pe_dkim, pe_spf = text("row/policy_evaluated/dkim"), text("row/policy_evaluated/spf")
+        reported_dkim, reported_spf = text("row/policy_evaluated/dkim"), text("row/policy_evaluated/spf")
         reasons = {r.strip().lower() for r in element.xpath("row/policy_evaluated/reason/type/text()")}
         ours_dkim = any(result == "pass" and _aligned(header_from, domain, adkim) for domain, result in dkim)
         ours_spf = any(result == "pass" and _aligned(header_from, domain, aspf) for domain, result in spf)
-        dkim_pass = pe_dkim == "pass" if pe_dkim else ours_dkim
-        spf_evaluated = pe_spf == "pass" if pe_spf else ours_spf
+        dkim_pass = reported_dkim == "pass" if reported_dkim else ours_dkim
+        spf_evaluated = reported_spf == "pass" if reported_spf else ours_spf
         spf_passed = any(result == "pass" for _, result in spf) if spf else spf_evaluated
         diagnosis = diagnose(
             header_from,
             tuple(dkim),
             adkim=adkim,
-            dkim_evaluated_pass=dkim_pass,
+            dkim_pass=dkim_pass,
             spf_pass=spf_passed,
             relayed=bool(reasons & RELAY_REASONS),
         )
@@ -79,8 +79,8 @@ def reference_triage(path: Path) -> pd.DataFrame:
                 "count": int(text("row/count") or 0),
                 "header_from": header_from,
                 "disposition": disposition,
-                "pe_dkim": pe_dkim,
-                "pe_spf": pe_spf,
+                "reported_dkim": reported_dkim,
+                "reported_spf": reported_spf,
                 "dkim": ",".join(f"{d}:{r}" for d, r in dkim),
                 "spf": ",".join(f"{d}:{r}" for d, r in spf),
                 "dmarc_pass": dkim_pass or spf_evaluated,
@@ -90,7 +90,7 @@ def reference_triage(path: Path) -> pd.DataFrame:
                 "table_row": diagnosis.table_row,
                 "enforced_before_fix": disposition in ("quarantine", "reject")
                 and any(r == "pass" for _, r in dkim)
-                and pe_dkim == "fail",
+                and reported_dkim == "fail",
             }
         )
         element.clear(keep_tail=True)

@@ -13,8 +13,8 @@ def record(
     count: int = 1,
     source_ip: str = "192.0.2.1",
     disposition: str = "none",
-    pe_dkim: str = "fail",
-    pe_spf: str = "fail",
+    reported_dkim: str = "fail",
+    reported_spf: str = "fail",
     reasons: list[str] | None = None,
     comments: list[str] | None = None,
 ) -> str:
@@ -32,7 +32,7 @@ def record(
     )
     return (
         f"<record><row><source_ip>{escape(source_ip)}</source_ip><count>{count}</count>"
-        f"<policy_evaluated><disposition>{escape(disposition)}</disposition><dkim>{escape(pe_dkim)}</dkim><spf>{escape(pe_spf)}</spf>{reason_xml}"
+        f"<policy_evaluated><disposition>{escape(disposition)}</disposition><dkim>{escape(reported_dkim)}</dkim><spf>{escape(reported_spf)}</spf>{reason_xml}"
         f"</policy_evaluated></row><identifiers><header_from>{escape(header_from)}</header_from></identifiers>"
         f"<auth_results>{dkim_xml}{spf_xml}</auth_results></record>"
     )

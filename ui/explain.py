@@ -56,7 +56,7 @@ def diagnosis_table(highlight_row: int | None = None) -> pd.DataFrame:
         {
             "": "◀ this case" if entry.row == highlight_row else "",
             "Row": entry.row,
-            "policy_evaluated dkim": entry.policy_evaluated_dkim,
+            "policy_evaluated dkim": entry.reported_dkim,
             "auth_results dkim result": entry.auth_result,
             "auth_results dkim domain": entry.auth_domain,
             "Root cause": entry.meaning,

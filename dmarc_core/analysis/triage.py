@@ -23,7 +23,7 @@ from ..rules.scenario import Scenario
 #: Report-level values repeated on each of the report's rows.
 REPORT_COLUMNS = ("file", "org_name", "report_id", "begin", "end", "policy_domain", "p", "adkim", "aspf", "pct")
 #: Columns the diagnosis depends on: rows equal in these get the same answer.
-_KEY = ("header_from", "policy_domain", "dkim", "spf", "adkim", "aspf", "pe_dkim", "pe_spf", "reason")
+_KEY = ("header_from", "policy_domain", "dkim", "spf", "adkim", "aspf", "reported_dkim", "reported_spf", "reason")
 _JUDGED = (
     "dkim_aligned",
     "spf_aligned",
@@ -65,20 +65,18 @@ class _Judgement:
     explorer_link: str
 
 
-def _judge(header_from, policy_domain, dkim, spf, adkim, aspf, pe_dkim, pe_spf, reason) -> _Judgement:
+def _judge(header_from, policy_domain, dkim, spf, adkim, aspf, reported_dkim, reported_spf, reason) -> _Judgement:
     from_domain = safe_domain(header_from) or safe_domain(policy_domain)
     signatures, spf_results = entries(dkim), entries(spf)
     ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in signatures)
     ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in spf_results)
     # The receiver's policy_evaluated verdicts count; where a report leaves them empty, ours stand in.
-    dkim_pass = pe_dkim == "pass" if pe_dkim else ours_dkim
-    spf_pass_evaluated = pe_spf == "pass" if pe_spf else ours_spf
-    disagrees = (bool(pe_dkim) and dkim_pass != ours_dkim) or (bool(pe_spf) and spf_pass_evaluated != ours_spf)
+    dkim_pass = reported_dkim == "pass" if reported_dkim else ours_dkim
+    spf_pass_evaluated = reported_spf == "pass" if reported_spf else ours_spf
+    disagrees = (bool(reported_dkim) and dkim_pass != ours_dkim) or (bool(reported_spf) and spf_pass_evaluated != ours_spf)
     spf_passed = spf_passes_for(from_domain, spf_results) if spf_results else spf_pass_evaluated
     relayed = bool(RELAY_REASONS.intersection(reason.split(","))) if reason else False
-    diagnosis = diagnose(
-        from_domain, signatures, adkim=adkim, dkim_evaluated_pass=dkim_pass, spf_pass=spf_passed, relayed=relayed
-    )
+    diagnosis = diagnose(from_domain, signatures, adkim=adkim, dkim_pass=dkim_pass, spf_pass=spf_passed, relayed=relayed)
     # Name a source only by domains that authenticated: anyone can claim a domain that then fails.
     authenticated = [domain for domain, result in (*signatures, *spf_results) if result == "pass" and domain]
     named = next(filter(None, map(known_sender, authenticated)), None)
@@ -94,7 +92,7 @@ def _judge(header_from, policy_domain, dkim, spf, adkim, aspf, pe_dkim, pe_spf, 
         source=named.name if named else (safe_organizational_domain(authenticated[0]) or "" if authenticated else ""),
         explanation=diagnosis.explanation,
         fix=_fix(diagnosis, named),
-        explorer_link=_link(from_domain or header_from, signatures, spf_results, adkim, aspf, pe_dkim),
+        explorer_link=_link(from_domain or header_from, signatures, spf_results, adkim, aspf, reported_dkim),
     )
 
 
@@ -105,7 +103,7 @@ def _fix(diagnosis, sender) -> str:
     return diagnosis.fix
 
 
-def _link(header_from, signatures, spf_results, adkim, aspf, pe_dkim) -> str:
+def _link(header_from, signatures, spf_results, adkim, aspf, reported_dkim) -> str:
     """The Explorer query string that reproduces the row."""
 
     def word(result: str, allowed: tuple[str, ...]) -> str:
@@ -114,7 +112,7 @@ def _link(header_from, signatures, spf_results, adkim, aspf, pe_dkim) -> str:
 
     dkim = tuple((domain, word(result, DKIM_RESULTS)) for domain, result in signatures if domain)
     spf = next(((domain, word(result, SPF_RESULTS)) for domain, result in spf_results if domain), None)
-    reported = pe_dkim if pe_dkim in ("pass", "fail") else None
+    reported = reported_dkim if reported_dkim in ("pass", "fail") else None
     return Scenario(header_from or "", dkim, spf, adkim, aspf, reported).query_string()
 
 
@@ -136,7 +134,7 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     frame["enforced_before_fix"] = (
         frame["disposition"].isin(("quarantine", "reject")).to_numpy()
         & frame["dkim"].str.contains(":pass", regex=False).to_numpy()
-        & (frame["pe_dkim"] == "fail").to_numpy()
+        & (frame["reported_dkim"] == "fail").to_numpy()
     )
     # Who sent it when nothing authenticated: the address is all there is.
     source = frame["source"].astype(object)
@@ -186,8 +184,8 @@ TRIAGE_COLUMNS = (
     "envelope_from",
     "envelope_to",
     "disposition",
-    "pe_dkim",
-    "pe_spf",
+    "reported_dkim",
+    "reported_spf",
     "reason",
     "reason_comment",
     "dkim",

@@ -117,7 +117,7 @@ class RecordReader:
                 if plan is None:
                     plan = plans[shape] = _compile_plan(shape, self.repairs)
                 plan(list(map(text_of, elements)), appends)
-                if len(pending) >= _BATCH:
+                if len(pending) >= _FLUSH_RECORDS:
                     self._flush()
             # Free what has been read: the element and the siblings before it.
             element.clear(keep_tail=True)
@@ -208,7 +208,7 @@ class RecordReader:
         return pa.table(columns)
 
 
-_BATCH = 1 << 13
+_FLUSH_RECORDS = 1 << 13
 #: Columns with many distinct values or free text: trimmed row by row, case kept.
 _FREE_TEXT = frozenset({"source_ip", "count", "reason_comment"})
 #: Columns whose case carries meaning to a reader.
@@ -253,7 +253,7 @@ def _compile_plan(shape: tuple, repairs: list[str]):
             elif group is not None and name in ("domain", "result", "selector"):
                 group.setdefault(name, index)
         elif section == "policy_evaluated" and name in ("dkim", "spf"):
-            where.setdefault(f"pe_{name}", index)
+            where.setdefault(f"reported_{name}", index)
         elif name == "type":
             reasons.append(index)
         elif name == "comment":
@@ -280,8 +280,8 @@ def _compile_plan(shape: tuple, repairs: list[str]):
         "source_ip": text(where.get("source_ip")),
         "count": text(where.get("count")),
         "disposition": text(where.get("disposition")),
-        "pe_dkim": text(where.get("pe_dkim")),
-        "pe_spf": text(where.get("pe_spf")),
+        "reported_dkim": text(where.get("reported_dkim")),
+        "reported_spf": text(where.get("reported_spf")),
         "reason": joined(reasons, ","),
         "reason_comment": joined(comments, "; "),
         "header_from": text(where.get("header_from")),

@@ -77,13 +77,13 @@ def diagnose(
     dkim: tuple[tuple[str | None, str], ...],
     *,
     adkim: str = "r",
-    dkim_evaluated_pass: bool,
+    dkim_pass: bool,
     spf_pass: bool,
     relayed: bool = False,
 ) -> Diagnosis:
     """Apply the cause rules.
 
-    ``dkim`` holds (d= domain, result) pairs as reported; ``dkim_evaluated_pass`` is
+    ``dkim`` holds (d= domain, result) pairs as reported; ``dkim_pass`` is
     policy_evaluated dkim; ``spf_pass`` is whether SPF passed for your domain
     (``spf_passes_for``); ``relayed`` is whether a reason says forwarded, trusted_forwarder
     or mailing_list.
@@ -100,7 +100,7 @@ def diagnose(
         ((domain, result) for domain, result in dkim if aligns(from_domain, domain)),
         key=lambda signature: (_rank(signature[1]), not aligns(from_domain, signature[0], adkim)),
     )
-    if dkim_evaluated_pass:
+    if dkim_pass:
         signer = next((domain for domain, result in yours if result == "pass"), None)
         return found("aligned", (signer,) if signer else (), "pass" if signer else None)
     if not dkim:

@@ -144,7 +144,7 @@ def evaluate_dmarc(
         header,
         tuple((signature.domain, signature.result) for signature in signatures),
         adkim=adkim_mode,
-        dkim_evaluated_pass=evaluation_pass if reported is None else reported == "pass",
+        dkim_pass=evaluation_pass if reported is None else reported == "pass",
         spf_pass=spf_result is not None and spf_passes_for(header, ((spf_result.domain, spf_result.result),)),
     )
     return DmarcEvaluation(

@@ -32,7 +32,7 @@ class RootCause:
 @dataclass(frozen=True)
 class DiagnosisTableRow:
     row: int
-    policy_evaluated_dkim: str
+    reported_dkim: str
     auth_result: str
     auth_domain: str
     meaning: str

@@ -21,7 +21,7 @@ def frame_of(*records, days=1, **policy):
 
 
 def aligned(count):
-    return record(dkim=[("example.com", "pass")], pe_dkim="pass", count=count)
+    return record(dkim=[("example.com", "pass")], reported_dkim="pass", count=count)
 
 
 def mailchimp(count):

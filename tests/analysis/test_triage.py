@@ -20,14 +20,14 @@ def triaged(*records, **policy):
     ("row", "policy", "cause", "table_row"),
     [
         (
-            record(dkim=[("example.com", "pass")], spf=[("example.com", "pass")], pe_dkim="pass", pe_spf="pass"),
+            record(dkim=[("example.com", "pass")], spf=[("example.com", "pass")], reported_dkim="pass", reported_spf="pass"),
             {},
             "aligned",
             None,
         ),
         (record(dkim=[("mcsv.net", "pass")], spf=[("mcsv.net", "pass")]), {}, "wrong_domain", 1),
         (record(dkim=[("spoof.example.net", "fail")], spf=[("spoof.example.net", "fail")]), {}, "wrong_domain", None),
-        (record(dkim=[("example.com", "fail")], spf=[("example.com", "pass")], pe_spf="pass"), {}, "signature_failed", 2),
+        (record(dkim=[("example.com", "fail")], spf=[("example.com", "pass")], reported_spf="pass"), {}, "signature_failed", 2),
         (record(dkim=[("example.com", "fail")], spf=[("example.com", "fail")]), {}, "forwarded", 2),
         (record(dkim=[("example.com", "fail")], spf=[("example.com", "pass")], reasons=["forwarded"]), {}, "forwarded", 2),
         (
@@ -40,10 +40,15 @@ def triaged(*records, **policy):
         (record(dkim=[("example.com", "fail")], spf=[("lists.example.org", "pass")]), {}, "forwarded", 2),
         (record(dkim=[("example.com", "fail")], spf=[("bounces.example.com", "pass")]), {}, "signature_failed", 2),
         (record("news.example.com", dkim=[("example.com", "pass")]), {"adkim": "s"}, "strict_mismatch", 3),
-        (record(dkim=[("example.com", "permerror")], spf=[("example.com", "pass")], pe_spf="pass"), {}, "selector_missing", 4),
+        (
+            record(dkim=[("example.com", "permerror")], spf=[("example.com", "pass")], reported_spf="pass"),
+            {},
+            "selector_missing",
+            4,
+        ),
         (record(dkim=[("example.com", "temperror")]), {}, "selector_missing", 4),
         (record(dkim=[("mcsv.net", "pass"), ("example.com", "pass")]), {}, "multiple_signatures", 5),
-        (record(spf=[("example.com", "pass")], pe_spf="pass"), {}, "unsigned", None),
+        (record(spf=[("example.com", "pass")], reported_spf="pass"), {}, "unsigned", None),
     ],
 )
 def test_each_cause_from_a_report_record(row, policy, cause, table_row):
@@ -62,9 +67,9 @@ def test_design_columns_one_row_per_record_in_document_order():
 
 def test_dmarc_pass_is_the_receivers_verdict_and_ours_is_beside_it():
     frame = triaged(
-        record(dkim=[("example.com", "pass")], pe_dkim="pass"),
-        record(spf=[("example.com", "pass")], pe_spf="fail"),  # the receiver disagrees with its own auth_results
-        record(dkim=[("mcsv.net", "pass")], pe_dkim="fail"),
+        record(dkim=[("example.com", "pass")], reported_dkim="pass"),
+        record(spf=[("example.com", "pass")], reported_spf="fail"),  # the receiver disagrees with its own auth_results
+        record(dkim=[("mcsv.net", "pass")], reported_dkim="fail"),
     )
     assert frame["dmarc_pass"].tolist() == [True, False, False]
     assert frame["dkim_aligned"].tolist() == [True, False, False]
@@ -73,7 +78,7 @@ def test_dmarc_pass_is_the_receivers_verdict_and_ours_is_beside_it():
 
 
 def test_empty_policy_evaluated_falls_back_to_our_verdict():
-    frame = triaged(record(dkim=[("example.com", "pass")], pe_dkim="", pe_spf=""))
+    frame = triaged(record(dkim=[("example.com", "pass")], reported_dkim="", reported_spf=""))
     assert frame.loc[0, "dmarc_pass"] and frame.loc[0, "cause"] == "aligned" and not frame.loc[0, "disagrees"]
 
 

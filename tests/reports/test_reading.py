@@ -99,7 +99,7 @@ def test_rfc_9990_reports_keep_their_extras(samples):
 
 def test_reasons_and_mixed_case_values_are_normalized(samples):
     (result,) = parse_reports((samples / "aggregate" / "report_with_upper_cased_pass.xml").read_bytes())
-    assert (result.records["pe_dkim"].to_pylist(), result.records["disposition"].to_pylist()) == (["pass"], ["none"])
+    assert (result.records["reported_dkim"].to_pylist(), result.records["disposition"].to_pylist()) == (["pass"], ["none"])
     assert result.metadata.org_name == "example.com"  # the trailing space is gone
     (fastmail,) = parse_reports((samples / "aggregate" / "003.xml").read_bytes())
     assert "trusted_forwarder" in fastmail.records["reason"].to_pylist()

@@ -9,7 +9,7 @@ from dmarc_core.rules.diagnosis import spf_passes_for
 
 
 def cause_of(header_from, dkim, *, adkim="r", evaluated=False, spf=False, relayed=False):
-    result = diagnose(header_from, tuple(dkim), adkim=adkim, dkim_evaluated_pass=evaluated, spf_pass=spf, relayed=relayed)
+    result = diagnose(header_from, tuple(dkim), adkim=adkim, dkim_pass=evaluated, spf_pass=spf, relayed=relayed)
     return result.cause, result.table_row
 
 
@@ -63,7 +63,7 @@ def test_junk_from_real_reports_never_raises():
 
 
 def test_explanations_and_fixes_are_sentences_about_the_domains():
-    result = diagnose("example.com", (("mcsv.net", "pass"),), dkim_evaluated_pass=False, spf_pass=False)
+    result = diagnose("example.com", (("mcsv.net", "pass"),), dkim_pass=False, spf_pass=False)
     assert "mcsv.net" in result.explanation and "example.com" in result.explanation
     assert "{" not in result.fix
     for finding in knowledge().findings.values():

@@ -23,7 +23,7 @@ def test_five_root_causes_and_five_table_rows():
     facts = knowledge()
     assert [cause.number for cause in facts.root_causes] == [1, 2, 3, 4, 5]
     assert [row.row for row in facts.diagnosis_table] == [1, 2, 3, 4, 5]
-    assert {row.policy_evaluated_dkim for row in facts.diagnosis_table} == {"fail"}
+    assert {row.reported_dkim for row in facts.diagnosis_table} == {"fail"}
     assert [(row.auth_result, row.auth_domain) for row in facts.diagnosis_table] == [
         ("pass", "esp-domain.com (not yours)"),
         ("fail", "your domain"),
