@@ -2,8 +2,9 @@
 
 The mix follows what big receivers send: most mail from the domain's own servers and Google
 Workspace (aligned), ESPs signing with their own domain (Mailchimp, SendGrid, Amazon SES), a
-few broken keys, forwarded mail with reasons, subdomains under strict alignment, multiple DKIM
-signatures, unsigned spoofing, IPv4 and IPv6 sources. Seeded, so every run writes the same bytes.
+few broken keys, forwarded mail with reasons and a mailing list that gives none, subdomains under
+strict alignment, multiple DKIM signatures, unsigned spoofing, IPv4 and IPv6 sources. Seeded, so
+every run writes the same bytes.
 
     python bench/generate.py 100000 out/report-100k.xml [--gzip]
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 DOMAIN = "example.com"
 # (weight, header_from, [(dkim domain, result)], (spf domain, result), policy_evaluated dkim, spf, reason)
 SENDERS = [
-    (40, "example.com", [("example.com", "pass")], ("example.com", "pass"), "pass", "pass", None),
+    (39, "example.com", [("example.com", "pass")], ("example.com", "pass"), "pass", "pass", None),
     (
         12,
         "example.com",
@@ -34,7 +35,10 @@ SENDERS = [
     (5, "news.example.com", [("example.com", "pass")], ("bounce.hubspotemail.net", "pass"), "fail", "fail", None),
     (4, "example.com", [("example.com", "permerror")], ("bounce.salesforce.com", "pass"), "fail", "fail", None),
     (4, "example.com", [("example.com", "fail")], ("example.com", "pass"), "fail", "pass", None),
-    (4, "example.com", [("example.com", "fail")], ("example.com", "fail"), "fail", "fail", "forwarded"),
+    (3, "example.com", [("example.com", "fail")], ("example.com", "fail"), "fail", "fail", "forwarded"),
+    # A list that changed the body and passes SPF for its own domain, with no <reason>: only the
+    # SPF rule (a pass for someone else's domain is not your server) makes this forwarded.
+    (2, "example.com", [("example.com", "fail")], ("lists.example.edu", "pass"), "fail", "fail", None),
     (
         3,
         "example.com",

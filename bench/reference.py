@@ -1,8 +1,9 @@
 """A deliberately simple reference triage, to check the fast path against.
 
-It shares nothing with the fast path but the rules themselves (``diagnose`` and
-``check_alignment``): it reads each record with ElementPath look-ups, one record at a time,
-and judges every record on its own, with no shapes, columns, batches or grouping.
+It shares nothing with the fast path but the rules themselves (``aligns``, ``spf_passes_for``
+and ``diagnose``, the ones ``dmarc_core.analysis.triage`` applies): it reads each record with
+ElementPath look-ups, one record at a time, and judges every record on its own, with no shapes,
+columns, batches or grouping. Its own copy of a rule would drift from the product's unseen.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 from lxml import etree
 
-from dmarc_core import check_alignment, diagnose
-from dmarc_core.rules.diagnosis import RELAY_REASONS
+from dmarc_core.rules.alignment import aligns, safe_domain
+from dmarc_core.rules.diagnosis import RELAY_REASONS, diagnose, spf_passes_for
 
 COMPARED = [
     "source_ip",
@@ -33,50 +34,45 @@ COMPARED = [
 ]
 
 
-def _aligned(header_from: str, domain: str, mode: str) -> bool:
-    try:
-        return check_alignment(header_from, domain, mode).aligned
-    except ValueError:
-        return False
+def _text(element, path: str) -> str:
+    return (element.findtext(path) or "").strip().lower()
 
 
 def reference_triage(path: Path) -> pd.DataFrame:
-    adkim = aspf = "r"
+    policy_domain, adkim, aspf = "", "r", "r"
     rows = []
     for _, element in etree.iterparse(str(path), events=("end",), tag=("policy_published", "record")):
         if element.tag == "policy_published":
-            adkim, aspf = element.findtext("adkim") or "r", element.findtext("aspf") or "r"
+            policy_domain = _text(element, "domain")
+            adkim, aspf = _text(element, "adkim") or "r", _text(element, "aspf") or "r"
             continue
-        text = lambda path: (element.findtext(path) or "").strip().lower()  # noqa: E731
-        header_from = text("identifiers/header_from")
-        dkim = [
-            ((d.findtext("domain") or "").strip().lower(), (d.findtext("result") or "").strip().lower())
-            for d in element.findall("auth_results/dkim")
-        ]
-        spf = [
-            ((s.findtext("domain") or "").strip().lower(), (s.findtext("result") or "").strip().lower())
-            for s in element.findall("auth_results/spf")
-        ]
-        reported_dkim, reported_spf = text("row/policy_evaluated/dkim"), text("row/policy_evaluated/spf")
+        header_from = _text(element, "identifiers/header_from")
+        # As in the product: a record without a usable From: domain is judged for the policy's domain.
+        from_domain = safe_domain(header_from) or safe_domain(policy_domain)
+        dkim = [(_text(d, "domain"), _text(d, "result")) for d in element.findall("auth_results/dkim")]
+        spf = [(_text(s, "domain"), _text(s, "result")) for s in element.findall("auth_results/spf")]
+        reported_dkim = _text(element, "row/policy_evaluated/dkim")
+        reported_spf = _text(element, "row/policy_evaluated/spf")
         reasons = {r.strip().lower() for r in element.xpath("row/policy_evaluated/reason/type/text()")}
-        ours_dkim = any(result == "pass" and _aligned(header_from, domain, adkim) for domain, result in dkim)
-        ours_spf = any(result == "pass" and _aligned(header_from, domain, aspf) for domain, result in spf)
+        ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in dkim)
+        ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in spf)
         dkim_pass = reported_dkim == "pass" if reported_dkim else ours_dkim
         spf_evaluated = reported_spf == "pass" if reported_spf else ours_spf
-        spf_passed = any(result == "pass" for _, result in spf) if spf else spf_evaluated
+        # "Your server": SPF passed for your organization; a list's or forwarder's own pass is not.
+        spf_passed = spf_passes_for(from_domain, spf) if spf else spf_evaluated
         diagnosis = diagnose(
-            header_from,
+            from_domain,
             tuple(dkim),
             adkim=adkim,
             dkim_pass=dkim_pass,
             spf_pass=spf_passed,
             relayed=bool(reasons & RELAY_REASONS),
         )
-        disposition = text("row/policy_evaluated/disposition")
+        disposition = _text(element, "row/policy_evaluated/disposition")
         rows.append(
             {
                 "source_ip": (element.findtext("row/source_ip") or "").strip(),
-                "count": int(text("row/count") or 0),
+                "count": int(_text(element, "row/count") or 0),
                 "header_from": header_from,
                 "disposition": disposition,
                 "reported_dkim": reported_dkim,
