@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from dmarc_core import NAMESERVER_ENV, check_domain, make_resolver
+from dmarc_core import NAMESERVER_ENV, check_domain, knowledge, make_resolver
 from ui import check as draw
 from ui.text import inert
 
@@ -81,11 +81,7 @@ st.header("DMARC record")
 draw.record(result)
 
 st.header("Organizational domain")
-st.markdown(
-    "Relaxed alignment (adkim=r, aspf=r) accepts a DKIM or SPF domain with the same organizational domain as "
-    "the From: domain. Receivers on RFC 7489 find it with the Public Suffix List, receivers on RFC 9989 with "
-    "the DNS tree walk:"
-)
+st.markdown(knowledge().organizational_domain_note)
 draw.organizational_domains(result)
 
 st.header("DKIM keys")

@@ -139,7 +139,7 @@ with results:
     if diagnosis.cause != "aligned":
         if evaluation.fragile:
             st.warning(evaluation.fragile, icon=":material/warning:")
-        explain.cause_and_fix(diagnosis)
+        explain.cause_and_fix(evaluation)
     st.markdown("#### Quick diagnosis table")
     explain.show_diagnosis_table(diagnosis.table_row)
     if not diagnosis.table_row:

@@ -5,14 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from dmarc_core import knowledge, scenario_from_query
+from dmarc_core.rules.scenario import scenarios_by_table_row
 from ui import explain
 
 facts = knowledge()
 presets = {preset.key: scenario_from_query(preset.query)[0] for preset in facts.scenarios}
-# Which scenario shows which table row is computed, not written down twice.
-preset_for_row = {}
-for key, scenario in presets.items():
-    preset_for_row.setdefault(scenario.evaluate().diagnosis.table_row, key)
 
 st.title("Guide: DKIM passes, DMARC fails")
 st.markdown(facts.intro)
@@ -25,13 +22,13 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
-st.caption("If your DMARC record has no adkim= tag, alignment is relaxed.")
+st.caption(facts.alignment_default)
 
 st.header("Quick diagnosis table")
-st.markdown("Every row is a record whose **policy_evaluated dkim is fail**. Open a row's scenario in the Explorer:")
+st.markdown(f"{facts.diagnosis_table_note} Open a row's scenario in the Explorer:")
 explain.show_diagnosis_table()
 for entry in facts.diagnosis_table:
-    key = preset_for_row.get(entry.row)
+    key = scenarios_by_table_row().get(entry.row)
     if key:
         explain.scenario_link(presets[key], f"Row {entry.row}: open in the Explorer")
 
@@ -45,11 +42,7 @@ for cause in facts.root_causes:
         if cause.number == 1:
             st.dataframe(
                 pd.DataFrame(
-                    [
-                        {"Sender": s.name, "Where to turn on signing with your domain": s.setting}
-                        for s in facts.senders
-                        if s.kind == "esp" and s.setting
-                    ]
+                    [{"Sender": s.name, "Where to turn on signing with your domain": s.setting} for s in facts.esp_settings]
                 ),
                 hide_index=True,
                 width="stretch",
@@ -59,10 +52,10 @@ for cause in facts.root_causes:
                 explain.scenario_link(preset, f"Try it: {facts.scenario(key).title}")
 
 st.header("Rollout plan")
-st.markdown("Move to enforcement only once every legitimate sender aligns:")
+st.markdown(facts.rollout_intro)
 for step in facts.rollout_plan:
     st.markdown(f"{step.step}. {step.action}  \n   `{step.record_for('dmarc@example.com')}`")
-st.caption(f"The article's threshold: advance to p=reject once the pass rate is stable above {facts.pass_rate_threshold:.0%}.")
+st.caption(facts.threshold_note)
 st.caption(facts.pct_note)
 
 st.header("Frequently asked questions")

@@ -69,7 +69,9 @@ view.charts(shown)
 with st.expander(f"Records ({len(shown):,})"):
     if len(shown) > RECORD_PREVIEW:
         st.caption(f"The first {RECORD_PREVIEW:,} records; the download has all {len(shown):,}.")
-    st.dataframe(shown.head(RECORD_PREVIEW).drop(columns=["explanation", "fix", "explorer_link"]), hide_index=True)
+    st.dataframe(
+        shown.head(RECORD_PREVIEW).drop(columns=["auth_results", "explanation", "fix", "explorer_link"]), hide_index=True
+    )
 st.download_button(
     f"Download the {len(shown):,} triaged records (CSV)",
     data=lambda: csv_bytes(shown),

@@ -84,7 +84,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                     "cause": diagnosis.cause,
                     "table_row": diagnosis.table_row,
                     "explanation": diagnosis.explanation,
-                    "fix": diagnosis.fix,
+                    "fix": evaluation.fix,
                     "link": "/?" + scenario.query_string(),
                 },
                 indent=2,
@@ -99,7 +99,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         rows += [
             ("Cause:", f"{diagnosis.cause} ({row})"),
             ("Why:", diagnosis.explanation),
-            ("Fix:", diagnosis.fix),
+            ("Fix:", evaluation.fix),
             ("Link:", "/?" + scenario.query_string()),
         ]
         _print_fields(rows)
@@ -110,7 +110,7 @@ def _triage(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .analysis import summary
-    from .analysis.triage import triage
+    from .analysis.triage import EXPORTED_COLUMNS, triage
     from .reports.reading import read_files
 
     outcomes = read_files([(Path(path).name, Path(path).read_bytes()) for path in args.files])
@@ -138,7 +138,7 @@ def _triage(args: argparse.Namespace) -> int:
                     },
                     "readiness": [asdict(assessment) for assessment in summary.rollout_readiness(frame)],
                     "sources": json.loads(summary.by_source(frame).to_json(orient="records")),
-                    "records": json.loads(frame.to_json(orient="records", date_format="iso")),
+                    "records": json.loads(frame[list(EXPORTED_COLUMNS)].to_json(orient="records", date_format="iso")),
                 },
                 indent=2,
                 default=str,
@@ -190,12 +190,10 @@ def _print_check(result: DomainCheck) -> None:
     rows.append(("Org. domain (PSL):", result.dmarc.rfc7489.organizational_domain))
     rows.append(("Org. domain (tree walk):", result.dmarc.tree_walk.organizational_domain or "unknown"))
     rows.append(("SPF:", f"found: {result.spf.record}" if result.spf.record else words[result.spf.status]))
-    for key in result.dkim:
-        if key.selector in result.selectors or not key.missing:
-            rows.append((f"DKIM {key.selector}:", f"{words[key.status]}. {key.detail}".strip()))
-    absent = [key.selector for key in result.common_keys if key.missing]
-    if absent:
-        rows.append(("DKIM, no key:", ", ".join(absent)))
+    for key in result.shown_keys:
+        rows.append((f"DKIM {key.selector}:", f"{words[key.status]}. {key.detail}".strip()))
+    if result.absent_common_selectors:
+        rows.append(("DKIM, no key:", ", ".join(result.absent_common_selectors)))
     _print_fields(rows)
     for note in result.findings:
         label = f"root cause {note.root_cause}" if note.root_cause else note.severity

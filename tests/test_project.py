@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 from conftest import ROOT
 
@@ -30,3 +32,11 @@ def test_no_legacy_pages_folder():
     # A pages/ folder beside app.py switches Streamlit to its legacy multipage mode on the first
     # deep link after a start, bypassing st.navigation (see app.py).
     assert not (ROOT / "pages").exists()
+
+
+def test_ruff_finds_nothing_to_lint_or_format():
+    ruff = [sys.executable, "-m", "ruff"]
+    lint = subprocess.run([*ruff, "check", "--quiet", "."], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    formatted = subprocess.run([*ruff, "format", "--check", "--quiet", "."], cwd=ROOT, capture_output=True, text=True)
+    assert formatted.returncode == 0, "run `uv run ruff format .`:\n" + formatted.stdout + formatted.stderr

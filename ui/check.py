@@ -110,9 +110,7 @@ def organizational_domains(result: DomainCheck) -> None:
 
 
 def dkim(result: DomainCheck) -> None:
-    used_by = {entry.selector: entry.used_by for entry in knowledge().dkim_selectors}
-    shown = [key for key in result.dkim if key.selector in result.selectors or not key.missing]
-    if shown:
+    if result.shown_keys:
         st.dataframe(
             pd.DataFrame(
                 [
@@ -121,17 +119,17 @@ def dkim(result: DomainCheck) -> None:
                         "Name": key.name,
                         "Answer": _status(key.status),
                         "Detail": key.detail,
-                        "Common for": "" if key.selector in result.selectors else used_by.get(key.selector, ""),
+                        "Common for": result.common_for(key),
                     }
-                    for key in shown
+                    for key in result.shown_keys
                 ]
             ),
             hide_index=True,
             width="stretch",
         )
-    absent = [key.selector for key in result.common_keys if key.missing]
-    if absent:
-        st.caption(f"No key under these common selectors (normal: each sender uses its own): {inert(', '.join(absent))}.")
+    if result.absent_common_selectors:
+        absent = inert(", ".join(result.absent_common_selectors))
+        st.caption(knowledge().absent_selectors_note.format(selectors=absent))
 
 
 def spf(result: DomainCheck) -> None:

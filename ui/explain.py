@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dmarc_core import AuthResult, Diagnosis, DmarcEvaluation, Scenario, knowledge, known_sender, public_suffix_match
+from dmarc_core import AuthResult, DmarcEvaluation, Scenario, knowledge, public_suffix_match
 from ui.text import inert, inert_with_code
 
 EXPLORER_PAGE = "app_pages/explorer.py"
@@ -77,7 +77,8 @@ def show_diagnosis_table(highlight_row: int | None = None) -> None:
     st.dataframe(styled, width="stretch")
 
 
-def cause_and_fix(diagnosis: Diagnosis) -> None:
+def cause_and_fix(evaluation: DmarcEvaluation) -> None:
+    diagnosis = evaluation.diagnosis
     finding = diagnosis.finding
     if finding.root_cause:
         cause = knowledge().root_cause(finding.root_cause)
@@ -86,11 +87,7 @@ def cause_and_fix(diagnosis: Diagnosis) -> None:
     else:
         st.markdown(f"#### {finding.title}")
     st.markdown(inert(diagnosis.explanation))
-    st.info(f"**Fix:** {inert_with_code(diagnosis.fix)}", icon=":material/build:")
-    senders = {known_sender(domain) for domain in diagnosis.signers} - {None}
-    for sender in senders:
-        if sender.setting:
-            st.markdown(f"**{inert(sender.name)}** signs here: turn on signing with your domain at *{inert(sender.setting)}*.")
+    st.info(f"**Fix:** {inert_with_code(evaluation.fix)}", icon=":material/build:")
 
 
 def scenario_link(scenario: Scenario, label: str) -> None:

@@ -11,11 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from dmarc_core import IpInfo, enrich_ips, lookup_dkim_keys, make_resolver
-from dmarc_core.analysis.summary import missing_selectors
+from dmarc_core.analysis.summary import busiest_addresses, missing_selectors
 from ui.text import inert
-
-#: Addresses enriched per run: the ones behind the most messages.
-ENRICH_LIMIT = 300
 
 
 @dataclass
@@ -50,8 +47,7 @@ def _start(ips: list[str], cache: dict) -> Enrichment:
 def enrichment(frame: pd.DataFrame) -> dict[str, IpInfo] | None:
     """The button, the progress while it runs, and the results once there are some."""
     state = st.session_state
-    busiest = frame.groupby("source_ip", observed=True)["count"].sum().nlargest(ENRICH_LIMIT)
-    ips = [ip for ip in busiest.index if ip]
+    ips = busiest_addresses(frame)
     if st.button(
         "Enrich sources",
         icon=":material/travel_explore:",

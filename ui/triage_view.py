@@ -18,16 +18,6 @@ from dmarc_core.analysis import summary
 from ui.text import chart_label, chart_text, inert
 
 STATUS_LABELS = {"read": "✅ read", "repaired": "🛠️ read with repairs", "refused": "⛔ refused"}
-CAUSE_COLORS = {
-    "aligned": "#2da44e",
-    "wrong_domain": "#cf222e",
-    "signature_failed": "#bc4c00",
-    "forwarded": "#8c959f",
-    "strict_mismatch": "#8250df",
-    "selector_missing": "#d4a72c",
-    "multiple_signatures": "#0969da",
-    "unsigned": "#6e7781",
-}
 
 
 def read_with_progress(files: list[tuple[str, bytes]]) -> list[FileOutcome]:
@@ -92,27 +82,20 @@ def headline_metrics(frame: pd.DataFrame) -> None:
 
 
 def policies(frame: pd.DataFrame) -> None:
-    published = frame.drop_duplicates(["policy_domain", "p", "adkim", "aspf", "pct"])[
-        ["policy_domain", "p", "adkim", "aspf", "pct"]
-    ]
-    reporters = (
-        frame.groupby("policy_domain")["org_name"].unique().map(lambda names: ", ".join(sorted(name for name in names if name)))
-    )
-    published = published.assign(reported_by=published["policy_domain"].map(reporters))
-    st.dataframe(published.rename(columns={"policy_domain": "domain"}), hide_index=True, width="stretch")
+    st.dataframe(summary.published_policies(frame), hide_index=True, width="stretch", column_config={"policy_domain": "domain"})
 
 
 def readiness(frame: pd.DataFrame) -> None:
-    plan = knowledge().rollout_plan
+    facts = knowledge()
     for assessment in summary.rollout_readiness(frame):
         with st.container(border=True):
             st.markdown(
                 f"**{inert(assessment.domain)}** publishes p={inert(assessment.policy)}: step {assessment.step} of "
-                f"{len(plan)} of the rollout plan, *{inert(plan[assessment.step - 1].action)}*"
+                f"{len(facts.rollout_plan)} of the rollout plan, *{inert(facts.rollout_step(assessment.step).action)}*"
             )
             (st.success if assessment.ready else st.warning)(inert(assessment.advice))
             if assessment.next_record:
-                st.caption(f"Next record to publish at _dmarc.{inert(assessment.domain)} (keep your own rua address):")
+                st.caption(facts.next_record_note.format(domain=inert(assessment.domain)))
                 st.code(assessment.next_record, language=None, wrap_lines=True)
             if assessment.blockers:
                 st.text(
@@ -131,23 +114,11 @@ def filtered(frame: pd.DataFrame) -> pd.DataFrame:
     causes = row.multiselect(
         "Causes", list(knowledge().causes), format_func=lambda c: findings[c].title, key="filter_causes", placeholder="all causes"
     )
-    search = row.text_input("Search sender, IP or domain", key="filter_search").strip().lower()
+    search = row.text_input("Search sender, IP or domain", key="filter_search")
     failing_only = row.toggle("Failing only", key="filter_failing")
-    keep = pd.Series(True, index=frame.index)
-    if domain != "all":
-        keep &= frame["policy_domain"] == domain
-    if causes:
-        keep &= frame["cause"].isin(causes)
-    if failing_only:
-        keep &= ~frame["dmarc_pass"]
-    if search:
-        keep &= (
-            frame["source"].str.lower().str.contains(search, regex=False)
-            | frame["source_ip"].str.contains(search, regex=False)
-            | frame["header_from"].str.contains(search, regex=False)
-            | frame["dkim"].str.contains(search, regex=False)
-        )
-    return frame[keep]
+    return summary.matching(
+        frame, policy_domain=None if domain == "all" else domain, causes=causes, failing_only=failing_only, search=search
+    )
 
 
 def sources_table(frame: pd.DataFrame, enrichment: dict | None = None) -> None:
@@ -188,25 +159,22 @@ def charts(frame: pd.DataFrame) -> None:
             y="label",
             color="cause",
             orientation="h",
-            color_discrete_map=CAUSE_COLORS,
+            color_discrete_map=knowledge().cause_colors,
             labels={"label": "", "messages": "Messages"},
         )
         # Room for labels of up to three lines each (chart_label) once a phone wraps them.
         height = max(450, 64 * len(causes))
         st.plotly_chart(figure.update_layout(showlegend=False, height=height, yaxis={"categoryorder": "total ascending"}))
     with by_sender:
-        senders = frame.assign(verdict=frame["dmarc_pass"].map({True: "pass", False: "fail"}))
-        totals = senders.groupby(["source", "verdict"], as_index=False)["count"].sum()
-        top = totals.groupby("source")["count"].sum().nlargest(15).index
-        shown = totals[totals["source"].isin(top)]
+        senders = summary.pass_fail_by_source(frame)
         figure = px.bar(
-            shown.assign(source=shown["source"].astype(str).map(chart_label)),
-            x="count",
+            senders.assign(source=senders["source"].astype(str).map(chart_label)),
+            x="messages",
             y="source",
             color="verdict",
             orientation="h",
             color_discrete_map={"pass": "#2da44e", "fail": "#cf222e"},
-            labels={"count": "Messages", "source": ""},
+            labels={"messages": "Messages", "source": ""},
         )
         st.plotly_chart(figure.update_layout(yaxis={"categoryorder": "total ascending"}))
     with over_time:

@@ -3,7 +3,7 @@ fail and why, how it went over time, and whether the domain is ready for a stric
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..rules.diagnosis import KEY_ERRORS
 from ..rules.knowledge import knowledge
-from .triage import entries
+from .triage import EXPORTED_COLUMNS
 
 if TYPE_CHECKING:
     from ..lookups.sources import IpInfo
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 _PCT_STEPS = (10, 25, 50, 100)
 #: A failing sender holds the rollout back when it carries at least this share of the messages.
 _SIGNIFICANT_SHARE = 0.01
+#: Source addresses enriched per run (PTR and AS lookups): the ones behind the most messages.
+ENRICH_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,12 @@ def missing_selectors(frame: pd.DataFrame) -> dict[str, list[str]]:
     """The DKIM selectors whose key a receiver could not get (permerror/temperror), per signing
     domain, from the rows triaged as selector_missing: what "check selectors" looks up."""
     wanted: dict[str, list[str]] = {}
-    rows = frame.loc[frame["cause"] == "selector_missing", ["dkim", "dkim_selectors"]].drop_duplicates()
-    for dkim, selectors in rows.itertuples(index=False, name=None):
-        for (domain, result), selector in zip(entries(str(dkim)), str(selectors).split(","), strict=False):
-            if result in KEY_ERRORS and domain and selector and selector not in wanted.setdefault(domain, []):
-                wanted[domain].append(selector)
+    for auth in frame.loc[frame["cause"] == "selector_missing", "auth_results"].unique():
+        for signature in auth.dkim:
+            if signature.result in KEY_ERRORS and signature.domain and signature.selector:
+                selectors = wanted.setdefault(signature.domain, [])
+                if signature.selector not in selectors:
+                    selectors.append(signature.selector)
     return wanted
 
 
@@ -134,6 +137,67 @@ def by_day(frame: pd.DataFrame) -> pd.DataFrame:
         .sum()
         .rename(columns={"count": "messages"})
     )
+
+
+_POLICY_COLUMNS = ["policy_domain", "p", "adkim", "aspf", "pct"]
+
+
+def published_policies(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each distinct policy a domain published (p, adkim, aspf, pct) as the reports quote it,
+    with the receivers (org_name) that reported on that domain."""
+    published = frame.drop_duplicates(_POLICY_COLUMNS)[_POLICY_COLUMNS]
+    reporters = (
+        frame.groupby("policy_domain", observed=True)["org_name"]
+        .unique()
+        .map(lambda names: ", ".join(sorted(name for name in names if name)))
+    )
+    return published.assign(reported_by=published["policy_domain"].map(reporters)).reset_index(drop=True)
+
+
+def pass_fail_by_source(frame: pd.DataFrame, limit: int = 15) -> pd.DataFrame:
+    """Messages that pass and that fail DMARC per source, for the ``limit`` sources with the most
+    messages: one row per source and verdict (``pass``/``fail``)."""
+    verdicts = frame.assign(verdict=frame["dmarc_pass"].map({True: "pass", False: "fail"}))
+    totals = verdicts.groupby(["source", "verdict"], as_index=False, observed=True)["count"].sum()
+    busiest = totals.groupby("source", observed=True)["count"].sum().nlargest(limit).index
+    return totals[totals["source"].isin(busiest)].rename(columns={"count": "messages"}).reset_index(drop=True)
+
+
+def busiest_addresses(frame: pd.DataFrame, limit: int = ENRICH_LIMIT) -> list[str]:
+    """The source addresses behind the most messages, most first, at most ``limit``: the ones
+    worth the DNS lookups of ``enrich_ips``."""
+    totals = frame.groupby("source_ip", observed=True)["count"].sum().nlargest(limit)
+    return [ip for ip in totals.index if ip]
+
+
+def matching(
+    frame: pd.DataFrame,
+    *,
+    policy_domain: str | None = None,
+    causes: Iterable[str] = (),
+    failing_only: bool = False,
+    search: str = "",
+) -> pd.DataFrame:
+    """The rows the triage's filters keep: one policy domain, some causes, failing mail only, and
+    a text found in the source, its address, the From: domain or the DKIM results. The reader
+    lower-cases domains, so only the source (a sender's name) needs lower-casing to compare."""
+    keep = pd.Series(True, index=frame.index)
+    if policy_domain:
+        keep &= frame["policy_domain"] == policy_domain
+    causes = list(causes)
+    if causes:
+        keep &= frame["cause"].isin(causes)
+    if failing_only:
+        keep &= ~frame["dmarc_pass"]
+    text = search.strip().lower()
+    if text:
+        keep &= (
+            frame["source"].str.lower().str.contains(text, regex=False)
+            | frame["source_ip"].str.contains(text, regex=False)
+            | frame["header_from"].str.contains(text, regex=False)
+            | frame["dkim"].str.contains(text, regex=False)
+        )
+    return frame[keep]
 
 
 @dataclass(frozen=True)
@@ -240,6 +304,7 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     def defuse(value):
         return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
+    frame = frame[[name for name in EXPORTED_COLUMNS if name in frame]]
     safe = {}
     for name, column in frame.items():
         if isinstance(column.dtype, pd.CategoricalDtype):

@@ -7,23 +7,24 @@ answers are mapped back onto the rows with array indexing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..reports.model import Report
-from ..rules.alignment import DKIM_RESULTS, SPF_RESULTS
-from ..rules.diagnosis import RELAY_REASONS, aligns, diagnose, safe_domain, safe_organizational_domain, spf_passes_for
-from ..rules.knowledge import known_sender
+from ..reports.model import AuthResults, Report
+from ..rules.alignment import DKIM_RESULTS, SPF_RESULTS, aligns, safe_domain, safe_organizational_domain
+from ..rules.diagnosis import RELAY_REASONS, authenticated_sender, diagnose, spf_passes_for
 from ..rules.scenario import Scenario
 
 #: Report-level values repeated on each of the report's rows.
 REPORT_COLUMNS = ("file", "org_name", "report_id", "begin", "end", "policy_domain", "p", "adkim", "aspf", "pct")
 #: Columns the diagnosis depends on: rows equal in these get the same answer.
-_KEY = ("header_from", "policy_domain", "dkim", "spf", "adkim", "aspf", "reported_dkim", "reported_spf", "reason")
+_KEY = ("header_from", "policy_domain", "auth_results", "adkim", "aspf", "reported_dkim", "reported_spf", "reason")
 _JUDGED = (
     "dkim_aligned",
     "spf_aligned",
@@ -42,11 +43,13 @@ _JUDGED = (
 _RESULT_WORDS = {"hardfail": "fail"}
 
 
-def entries(value: str) -> tuple[tuple[str, str], ...]:
-    """``"a.example:pass,b.example:fail"`` to ``(("a.example", "pass"), ("b.example", "fail"))``."""
-    if not value:
-        return ()
-    return tuple(tuple(entry.rsplit(":", 1)) for entry in value.split(","))  # type: ignore[misc]
+#: What the link format (``domain:result``, comma-separated) uses as separators; a report's value
+#: shows them as ``?``, so that no value can pass for two entries.
+_SEPARATORS = re.compile(r"[,:\s]")
+
+
+def _as_text(value: str) -> str:
+    return _SEPARATORS.sub("?", value)
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,10 @@ class _Judgement:
     explorer_link: str
 
 
-def _judge(header_from, policy_domain, dkim, spf, adkim, aspf, reported_dkim, reported_spf, reason) -> _Judgement:
+def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_dkim, reported_spf, reason) -> _Judgement:
     from_domain = safe_domain(header_from) or safe_domain(policy_domain)
-    signatures, spf_results = entries(dkim), entries(spf)
+    signatures = tuple((signature.domain, signature.result) for signature in auth.dkim)
+    spf_results = tuple((check.domain, check.result) for check in auth.spf)
     ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in signatures)
     ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in spf_results)
     # The receiver's policy_evaluated verdicts count; where a report leaves them empty, ours stand in.
@@ -77,9 +81,9 @@ def _judge(header_from, policy_domain, dkim, spf, adkim, aspf, reported_dkim, re
     spf_passed = spf_passes_for(from_domain, spf_results) if spf_results else spf_pass_evaluated
     relayed = bool(RELAY_REASONS.intersection(reason.split(","))) if reason else False
     diagnosis = diagnose(from_domain, signatures, adkim=adkim, dkim_pass=dkim_pass, spf_pass=spf_passed, relayed=relayed)
-    # Name a source only by domains that authenticated: anyone can claim a domain that then fails.
-    authenticated = [domain for domain, result in (*signatures, *spf_results) if result == "pass" and domain]
-    named = next(filter(None, map(known_sender, authenticated)), None)
+    named = authenticated_sender((*signatures, *spf_results))
+    # Without a known sender, a source is named by the first domain that authenticated, if any.
+    authenticated = next((domain for domain, result in (*signatures, *spf_results) if result == "pass" and domain), None)
     return _Judgement(
         dkim_aligned=ours_dkim,
         spf_aligned=ours_spf,
@@ -89,18 +93,11 @@ def _judge(header_from, policy_domain, dkim, spf, adkim, aspf, reported_dkim, re
         table_row=diagnosis.table_row,
         finding=diagnosis.finding.key,
         sender=named.name if named else "",
-        source=named.name if named else (safe_organizational_domain(authenticated[0]) or "" if authenticated else ""),
+        source=named.name if named else (safe_organizational_domain(authenticated) or ""),
         explanation=diagnosis.explanation,
-        fix=_fix(diagnosis, named),
+        fix=diagnosis.fix_for(named),
         explorer_link=_link(from_domain or header_from, signatures, spf_results, adkim, aspf, reported_dkim),
     )
-
-
-def _fix(diagnosis, sender) -> str:
-    """The finding's fix, plus where the known sender turns on signing with your domain."""
-    if sender and sender.setting and diagnosis.finding.blocks_rollout:
-        return f"{diagnosis.fix} At {sender.name}: {sender.setting}."
-    return diagnosis.fix
 
 
 def _link(header_from, signatures, spf_results, adkim, aspf, reported_dkim) -> str:
@@ -110,8 +107,8 @@ def _link(header_from, signatures, spf_results, adkim, aspf, reported_dkim) -> s
         result = _RESULT_WORDS.get(result, result)
         return result if result in allowed else "neutral"
 
-    dkim = tuple((domain, word(result, DKIM_RESULTS)) for domain, result in signatures if domain)
-    spf = next(((domain, word(result, SPF_RESULTS)) for domain, result in spf_results if domain), None)
+    dkim = tuple((_as_text(domain), word(result, DKIM_RESULTS)) for domain, result in signatures if domain)
+    spf = next(((_as_text(domain), word(result, SPF_RESULTS)) for domain, result in spf_results if domain), None)
     reported = reported_dkim if reported_dkim in ("pass", "fail") else None
     return Scenario(header_from or "", dkim, spf, adkim, aspf, reported).query_string()
 
@@ -121,9 +118,14 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     reports = [reports] if isinstance(reports, Report) else list(reports)
     if not reports or not sum(report.record_count for report in reports):
         return _empty_frame()
-    records = pa.concat_tables([report.records for report in reports]).to_pandas(types_mapper=_ARROW_TEXT.get)
+    table = pa.concat_tables([report.records for report in reports])
+    auth_codes, auth_values = _distinct_auth_results(table)
+    records = table.drop_columns(["dkim", "spf"]).to_pandas(types_mapper=_ARROW_TEXT.get)
     which_report = np.repeat(np.arange(len(reports)), [report.record_count for report in reports])
     frame = pd.concat([_report_columns(reports, which_report), records], axis=1)
+    frame["auth_results"] = pd.Categorical.from_codes(auth_codes, categories=pd.Index(auth_values, dtype=object))
+    for name, text in _AUTH_TEXT.items():  # the auth results as text, for tables and CSV
+        frame[name] = _expand(name, [text(auth) for auth in auth_values], auth_codes)
 
     # The rules run once per distinct combination of the columns they read.
     codes = frame.groupby(list(_KEY), sort=False, dropna=False, observed=True).ngroup().to_numpy()
@@ -133,7 +135,7 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
         frame[name] = _expand(name, [getattr(judgement, name) for judgement in judged], codes)
     frame["enforced_before_fix"] = (
         frame["disposition"].isin(("quarantine", "reject")).to_numpy()
-        & frame["dkim"].str.contains(":pass", regex=False).to_numpy()
+        & np.array([any(signature.result == "pass" for signature in auth.dkim) for auth in auth_values])[auth_codes]
         & (frame["reported_dkim"] == "fail").to_numpy()
     )
     # Who sent it when nothing authenticated: the address is all there is.
@@ -143,6 +145,31 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
 
 
 _ARROW_TEXT = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}
+#: The text columns written from a record's auth results: ``domain:result`` entries (the link
+#: format) and the DKIM selectors, comma-separated.
+_AUTH_TEXT = {
+    "dkim": lambda auth: ",".join(f"{_as_text(s.domain)}:{_as_text(s.result)}" for s in auth.dkim),
+    "dkim_selectors": lambda auth: ",".join(_as_text(s.selector) for s in auth.dkim),
+    "spf": lambda auth: ",".join(f"{_as_text(s.domain)}:{_as_text(s.result)}" for s in auth.spf),
+}
+
+
+def _distinct_auth_results(records: pa.Table) -> tuple[np.ndarray, list[AuthResults]]:
+    """For every record the number of its <auth_results> among the distinct ones, and those, in
+    order of first appearance. Equal lists are found in Arrow, so only distinct ones reach Python."""
+    dkim, spf = records["dkim"].combine_chunks(), records["spf"].combine_chunks()
+    encoded = pc.binary_join_element_wise(_list_key(dkim), _list_key(spf), "\x1d").dictionary_encode()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    first_rows = np.unique(codes, return_index=True)[1]  # codes count up from 0 in order of appearance
+    distinct = zip(dkim.take(first_rows).to_pylist(), spf.take(first_rows).to_pylist(), strict=True)
+    return codes, [AuthResults.from_arrow(signatures, checks) for signatures, checks in distinct]
+
+
+def _list_key(column: pa.ListArray) -> pa.Array:
+    """Text equal for equal lists of structs: fields joined by U+001F, entries by U+001E. The reader
+    replaced every control character in report text, so no value holds these."""
+    entries = pc.binary_join_element_wise(*column.values.flatten(), "\x1f")
+    return pc.binary_join(pa.ListArray.from_arrays(column.offsets, entries), "\x1e")
 
 
 def _expand(name: str, values: list, codes: np.ndarray):
@@ -191,6 +218,7 @@ TRIAGE_COLUMNS = (
     "dkim",
     "dkim_selectors",
     "spf",
+    "auth_results",
     "dmarc_pass",
     "dkim_aligned",
     "spf_aligned",
@@ -205,6 +233,10 @@ TRIAGE_COLUMNS = (
     "fix",
     "explorer_link",
 )
+
+
+#: What exports (CSV, JSON) carry: the structured ``auth_results`` are there as the text columns.
+EXPORTED_COLUMNS = tuple(name for name in TRIAGE_COLUMNS if name != "auth_results")
 
 
 def _empty_frame() -> pd.DataFrame:

@@ -131,6 +131,23 @@ class DomainCheck:
         return tuple(key for key in self.dkim if key.selector not in self.selectors)
 
     @property
+    def shown_keys(self) -> tuple[DkimKeyLookup, ...]:
+        """The keys worth showing: each selector you gave, found or not, and every common one
+        that did not come back missing."""
+        return tuple(key for key in self.dkim if key.selector in self.selectors or not key.missing)
+
+    @property
+    def absent_common_selectors(self) -> tuple[str, ...]:
+        """Common selectors with no key: normal, since each sender uses its own."""
+        return tuple(key.selector for key in self.common_keys if key.missing)
+
+    def common_for(self, key: DkimKeyLookup) -> str:
+        """Who usually signs with a common selector tried here; empty for a selector you gave."""
+        if key.selector in self.selectors:
+            return ""
+        return next((entry.used_by for entry in knowledge().dkim_selectors if entry.selector == key.selector), "")
+
+    @property
     def asked(self) -> dict[str, tuple[str, str]]:
         """Every name asked, once: its status and the detail of what happened."""
         results = [*self.dmarc.rfc7489.lookups, *self.dmarc.tree_walk.lookups, *self.dkim, self.spf]

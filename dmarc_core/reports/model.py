@@ -11,8 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 RFC9990_NAMESPACE = "urn:ietf:params:xml:ns:dmarc-2.0"
-#: The per-record columns, in order. ``dkim`` and ``spf`` use the Explorer's link format:
-#: comma-separated ``domain:result`` entries.
+#: A record's one-value columns, in order: text as reported, trimmed (``count`` an integer).
 RECORD_COLUMNS = (
     "source_ip",
     "count",
@@ -24,10 +23,9 @@ RECORD_COLUMNS = (
     "header_from",
     "envelope_from",
     "envelope_to",
-    "dkim",
-    "dkim_selectors",
-    "spf",
 )
+#: A record's <auth_results>: a list column per method, one struct per <dkim> or <spf> element.
+AUTH_FIELDS = {"dkim": ("domain", "selector", "result"), "spf": ("domain", "scope", "result")}
 
 
 class ReportError(ValueError):
@@ -54,6 +52,37 @@ class Refusal:
 
     name: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DkimResult:
+    """One <dkim> of a record's <auth_results>: the signature's d=, s= and the receiver's result."""
+
+    domain: str
+    selector: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpfResult:
+    """One <spf> of a record's <auth_results>: the domain checked, its scope (mfrom or helo) and the result."""
+
+    domain: str
+    scope: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResults:
+    """A record's <auth_results> as reported: every DKIM signature and SPF check, in order."""
+
+    dkim: tuple[DkimResult, ...] = ()
+    spf: tuple[SpfResult, ...] = ()
+
+    @classmethod
+    def from_arrow(cls, dkim: list[dict], spf: list[dict]) -> AuthResults:
+        """From one row of the ``dkim`` and ``spf`` columns (``to_pylist`` form)."""
+        return cls(tuple(DkimResult(**entry) for entry in dkim), tuple(SpfResult(**entry) for entry in spf))
 
 
 @dataclass(frozen=True)
@@ -86,7 +115,9 @@ class PolicyPublished:
 
 @dataclass(frozen=True, eq=False)
 class Report:
-    """One aggregate report: who sent it, the policy, its records as columns, and what was repaired."""
+    """One aggregate report: who sent it, the policy, its records as columns, and what was repaired.
+
+    ``records`` has the ``RECORD_COLUMNS`` and the list columns ``dkim`` and ``spf`` of ``AUTH_FIELDS``."""
 
     file: str
     schema: str

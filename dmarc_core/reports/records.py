@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from itertools import accumulate
 from operator import attrgetter
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .model import RECORD_COLUMNS, PolicyPublished, ReportMetadata
+from .model import AUTH_FIELDS, RECORD_COLUMNS, PolicyPublished, ReportMetadata
 
 #: Never entities, a DTD or the network; comments and processing instructions are dropped.
 PARSER_OPTIONS = {
@@ -78,9 +79,10 @@ class RecordReader:
 
     def __init__(self) -> None:
         self._plans: dict[tuple, object] = {}
-        self._pending: list[list] = [[] for _ in RECORD_COLUMNS]
+        # One list per value column, then per auth column one list per field and one of entry counts.
+        self._pending: list[list] = [[] for _ in _PENDING]
         self._appends = [values.append for values in self._pending]
-        self._batches: dict[str, list] = {name: [] for name in RECORD_COLUMNS}
+        self._batches: dict[str, list] = {name: [] for name in (*RECORD_COLUMNS, *AUTH_FIELDS)}
         self.metadata = ReportMetadata()
         self.policy = PolicyPublished()
         self.version = ""
@@ -173,32 +175,31 @@ class RecordReader:
     def _flush(self) -> None:
         """Turn the pending Python lists into Arrow columns, trimmed and lower-cased in C.
 
-        Columns with few distinct values (results, domains) are dictionary-encoded first, so the
-        text work is done once per distinct value instead of once per record."""
+        Text is cleaned once per distinct value (results and domains repeat), not once per record."""
         if not self._pending[0]:
             return
-        for name, values, batches in zip(RECORD_COLUMNS, self._pending, self._batches.values(), strict=True):
-            column = pa.array(values, pa.string())
-            values.clear()
+        pending = dict(zip(_PENDING, self._pending, strict=True))
+        for name in RECORD_COLUMNS:
+            column = pa.array(pending[name], pa.string())
             if name in _FREE_TEXT:
-                batches.append(pc.utf8_trim_whitespace(column))
+                self._batches[name].append(pc.utf8_trim_whitespace(column))
                 continue
-            encoded = column.dictionary_encode()
-            words = _list_column(encoded.dictionary) if name in _LIST_COLUMNS else pc.utf8_trim_whitespace(encoded.dictionary)
-            if name not in _KEEP_CASE:
-                words = pc.utf8_lower(words)
+            indices, words = _clean(column, keep_case=False)
             if len(pc.unique(words)) < len(words):  # "Pass" and "pass" became one word
-                batches.append(pc.take(words, encoded.indices).dictionary_encode())
+                self._batches[name].append(pc.take(words, indices).dictionary_encode())
             else:
-                batches.append(pa.DictionaryArray.from_arrays(encoded.indices, words))
+                self._batches[name].append(pa.DictionaryArray.from_arrays(indices, words))
+        for name, fields in AUTH_FIELDS.items():
+            children = [_cleaned(pending[f"{name}.{field}"], field in _KEEP_CASE) for field in fields]
+            offsets = pa.array(accumulate(pending[f"{name}.count"], initial=0), pa.int32())
+            self._batches[name].append(pa.ListArray.from_arrays(offsets, pa.StructArray.from_arrays(children, fields)))
+        for values in self._pending:
+            values.clear()
 
     @property
     def records(self) -> pa.Table:
         self._flush()
-        columns = {
-            name: pa.chunked_array(batches, type=None if batches else _COLUMN_TYPES[name])
-            for name, batches in self._batches.items()
-        }
+        columns = {name: pa.chunked_array(batches, type=_COLUMN_TYPES[name]) for name, batches in self._batches.items()}
         counts = columns["count"]
         numeric = pc.match_substring_regex(counts, r"^[0-9]{1,15}$")
         bad = len(counts) - (pc.sum(numeric).as_py() or 0)
@@ -211,24 +212,36 @@ class RecordReader:
 _FLUSH_RECORDS = 1 << 13
 #: Columns with many distinct values or free text: trimmed row by row, case kept.
 _FREE_TEXT = frozenset({"source_ip", "count", "reason_comment"})
-#: Columns whose case carries meaning to a reader.
-_KEEP_CASE = frozenset({"dkim_selectors"})
-_COLUMN_TYPES = {name: pa.string() if name in _FREE_TEXT else pa.dictionary(pa.int32(), pa.string()) for name in RECORD_COLUMNS}
+#: Fields whose case carries meaning to a reader.
+_KEEP_CASE = frozenset({"selector"})
+_COLUMN_TYPES = {
+    **{name: pa.string() if name in _FREE_TEXT else pa.dictionary(pa.int32(), pa.string()) for name in RECORD_COLUMNS},
+    **{name: pa.list_(pa.struct([(field, pa.string()) for field in fields])) for name, fields in AUTH_FIELDS.items()},
+}
+#: The reader's pending lists, in the order a compiled plan appends to them.
+_PENDING = (
+    *RECORD_COLUMNS,
+    *(f"{name}.{part}" for name, fields in AUTH_FIELDS.items() for part in (*fields, "count")),
+)
 #: Section elements of a record, and the leaves read by name inside them.
 _SECTIONS = frozenset({"row", "policy_evaluated", "identifiers", "identities", "auth_results"})
 _LEAVES = {"source_ip", "count", "disposition", "header_from", "envelope_from", "envelope_to"}
-# Inside a DKIM or SPF list, fields and entries are first joined with control characters XML 1.0
-# text cannot contain; whole columns are then trimmed, stripped of characters a domain or result
-# cannot hold (a hostile "a.example,b.example:pass" must not become two entries), and only then
-# given the link format's ':' and ','.
-_FIELD, _ENTRY = "\x02", "\x01"
-_LIST_COLUMNS = frozenset({"dkim", "dkim_selectors", "spf"})
+#: C0 controls other than white space: XML 1.0 forbids them, but libxml2's recover mode keeps a
+#: character reference such as &#1;. Shown as U+FFFD, they can never pass for a separator.
+_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
-def _list_column(column: pa.Array) -> pa.Array:
-    column = pc.replace_substring_regex(column, r"\s*([\x01\x02])\s*", r"\1")
-    column = pc.replace_substring_regex(pc.utf8_trim_whitespace(column), r"[,:\s]", "?")
-    return pc.replace_substring(pc.replace_substring(column, _FIELD, ":"), _ENTRY, ",")
+def _clean(column: pa.Array, keep_case: bool) -> tuple[pa.Array, pa.Array]:
+    """(indices, words): the column's distinct values trimmed, controls replaced, lower-cased
+    unless ``keep_case``, and where each row's value is among them."""
+    encoded = column.dictionary_encode()
+    words = pc.replace_substring_regex(pc.utf8_trim_whitespace(encoded.dictionary), _CONTROLS, "\ufffd")
+    return encoded.indices, words if keep_case else pc.utf8_lower(words)
+
+
+def _cleaned(values: list[str], keep_case: bool) -> pa.Array:
+    indices, words = _clean(pa.array(values, pa.string()), keep_case)
+    return pc.take(words, indices)
 
 
 def _compile_plan(shape: tuple, repairs: list[str]):
@@ -250,7 +263,7 @@ def _compile_plan(shape: tuple, repairs: list[str]):
             if name in groups:
                 group = {}
                 groups[name].append(group)
-            elif group is not None and name in ("domain", "result", "selector"):
+            elif group is not None and name in ("domain", "result", "selector", "scope"):
                 group.setdefault(name, index)
         elif section == "policy_evaluated" and name in ("dkim", "spf"):
             where.setdefault(f"reported_{name}", index)
@@ -267,15 +280,6 @@ def _compile_plan(shape: tuple, repairs: list[str]):
     def joined(indices: list[int], separator: str) -> str:
         return f"{separator!r}.join(filter(None, ({''.join(f'{text(i)}, ' for i in indices)})))" if indices else "''"
 
-    def entries(kind: str, fields: tuple[str, ...]) -> str:
-        """An f-string of each group's fields, e.g. f"{t[14] or ''}\x02{t[16] or ''}\x01{t[19] or ''}..."."""
-
-        def part(group: dict, field: str) -> str:
-            return "" if group.get(field) is None else f"{{t[{group[field]}] or ''}}"
-
-        text = _ENTRY.join(_FIELD.join(part(group, field) for field in fields) for group in groups[kind])
-        return "f" + repr(text) if groups[kind] else "''"
-
     values = {
         "source_ip": text(where.get("source_ip")),
         "count": text(where.get("count")),
@@ -287,9 +291,10 @@ def _compile_plan(shape: tuple, repairs: list[str]):
         "header_from": text(where.get("header_from")),
         "envelope_from": text(where.get("envelope_from")),
         "envelope_to": text(where.get("envelope_to")),
-        "dkim": entries("dkim", ("domain", "result")),
-        "dkim_selectors": entries("dkim", ("selector",)),
-        "spf": entries("spf", ("domain", "result")),
     }
-    body = ", ".join(f"a[{number}]({values[name]})" for number, name in enumerate(RECORD_COLUMNS))
-    return eval(f"lambda t, a: ({body})", {})
+    calls = [f"a[{_PENDING.index(name)}]({values[name]})" for name in RECORD_COLUMNS]
+    for name, fields in AUTH_FIELDS.items():
+        for group in groups[name]:
+            calls += [f"a[{_PENDING.index(f'{name}.{field}')}]({text(group.get(field))})" for field in fields]
+        calls.append(f"a[{_PENDING.index(f'{name}.count')}]({len(groups[name])})")
+    return eval(f"lambda t, a: ({', '.join(calls)})", {})  # noqa: S307 - code made of integers only

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .alignment import aligns, safe_domain, safe_organizational_domain
-from .knowledge import Finding, knowledge
+from .knowledge import Finding, KnownSender, knowledge, known_sender
 
 #: policy_evaluated reasons that say the receiver saw the message relayed.
 RELAY_REASONS = frozenset({"forwarded", "trusted_forwarder", "mailing_list"})
@@ -51,6 +51,17 @@ class Diagnosis:
     def fix(self) -> str:
         return self.finding.fix.format(**self._words())
 
+    def sender_advice(self, sender: KnownSender | None) -> str:
+        """Where ``sender`` turns on signing with your domain (the article's list under root
+        cause 1), for a finding that sender must fix before enforcing; otherwise empty."""
+        if sender and sender.setting and self.finding.blocks_rollout:
+            return f"At {sender.name}: {sender.setting}."
+        return ""
+
+    def fix_for(self, sender: KnownSender | None) -> str:
+        """The fix, followed by where ``sender`` turns on signing with your domain when it must."""
+        return " ".join(filter(None, (self.fix, self.sender_advice(sender))))
+
     def _words(self) -> dict[str, str]:
         return {
             "from_domain": self.from_domain or "(no From: domain)",
@@ -58,6 +69,12 @@ class Diagnosis:
             "signing_domain": self.signing_domain or "(no domain)",
             "signing_result": self.signing_result or "(no result)",
         }
+
+
+def authenticated_sender(results: Iterable[tuple[str | None, str]]) -> KnownSender | None:
+    """The known sender named by the first (domain, result) that passed, DKIM or SPF. A domain
+    whose check failed names nobody: anyone can write it into a header."""
+    return next(filter(None, (known_sender(domain) for domain, result in results if result == "pass" and domain)), None)
 
 
 def spf_passes_for(from_domain: str | None, spf: Iterable[tuple[str | None, str]]) -> bool:

@@ -54,20 +54,12 @@ class DmarcRecord:
         return self.tags["aspf"]
 
     @property
-    def testing(self) -> bool:
-        return self.tags["t"] == "y"
-
-    @property
     def psd(self) -> str:
         return self.tags["psd"]
 
     @property
     def pct(self) -> int:
         return int(self.tags.get("pct", "100"))
-
-    @property
-    def removed_tags(self) -> tuple[str, ...]:
-        return tuple(tag for tag in REMOVED_TAGS if tag in self.explicit)
 
     def is_default(self, tag: str) -> bool:
         return tag not in self.explicit

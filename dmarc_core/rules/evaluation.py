@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .alignment import Alignment, Identifier, Mode, check_alignment, parse_mode, parse_result
-from .diagnosis import Diagnosis, diagnose, spf_passes_for
+from .diagnosis import Diagnosis, authenticated_sender, diagnose, spf_passes_for
 from .domains import normalize_domain, organizational_domain
+from .knowledge import KnownSender
 
 _IDENTIFIER_NAMES = {"dkim": "DKIM d=", "spf": "SPF MAIL FROM "}
 
@@ -97,6 +98,22 @@ class DmarcEvaluation:
         """The receiver's policy_evaluated dkim differs from what the signatures given here say."""
         ours = any(signature.carries_dmarc for signature in self.dkim)
         return self.reported_dkim is not None and (self.reported_dkim == "pass") != ours
+
+    @property
+    def sender(self) -> KnownSender | None:
+        """The known sender behind the message, named only by a domain that passed."""
+        identifiers = (*self.dkim, *((self.spf,) if self.spf else ()))
+        return authenticated_sender((result.domain, result.result) for result in identifiers)
+
+    @property
+    def sender_advice(self) -> str:
+        """Where that sender turns on signing with your domain, when the diagnosis asks for it."""
+        return self.diagnosis.sender_advice(self.sender)
+
+    @property
+    def fix(self) -> str:
+        """The diagnosis's fix with that advice: what the triage's fix column says for the same case."""
+        return self.diagnosis.fix_for(self.sender)
 
     @property
     def verdict(self) -> str:

@@ -51,6 +51,7 @@ class Finding:
     summary: str
     explanation: str
     fix: str
+    color: str
     blocks_rollout: bool = False
 
 
@@ -123,12 +124,19 @@ class DomainFinding:
 @dataclass(frozen=True)
 class Knowledge:
     intro: str
+    alignment_default: str
+    organizational_domain_note: str
+    diagnosis_table_note: str
+    absent_selectors_note: str
     alignment_modes: tuple[AlignmentMode, ...]
     root_causes: tuple[RootCause, ...]
     diagnosis_table: tuple[DiagnosisTableRow, ...]
     findings: dict[str, Finding]
+    rollout_intro: str
     rollout_plan: tuple[RolloutStep, ...]
     pass_rate_threshold: float
+    threshold_note: str
+    next_record_note: str
     pct_note: str
     faq: tuple[FaqEntry, ...]
     scenarios: tuple[ScenarioPreset, ...]
@@ -147,10 +155,26 @@ class Knowledge:
     def scenario(self, key: str) -> ScenarioPreset:
         return next(preset for preset in self.scenarios if preset.key == key)
 
+    def rollout_step(self, number: int) -> RolloutStep:
+        return next(step for step in self.rollout_plan if step.step == number)
+
     @property
     def causes(self) -> tuple[str, ...]:
         """The cause names of DESIGN.md, in the order the findings list them."""
         return tuple(dict.fromkeys(finding.cause for finding in self.findings.values()))
+
+    @property
+    def cause_colors(self) -> dict[str, str]:
+        """Each cause's colour, from its first finding (findings of one cause share it)."""
+        colors: dict[str, str] = {}
+        for finding in self.findings.values():
+            colors.setdefault(finding.cause, finding.color)
+        return colors
+
+    @property
+    def esp_settings(self) -> tuple[KnownSender, ...]:
+        """The ESPs that say where they turn on signing with your domain: root cause 1's fix."""
+        return tuple(sender for sender in self.senders if sender.kind == "esp" and sender.setting)
 
     @property
     def common_selectors(self) -> tuple[str, ...]:
@@ -165,8 +189,13 @@ def _read(name: str) -> dict:
 def knowledge() -> Knowledge:
     data = _read("knowledge.toml")
     senders = _read("senders.toml")["senders"]
+    rollout = data["rollout"]
     return Knowledge(
         intro=data["intro"],
+        alignment_default=data["alignment_default"],
+        organizational_domain_note=data["organizational_domain_note"],
+        diagnosis_table_note=data["diagnosis_table_note"],
+        absent_selectors_note=data["absent_selectors_note"],
         alignment_modes=tuple(AlignmentMode(**mode) for mode in data["alignment_modes"]),
         root_causes=tuple(RootCause(**{**cause, "checklist": tuple(cause["checklist"])}) for cause in data["root_causes"]),
         diagnosis_table=tuple(DiagnosisTableRow(**row) for row in data["diagnosis_table"]),
@@ -180,13 +209,17 @@ def knowledge() -> Knowledge:
                 summary=entry["summary"],
                 explanation=entry["explanation"],
                 fix=entry["fix"],
+                color=entry["color"],
                 blocks_rollout=entry.get("blocks_rollout", False),
             )
             for key, entry in data["findings"].items()
         },
+        rollout_intro=rollout["intro"],
         rollout_plan=tuple(RolloutStep(**{"pct": None, **step}) for step in data["rollout_plan"]),
-        pass_rate_threshold=data["rollout"]["pass_rate_threshold"],
-        pct_note=data["rollout"]["pct_note"],
+        pass_rate_threshold=rollout["pass_rate_threshold"],
+        threshold_note=rollout["threshold_note"].format(threshold=rollout["pass_rate_threshold"]),
+        next_record_note=rollout["next_record_note"],
+        pct_note=rollout["pct_note"],
         faq=tuple(FaqEntry(**{"scenario": None, **entry}) for entry in data["faq"]),
         scenarios=tuple(ScenarioPreset(**preset) for preset in data["scenarios"]),
         senders=tuple(KnownSender(**{"setting": None, **sender, "domains": tuple(sender["domains"])}) for sender in senders),

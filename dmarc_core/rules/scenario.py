@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from .alignment import parse_mode, parse_result
 from .evaluation import DmarcEvaluation, evaluate_dmarc
+from .knowledge import knowledge
 
 PARAMETERS = ("from", "dkim", "spf", "adkim", "aspf", "reported_dkim")
 
@@ -108,3 +110,15 @@ def _mode(raw: str, tag: str, problems: list[str]) -> str:
     except ValueError as exc:
         problems.append(f"{exc} Using {tag}=r.")
         return "r"
+
+
+@functools.cache
+def scenarios_by_table_row() -> dict[int, str]:
+    """For each row of the quick diagnosis table, the key of the first article scenario that
+    lands on it: computed by the rules, not written down twice."""
+    rows: dict[int, str] = {}
+    for preset in knowledge().scenarios:
+        row = scenario_from_query(preset.query)[0].evaluate().diagnosis.table_row
+        if row:
+            rows.setdefault(row, preset.key)
+    return rows

@@ -8,7 +8,18 @@ import pandas as pd
 import pytest
 
 from dmarc_core import parse_reports, triage
-from dmarc_core.analysis.summary import by_cause, by_day, by_source, csv_bytes, headline, rollout_readiness
+from dmarc_core.analysis.summary import (
+    busiest_addresses,
+    by_cause,
+    by_day,
+    by_source,
+    csv_bytes,
+    headline,
+    matching,
+    pass_fail_by_source,
+    published_policies,
+    rollout_readiness,
+)
 
 from reportkit import record, report
 
@@ -118,7 +129,7 @@ def test_csv_matches_the_rows_and_defuses_formulas():
     table = pd.read_csv(io.BytesIO(csv_bytes(frame)))
     assert len(table) == 1 and table.loc[0, "count"] == 3
     assert table.loc[0, "org_name"] == '\'=HYPERLINK("http://evil")'
-    assert list(table.columns) == list(frame.columns)
+    assert list(table.columns) == [name for name in frame.columns if name != "auth_results"]  # there as text
 
 
 def days_of_reports(*spans):
@@ -148,3 +159,78 @@ def test_two_weeks_of_reports_are_days_covered_not_the_span(spans, covered):
 def test_the_pct_step_says_rfc_9989_receivers_ignore_pct():
     (assessment,) = rollout_readiness(frame_of(aligned(100), p="none", days=15))
     assert "pct=10" in assessment.next_record and "RFC 9989" in assessment.advice
+
+
+def triage_of(*documents):
+    return triage([parsed for document in documents for parsed in parse_reports(document)])
+
+
+def test_each_published_policy_once_with_the_receivers_that_reported_it():
+    frame = triage_of(
+        report(aligned(5), org_name="yahoo.com", report_id="y"),
+        report(aligned(3), mailchimp(1), org_name="google.com", report_id="g"),
+        report(aligned(2), domain="example.org", p="reject", adkim="s", pct=None, org_name="google.com", report_id="o"),
+    )
+    policies = published_policies(frame)
+    assert policies[["policy_domain", "p", "adkim", "aspf", "reported_by"]].values.tolist() == [
+        ["example.com", "none", "r", "r", "google.com, yahoo.com"],
+        ["example.org", "reject", "s", "r", "google.com"],
+    ]
+    assert policies["pct"].tolist()[0] == 100 and pd.isna(policies["pct"].tolist()[1])  # pct as the report quotes it
+
+
+def unsigned(count, source_ip):
+    return record(count=count, source_ip=source_ip)
+
+
+def test_pass_and_fail_per_source_for_the_busiest_sources():
+    # example.com's own mail: 50 pass, 4 failed by the receiver despite an aligned signature (row 5).
+    frame = frame_of(
+        aligned(50),
+        record(dkim=[("example.com", "pass")], count=4),
+        mailchimp(10),
+        unsigned(1, "203.0.113.7"),
+    )
+    shown = pass_fail_by_source(frame, limit=2)
+    assert sorted(shown[["source", "verdict", "messages"]].values.tolist()) == [
+        ["Mailchimp", "fail", 10],
+        ["example.com", "fail", 4],
+        ["example.com", "pass", 50],
+    ]
+
+
+def test_the_pass_fail_chart_keeps_fifteen_sources():
+    frame = frame_of(*(unsigned(count, f"192.0.2.{count}") for count in range(1, 17)))
+    shown = pass_fail_by_source(frame)
+    assert shown["source"].nunique() == 15 and "192.0.2.1" not in set(shown["source"])
+
+
+def test_the_busiest_addresses_sum_their_records():
+    frame = frame_of(unsigned(5, "192.0.2.1"), unsigned(4, "192.0.2.2"), unsigned(3, "192.0.2.1"), unsigned(6, "192.0.2.3"))
+    assert busiest_addresses(frame, limit=2) == ["192.0.2.1", "192.0.2.3"]
+
+
+def aligned_for(header_from, count):
+    return record(header_from, dkim=[(header_from, "pass")], reported_dkim="pass", count=count)
+
+
+@pytest.mark.parametrize(
+    ("filters", "kept"),
+    [
+        ({}, [5, 2, 1, 3]),
+        ({"policy_domain": "example.org"}, [3]),
+        ({"causes": ["wrong_domain", "selector_missing"]}, [2, 1]),
+        ({"failing_only": True}, [2, 1]),
+        ({"search": "  MailChimp "}, [2]),  # a sender's name, whatever its case
+        ({"search": "198.2.140"}, [2]),  # part of the address
+        ({"search": "mcsv"}, [2]),  # a DKIM domain
+        ({"search": "example.org"}, [3]),  # the From: domain
+        ({"policy_domain": "example.com", "failing_only": True, "causes": ["wrong_domain"]}, [2]),
+    ],
+)
+def test_the_triage_filters(filters, kept):
+    frame = triage_of(
+        report(aligned(5), mailchimp(2), record(dkim=[("example.com", "permerror")], count=1), report_id="c"),
+        report(aligned_for("example.org", 3), domain="example.org", report_id="o"),
+    )
+    assert matching(frame, **filters)["count"].tolist() == kept

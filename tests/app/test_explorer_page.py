@@ -31,7 +31,8 @@ def test_esp_signing_with_its_own_domain_is_row_1(app):
     assert marked_row(test) == 1
     page_text = " ".join(texts(test.markdown))
     assert "Root cause 1" in page_text
-    assert "Settings → Domains → Authenticate Domain" in page_text
+    # The fix ends with where Mailchimp turns on signing with your domain.
+    assert "At Mailchimp: Settings → Domains → Authenticate Domain" in " ".join(texts(test.info))
 
 
 def test_a_link_fills_the_inputs_and_shows_the_verdict(app):

@@ -76,6 +76,23 @@ def test_the_common_selectors_are_tried_besides_the_given_ones(resolver, dns_ser
     assert dns_server.names().count("k1._domainkey.example.com") == 1
 
 
+def test_the_keys_shown_are_yours_found_or_not_and_the_common_ones_that_exist(resolver):
+    result = check_domain("example.com", "nokey, old", resolver)
+    # Yours are expected to exist, so a missing one is news; a common selector matters only if it has a key.
+    assert [key.selector for key in result.shown_keys] == ["nokey", "old", "k1"]
+    assert "google" in result.absent_common_selectors and "selector1" in result.absent_common_selectors
+    assert not {"k1", "nokey", "old"} & set(result.absent_common_selectors)
+    common_for = {key.selector: result.common_for(key) for key in result.shown_keys}
+    assert common_for == {"nokey": "", "old": "", "k1": "Mailchimp"}
+
+
+def test_a_common_selector_you_name_is_yours(resolver):
+    result = check_domain("example.com", "google, k1", resolver)
+    assert [key.selector for key in result.shown_keys][:2] == ["google", "k1"]  # shown though google has no key
+    assert "google" not in result.absent_common_selectors
+    assert result.common_for(result.shown_keys[1]) == ""
+
+
 def test_records_that_cannot_be_used(resolver):
     assert keys(check_domain("example.net", resolver=resolver))[:1] == [("multiple_records", None)]
     assert ("spf_multiple", None) in keys(check_domain("example.net", resolver=resolver))
@@ -93,7 +110,8 @@ def test_methods_that_disagree_are_a_finding(resolver):
 
 def test_dns_that_never_answers_is_one_clear_finding_within_seconds(silent_dns):
     started = time.monotonic()
-    result = check_domain("example.com", "k1", make_resolver(silent_dns.address))
+    # A short lifetime per lookup keeps the test quick; the defaults' bound is tested in test_resolver.py.
+    result = check_domain("example.com", "k1", make_resolver(silent_dns.address, lifetime=0.5))
     assert time.monotonic() - started < 5.0
     assert result.unreachable
     assert keys(result) == [("dns_failed", None)]

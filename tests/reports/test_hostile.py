@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from dmarc_core import Limits, ReportError, parse_reports, triage
+from dmarc_core import Limits, ReportError, parse_reports, scenario_from_query, triage
 
 from reportkit import record, report
 
@@ -86,5 +86,21 @@ def test_markup_in_fields_stays_text():
 def test_hostile_domains_cannot_break_the_dkim_list_format():
     document = report(record(dkim=[("evil.example,mcsv.net:pass", "pass"), ("example.com", "fail")], spf=[("x y", "pass")]))
     (result,) = parse_reports(document)
-    assert result.records["dkim"].to_pylist() == ["evil.example?mcsv.net?pass:pass,example.com:fail"]
-    assert triage(result).loc[0, "cause"] == "forwarded"  # your DKIM failed; SPF passed only for a name that is not yours
+    # Structured from the reader on: two signatures stay two, whatever their text holds.
+    assert [entry["domain"] for entry in result.records["dkim"].to_pylist()[0]] == ["evil.example,mcsv.net:pass", "example.com"]
+    frame = triage(result)
+    assert frame.loc[0, "cause"] == "forwarded"  # your DKIM failed; SPF passed only for a name that is not yours
+    # In the text columns and the Explorer link, the separators a report wrote show as '?'.
+    assert frame.loc[0, "dkim"] == "evil.example?mcsv.net?pass:pass,example.com:fail"
+    linked = scenario_from_query(frame.loc[0, "explorer_link"])[0]
+    assert linked.dkim == (("evil.example?mcsv.net?pass", "pass"), ("example.com", "fail"))
+
+
+def test_control_characters_cannot_forge_auth_results():
+    # XML forbids &#1; and &#2;, but libxml2's recover mode keeps them: they must not pass for separators.
+    forged = b"a.example&#1;b.example&#2;pass"
+    document = report(record(dkim=[("PLACEHOLDER", "fail")])).replace(b"PLACEHOLDER", forged)
+    (result,) = parse_reports(document)
+    (signatures,) = result.records["dkim"].to_pylist()
+    assert len(signatures) == 1 and "\x01" not in signatures[0]["domain"] and "\x02" not in signatures[0]["domain"]
+    assert triage(result).loc[0, "finding"] == "wrong_domain_unverified"  # one failing signature, not a forged pass

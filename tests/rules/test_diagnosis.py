@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dmarc_core import diagnose, knowledge
-from dmarc_core.rules.diagnosis import spf_passes_for
+from dmarc_core import diagnose, knowledge, known_sender
+from dmarc_core.rules.diagnosis import authenticated_sender, spf_passes_for
+from dmarc_core.rules.knowledge import KnownSender
 
 
 def cause_of(header_from, dkim, *, adkim="r", evaluated=False, spf=False, relayed=False):
@@ -82,3 +83,44 @@ def test_explanations_and_fixes_are_sentences_about_the_domains():
 )
 def test_spf_passes_for_your_domain_only(spf, passes):
     assert spf_passes_for("news.example.com", spf) is passes
+
+
+def test_the_esp_advice_names_where_the_sender_signs_with_your_domain():
+    # Root cause 1: the article's fix is custom-domain signing, at the ESP's own setting.
+    mailchimp = known_sender("mcsv.net")
+    esp_signed = diagnose("example.com", (("mcsv.net", "pass"),), dkim_pass=False, spf_pass=False)
+    assert esp_signed.sender_advice(mailchimp) == "At Mailchimp: Settings → Domains → Authenticate Domain."
+    assert esp_signed.sender_advice(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("dkim", "spf"),
+    [
+        ((("example.com", "fail"),), False),  # forwarded: nothing for the sender to change
+        ((), False),  # unsigned: possibly spoofing, which enforcement should stop
+        ((("mcsv.net", "fail"),), False),  # a foreign signature that does not verify
+    ],
+)
+def test_no_esp_advice_where_there_is_no_sender_to_fix(dkim, spf):
+    diagnosis = diagnose("example.com", dkim, dkim_pass=False, spf_pass=spf)
+    assert diagnosis.sender_advice(known_sender("mcsv.net")) == ""
+
+
+def test_no_esp_advice_from_a_sender_with_no_known_setting():
+    esp_signed = diagnose("example.com", (("mcsv.net", "pass"),), dkim_pass=False, spf_pass=False)
+    assert esp_signed.sender_advice(KnownSender("Some relay", "forwarder", ("relay.example",), None)) == ""
+
+
+@pytest.mark.parametrize(
+    ("results", "name"),
+    [
+        ([("mcsv.net", "pass")], "Mailchimp"),
+        ([("mcsv.net", "fail")], None),  # anyone can write d=mcsv.net into a header
+        ([("mcsv.net", "fail"), ("sendgrid.net", "pass")], "SendGrid"),
+        ([("example.com", "pass"), ("bounce.rsgsv.net", "pass")], "Mailchimp"),  # the SPF MAIL FROM names it
+        ([(None, "pass"), ("", "pass")], None),
+    ],
+)
+def test_only_a_domain_that_passed_names_the_sender(results, name):
+    sender = authenticated_sender(results)
+    assert (sender.name if sender else None) == name

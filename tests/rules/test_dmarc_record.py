@@ -23,14 +23,13 @@ def test_sp_defaults_to_p_and_np_to_sp():
 
 def test_rfc_9989_tags():
     record = parse_dmarc_record("v=DMARC1; p=quarantine; np=reject; t=y; psd=y; rua=mailto:d@example.com")
-    assert (record.np, record.testing, record.psd) == ("reject", True, "y")
+    assert (record.np, record.tags["t"], record.psd) == ("reject", "y", "y")
     assert any("t=y" in warning for warning in record.warnings)
 
 
 def test_removed_tags_are_read_and_flagged():
     record = parse_dmarc_record("v=DMARC1; p=quarantine; pct=10; rf=afrf; ri=3600; rua=mailto:d@example.com")
     assert record.pct == 10 and record.tags["rf"] == "afrf" and record.tags["ri"] == "3600"
-    assert record.removed_tags == ("pct", "rf", "ri")
     assert sum("removed by RFC 9989" in warning for warning in record.warnings) == 3
 
 
@@ -94,4 +93,4 @@ def test_a_plain_good_record_has_no_warnings():
 
 def test_invalid_optional_values_fall_back_to_defaults():
     record = parse_dmarc_record("v=DMARC1; p=none; adkim=x; sp=sometimes; t=maybe; rua=mailto:d@example.com")
-    assert (record.adkim, record.sp, record.testing) == ("r", "none", False)
+    assert (record.adkim, record.sp, record.tags["t"]) == ("r", "none", "n")

@@ -90,3 +90,16 @@ def test_a_receivers_pass_with_no_aligned_signature_given_is_said_to_be_the_rece
     assert result.summary.startswith("As reported: the receiver evaluated DKIM as pass for example.com, although no signature")
     agreeing = evaluate_dmarc("example.com", dkim=[("example.com", "pass")], reported_dkim="pass")
     assert not agreeing.contradicts_report and agreeing.summary.startswith("DKIM")
+
+
+def test_the_esp_that_signs_with_its_own_domain_is_told_where_to_sign_with_yours():
+    # The article's root cause 1 example: DKIM passes for mailchimp.com, SPF for mcsv.net.
+    result = evaluate_dmarc("user@example.com", dkim=[("mailchimp.com", "pass")], spf=("mcsv.net", "pass"))
+    assert result.sender.name == "Mailchimp"
+    assert result.sender_advice == "At Mailchimp: Settings → Domains → Authenticate Domain."
+
+
+def test_no_sender_advice_for_aligned_mail_or_a_signature_that_failed():
+    assert evaluate_dmarc("example.com", dkim=[("example.com", "pass")], spf=("mcsv.net", "pass")).sender_advice == ""
+    unverified = evaluate_dmarc("example.com", dkim=[("mcsv.net", "fail")])
+    assert unverified.sender is None and unverified.sender_advice == ""

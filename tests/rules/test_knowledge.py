@@ -3,6 +3,8 @@ article says it does."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from dmarc_core import knowledge, known_sender, scenario_from_query
@@ -149,3 +151,36 @@ def test_the_common_dkim_selectors_are_valid_and_include_the_usual_ones():
     assert {"google", "selector1", "selector2", "k1", "k2", "s1", "s2", "default", "dkim", "mail", "mandrill", "smtp"} <= set(
         common
     )
+
+
+def test_every_cause_has_one_colour_of_its_own():
+    facts = knowledge()
+    colors = facts.cause_colors
+    assert set(colors) == set(facts.causes)
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", color) for color in colors.values())
+    assert len(set(colors.values())) == len(colors), "two causes would look alike in a chart"
+    for finding in facts.findings.values():
+        assert finding.color == colors[finding.cause], f"{finding.key} is coloured unlike the rest of {finding.cause}"
+
+
+def test_rollout_steps_by_their_number_as_the_article_lists_them():
+    facts = knowledge()
+    assert [facts.rollout_step(number).step for number in (1, 2, 3, 4, 5)] == [1, 2, 3, 4, 5]
+    assert (facts.rollout_step(1).policy, facts.rollout_step(3).policy, facts.rollout_step(5).policy) == (
+        "none",
+        "quarantine",
+        "reject",
+    )
+    assert facts.rollout_step(3).pct == 10  # "Set p=quarantine; pct=10"
+
+
+def test_the_pass_rate_threshold_is_the_articles_95_percent_wherever_it_is_said():
+    facts = knowledge()
+    assert facts.pass_rate_threshold == 0.95
+    assert "above 95%" in facts.threshold_note and "above 95%" in facts.rollout_step(5).action
+
+
+def test_the_esp_settings_start_with_the_articles_five():
+    names = [sender.name for sender in knowledge().esp_settings]
+    assert names[:5] == ["Mailchimp", "SendGrid", "HubSpot", "Amazon SES", "Salesforce / Pardot"]
+    assert all(sender.kind == "esp" and sender.setting for sender in knowledge().esp_settings)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dmarc_core import Scenario, scenario_from_params, scenario_from_query
+from dmarc_core import Scenario, knowledge, scenario_from_params, scenario_from_query
+from dmarc_core.rules.scenario import scenarios_by_table_row
 
 
 def test_the_readme_example():
@@ -63,3 +64,11 @@ def test_bad_values_become_messages_and_the_rest_still_loads():
 def test_streamlit_style_list_values_are_accepted():
     scenario, _ = scenario_from_params({"from": ["a.example", "example.com"], "dkim": ["example.com:pass"]})
     assert scenario.from_domain == "example.com"
+
+
+def test_every_row_of_the_diagnosis_table_has_a_scenario_that_lands_on_it():
+    rows = scenarios_by_table_row()
+    assert sorted(rows) == [entry.row for entry in knowledge().diagnosis_table]
+    for row, key in rows.items():
+        scenario, _ = scenario_from_query(knowledge().scenario(key).query)
+        assert scenario.evaluate().diagnosis.table_row == row
