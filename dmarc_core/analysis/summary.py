@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..rules.diagnosis import KEY_ERRORS
 from ..rules.knowledge import knowledge
-from .triage import EXPORTED_COLUMNS
+from .triage import EXPORTED_COLUMNS, REPORT_COLUMNS
 
 if TYPE_CHECKING:
     from ..lookups.sources import IpInfo
@@ -45,7 +45,7 @@ class Headline:
 def headline(frame: pd.DataFrame) -> Headline:
     messages = int(frame["count"].sum())
     return Headline(
-        reports=frame[["file", "report_id"]].drop_duplicates().shape[0],
+        reports=frame["report"].nunique(),
         records=len(frame),
         messages=messages,
         passing_messages=int(frame.loc[frame["dmarc_pass"], "count"].sum()),
@@ -142,16 +142,18 @@ def by_day(frame: pd.DataFrame) -> pd.DataFrame:
 _POLICY_COLUMNS = ["policy_domain", "p", "adkim", "aspf", "pct"]
 
 
+def reports(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per report among ``frame``'s rows, with the report-level columns: what a report
+    says once (who sent it, its dates, the policy it quotes), however many records it has."""
+    return frame.loc[~frame["report"].duplicated(), list(REPORT_COLUMNS)].reset_index(drop=True)
+
+
 def published_policies(frame: pd.DataFrame) -> pd.DataFrame:
     """Each distinct policy a domain published (p, adkim, aspf, pct) as the reports quote it,
-    with the receivers (org_name) that reported on that domain."""
-    published = frame.drop_duplicates(_POLICY_COLUMNS)[_POLICY_COLUMNS]
-    reporters = (
-        frame.groupby("policy_domain", observed=True)["org_name"]
-        .unique()
-        .map(lambda names: ", ".join(sorted(name for name in names if name)))
-    )
-    return published.assign(reported_by=published["policy_domain"].map(reporters)).reset_index(drop=True)
+    with the receivers (org_name) whose reports quote it."""
+    quoted = reports(frame).astype({name: object for name in ("policy_domain", "p", "adkim", "aspf", "org_name")})
+    receivers = quoted.groupby(_POLICY_COLUMNS, sort=False, dropna=False)["org_name"]
+    return receivers.agg(lambda names: ", ".join(sorted({name for name in names if name}))).rename("reported_by").reset_index()
 
 
 def pass_fail_by_source(frame: pd.DataFrame, limit: int = 15) -> pd.DataFrame:
@@ -283,7 +285,7 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
 def _days_covered(rows: pd.DataFrame) -> float:
     """Days that at least one report covers: the union of the reports' date ranges, so that two
     one-day reports a year apart count 2 days, not 366, and receivers reporting the same day count once."""
-    ranges = rows[["begin", "end"]].dropna().drop_duplicates().sort_values("begin")
+    ranges = reports(rows)[["begin", "end"]].dropna().drop_duplicates().sort_values("begin")
     covered, reach = 0.0, None
     for begin, end in ranges.itertuples(index=False):
         if reach is not None and begin < reach:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -21,24 +21,11 @@ from ..rules.alignment import DKIM_RESULTS, SPF_RESULTS, aligns, safe_domain, sa
 from ..rules.diagnosis import RELAY_REASONS, authenticated_sender, diagnose, spf_passes_for
 from ..rules.scenario import Scenario
 
-#: Report-level values repeated on each of the report's rows.
-REPORT_COLUMNS = ("file", "org_name", "report_id", "begin", "end", "policy_domain", "p", "adkim", "aspf", "pct")
+#: Report-level values on each of the report's rows; ``report`` numbers the reports triaged
+#: together, so ``summary.reports`` finds each report's facts once by it.
+REPORT_COLUMNS = ("report", "file", "org_name", "report_id", "begin", "end", "policy_domain", "p", "adkim", "aspf", "pct")
 #: Columns the diagnosis depends on: rows equal in these get the same answer.
 _KEY = ("header_from", "policy_domain", "auth_results", "adkim", "aspf", "reported_dkim", "reported_spf", "reason")
-_JUDGED = (
-    "dkim_aligned",
-    "spf_aligned",
-    "dmarc_pass",
-    "disagrees",
-    "cause",
-    "table_row",
-    "finding",
-    "sender",
-    "source",
-    "explanation",
-    "fix",
-    "explorer_link",
-)
 #: Non-standard result words seen in real reports, mapped to the nearest RFC word for links.
 _RESULT_WORDS = {"hardfail": "fail"}
 
@@ -66,6 +53,10 @@ class _Judgement:
     explanation: str
     fix: str
     explorer_link: str
+
+
+#: The columns the rules fill, once per distinct combination of _KEY.
+_JUDGED = tuple(field.name for field in fields(_Judgement))
 
 
 def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_dkim, reported_spf, reason) -> _Judgement:
@@ -186,6 +177,7 @@ def _expand(name: str, values: list, codes: np.ndarray):
 def _report_columns(reports: list[Report], which_report: np.ndarray) -> pd.DataFrame:
     per_report = pd.DataFrame(
         {
+            "report": np.arange(len(reports), dtype=np.int32),
             "file": [r.file for r in reports],
             "org_name": [r.metadata.org_name for r in reports],
             "report_id": [r.metadata.report_id for r in reports],

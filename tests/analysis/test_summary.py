@@ -18,6 +18,7 @@ from dmarc_core.analysis.summary import (
     matching,
     pass_fail_by_source,
     published_policies,
+    reports,
     rollout_readiness,
 )
 
@@ -177,6 +178,25 @@ def test_each_published_policy_once_with_the_receivers_that_reported_it():
         ["example.org", "reject", "s", "r", "google.com"],
     ]
     assert policies["pct"].tolist()[0] == 100 and pd.isna(policies["pct"].tolist()[1])  # pct as the report quotes it
+
+
+def test_a_policy_change_names_the_receivers_that_saw_each_policy():
+    # The domain moved from p=none to p=quarantine; each row names only the reports quoting it.
+    frame = triage_of(
+        report(aligned(5), org_name="yahoo.com", report_id="before"),
+        report(aligned(3), p="quarantine", org_name="google.com", report_id="after"),
+    )
+    assert published_policies(frame)[["p", "reported_by"]].values.tolist() == [
+        ["none", "yahoo.com"],
+        ["quarantine", "google.com"],
+    ]
+
+
+def test_report_level_facts_once_per_report_however_many_records():
+    frame = triage_of(report(aligned(1), aligned(2), aligned(3), report_id="a"), report(aligned(4), report_id="a"))
+    # Two reports (the same id twice counts twice until duplicates are recognised), four records.
+    assert len(frame) == 4 and reports(frame)["report_id"].tolist() == ["a", "a"]
+    assert headline(frame).reports == 2
 
 
 def unsigned(count, source_ip):
