@@ -110,7 +110,10 @@ class ZoneServer:
 
     def start(self) -> ZoneServer:
         for server in self.servers:
-            server.start_thread()
+            # As dnslib's start_thread, but checking for stop() every 50 ms rather than every 0.5 s,
+            # so stopping the two servers does not wait a second.
+            server.thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+            server.thread.start()
         return self
 
     def stop(self) -> None:

@@ -1,19 +1,60 @@
-"""The command line, run as a user runs it."""
+"""The command line: each command's output and exit status through ``main(argv)`` in this process,
+and ``python -m dmarc_core`` run as a user runs it, to prove the entry point end to end."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
+
+import pytest
+
+from dmarc_core import NAMESERVER_ENV
+from dmarc_core._cli import main
 
 from conftest import ROOT
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
+@dataclass
+class Run:
+    """What a run of the command line left: its exit status and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli("align", ...)`` runs ``main`` with those arguments, as ``python -m dmarc_core`` does."""
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()  # what earlier runs printed is theirs
+        try:
+            status = main(list(args))
+        except SystemExit as exit:  # argparse's own errors and --help end this way
+            status = exit.code
+        out, err = capsys.readouterr()
+        return Run(status, out, err)
+
+    return run
+
+
+def python_m(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dmarc_core", *args], capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
-def test_align_relaxed_and_strict():
+def test_python_m_dmarc_core_prints_the_answer_and_exits_with_its_status():
+    strict = python_m("align", "user@example.com", "mail.example.com", "--mode", "s")
+    assert strict.returncode == 1
+    assert "Aligned:  no" in strict.stdout and "but adkim=s requires them to be identical" in strict.stdout
+    bad = python_m("align", "exa mple.com", "example.com")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error:") and "Traceback" not in bad.stderr and bad.stdout == ""
+
+
+def test_align_relaxed_and_strict(cli):
     relaxed = cli("align", "user@example.com", "mail.example.com", "--mode", "r")
     assert relaxed.returncode == 0 and "Aligned:  yes" in relaxed.stdout
     strict = cli("align", "user@example.com", "mail.example.com", "--mode", "s")
@@ -21,19 +62,19 @@ def test_align_relaxed_and_strict():
     assert "but adkim=s requires them to be identical" in strict.stdout
 
 
-def test_align_json():
+def test_align_json(cli):
     result = json.loads(cli("align", "user@example.com", "mailchimp.com", "--json").stdout)
     assert result["aligned"] is False
     assert result["from_organizational_domain"] == "example.com"
 
 
-def test_bad_input_is_a_message_and_status_2():
+def test_bad_input_is_a_message_and_status_2(cli):
     result = cli("align", "exa mple.com", "example.com")
     assert result.returncode == 2
     assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
 
 
-def test_evaluate_the_faq_case():
+def test_evaluate_the_faq_case(cli):
     result = cli("evaluate", "user@example.com", "--dkim", "mailchimp.com:pass", "--spf", "mcsv.net:pass", "--json")
     data = json.loads(result.stdout)
     assert result.returncode == 1
@@ -41,7 +82,7 @@ def test_evaluate_the_faq_case():
     assert data["link"] == "/?from=user@example.com&dkim=mailchimp.com:pass&spf=mcsv.net:pass"
 
 
-def test_evaluate_reproduces_a_receivers_reported_dkim():
+def test_evaluate_reproduces_a_receivers_reported_dkim(cli):
     result = cli(
         "evaluate",
         "user@example.com",
@@ -58,7 +99,7 @@ def test_evaluate_reproduces_a_receivers_reported_dkim():
     assert data["link"].endswith("&reported_dkim=fail")
 
 
-def test_triage_table_csv_and_json(samples):
+def test_triage_table_csv_and_json(cli, samples):
     nice = str(samples / "aggregate" / "nice-input.xml.gz")
     table = cli("triage", nice)
     assert table.returncode == 0
@@ -72,7 +113,7 @@ def test_triage_table_csv_and_json(samples):
     assert {"cause", "table_row", "dmarc_pass", "enforced_before_fix"} <= set(data["records"][0])
 
 
-def test_triage_reports_refused_files_and_keeps_the_good_ones(samples):
+def test_triage_reports_refused_files_and_keeps_the_good_ones(cli, samples):
     result = cli("triage", str(samples / "aggregate" / "plain.txt"), str(samples / "aggregate" / "test.xml"))
     assert result.returncode == 1
     assert "plain.txt: refused" in result.stderr and "is not XML" in result.stderr
@@ -83,7 +124,7 @@ def test_triage_reports_refused_files_and_keeps_the_good_ones(samples):
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
 
 
-def test_check_json_against_a_local_dns_server(dns_server):
+def test_check_json_against_a_local_dns_server(cli, dns_server):
     result = cli("check", "news.example.com", "--selector", "k1", "--nameserver", dns_server.address, "--json")
     data = json.loads(result.stdout)
     assert result.returncode == 0
@@ -92,7 +133,7 @@ def test_check_json_against_a_local_dns_server(dns_server):
     assert data["dkim"][0]["selector"] == "k1"
 
 
-def test_check_text_is_a_readable_table(dns_server):
+def test_check_text_is_a_readable_table(cli, dns_server):
     result = cli("check", "example.com", "--selector", "k1,old", "--selector", "nokey", "--nameserver", dns_server.address)
     assert result.returncode == 0
     lines = result.stdout.splitlines()
@@ -102,13 +143,21 @@ def test_check_text_is_a_readable_table(dns_server):
     assert "[root cause 4] DKIM key old is revoked" in lines
 
 
-def test_check_without_a_usable_record_exits_1(dns_server, silent_dns):
+def test_check_without_a_usable_record_exits_1(cli, dns_server, silent_dns):
     assert cli("check", "nothing.example", "--nameserver", dns_server.address).returncode == 1
     unreachable = cli("check", "example.com", "--nameserver", silent_dns.address, "--json")
     assert unreachable.returncode == 1 and json.loads(unreachable.stdout)["dmarc"]["status"] == "timeout"
 
 
-def test_check_bad_input_exits_2():
+def test_check_asks_the_server_named_in_the_environment(cli, dns_server, monkeypatch):
+    monkeypatch.setenv(NAMESERVER_ENV, dns_server.address)
+    dns_server.queries.clear()
+    result = cli("check", "news.example.com", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["dmarc"]["found_at"] == "_dmarc.example.com"
+    assert "_dmarc.news.example.com" in dns_server.names()
+
+
+def test_check_bad_input_exits_2(cli):
     for args in (["exa mple.com"], ["example.com", "--nameserver", "localhost"], ["example.com", "--selector", "s_1"]):
         result = cli("check", *args)
         assert result.returncode == 2 and result.stderr.startswith("error:")

@@ -69,7 +69,10 @@ def test_failures_are_results_and_are_not_cached(resolver, silent_dns):
     cache = {}
     started = time.monotonic()
     found = enrich_ips(
-        [f"192.0.2.{host}" for host in range(200)], make_resolver(silent_dns.address), max_in_flight=8, cache=cache
+        [f"192.0.2.{host}" for host in range(200)],
+        make_resolver(silent_dns.address, lifetime=0.5),
+        max_in_flight=8,
+        cache=cache,
     )
     assert time.monotonic() - started < 5.0  # the first timeouts tell the rest not to wait
     assert {(info.ptr_status, info.asn_status) for info in found.values()} == {("timeout", "timeout")}

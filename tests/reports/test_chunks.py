@@ -13,8 +13,10 @@ from dmarc_core.reports import reading
 from generate import write
 from reference import differences, reference_triage
 
-#: Small chunks, so that a 3,000-record document (about 1.4 MB) takes the chunked path.
-SMALL = 16 << 10
+#: Small chunks, so that a 3,000-record document (about 2 MB) takes the chunked path, cut into more
+#: than a dozen chunks: several for each worker. (Every chunk is a round trip to a worker, so much
+#: smaller ones only make the tests slower.)
+SMALL = 128 << 10
 
 
 @pytest.fixture
@@ -34,6 +36,12 @@ def tiny_chunks(monkeypatch):
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     return write(3000, tmp_path_factory.mktemp("bench") / "report-3000.xml")
+
+
+@pytest.fixture(scope="module")
+def shorter(tmp_path_factory):
+    """150 records (about 100 KB): over the 64 KB a report's first read takes, so it is cut too."""
+    return write(150, tmp_path_factory.mktemp("bench") / "report-150.xml")
 
 
 def _table(path_or_bytes, workers, chunk_bytes=SMALL):
@@ -74,7 +82,8 @@ def test_other_encodings_are_read_in_one_piece(tiny_chunks, generated):
     assert tiny_chunks == []
 
 
-def test_records_longer_than_a_chunk_are_taken_whole(tiny_chunks, generated):
-    one, many = _table(generated, 1), _table(generated, 2, chunk_bytes=256)  # every record is longer than 256 bytes
-    assert len(tiny_chunks) == 1
+def test_records_longer_than_a_chunk_are_taken_whole(tiny_chunks, shorter):
+    # Every record is longer than 256 bytes, so each is a chunk of its own: a round trip to a worker.
+    one, many = _table(shorter, 1), _table(shorter, 2, chunk_bytes=256)
+    assert len(tiny_chunks) == 1 and many.records.num_rows == 150
     assert many.records.to_pylist() == one.records.to_pylist() and many.repairs == one.repairs
