@@ -151,7 +151,7 @@ def reports(frame: pd.DataFrame) -> pd.DataFrame:
 def published_policies(frame: pd.DataFrame) -> pd.DataFrame:
     """Each distinct policy a domain published (p, adkim, aspf, pct) as the reports quote it,
     with the receivers (org_name) whose reports quote it."""
-    quoted = reports(frame).astype({name: object for name in ("policy_domain", "p", "adkim", "aspf", "org_name")})
+    quoted = reports(frame).astype(dict.fromkeys(("policy_domain", "p", "adkim", "aspf", "org_name"), object))
     receivers = quoted.groupby(_POLICY_COLUMNS, sort=False, dropna=False)["org_name"]
     return receivers.agg(lambda names: ", ".join(sorted({name for name in names if name}))).rename("reported_by").reset_index()
 

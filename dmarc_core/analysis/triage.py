@@ -227,8 +227,9 @@ TRIAGE_COLUMNS = (
 )
 
 
-#: What exports (CSV, JSON) carry: the structured ``auth_results`` are there as the text columns.
-EXPORTED_COLUMNS = tuple(name for name in TRIAGE_COLUMNS if name != "auth_results")
+#: What exports (CSV, JSON) carry: the structured ``auth_results`` are there as the text columns,
+#: and ``report`` only numbers the reports of one triage.
+EXPORTED_COLUMNS = tuple(name for name in TRIAGE_COLUMNS if name not in ("report", "auth_results"))
 
 
 def _empty_frame() -> pd.DataFrame:

@@ -18,6 +18,8 @@ def process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
     if key not in _POOLS:
         context = multiprocessing.get_context(method)
         if method == "forkserver":
-            context.set_forkserver_preload(["dmarc_core.reports.reading", "dmarc_core.reports.files"])
+            # Loaded once in the fork server rather than in every worker's first task; pyarrow loads
+            # pandas itself when it first builds an array from Python values.
+            context.set_forkserver_preload(["dmarc_core.reports.reading", "pandas"])
         _POOLS[key] = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
     return _POOLS[key]
