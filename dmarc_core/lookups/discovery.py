@@ -13,19 +13,16 @@ domain's, else the public suffix domain's).
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 import dns.asyncresolver
 
-from ..rules.dmarc_record import DmarcRecord, DmarcRecordError, parse_dmarc_record
+from ..rules.dmarc_record import DmarcRecord, DmarcRecordError, declared_psd, is_dmarc_record, parse_dmarc_record
 from ..rules.domains import normalize_domain, public_suffix_match
 from .resolver import FAILED, Lookups, LookupStatus, run_lookups
 
 MAX_TREE_WALK_QUERIES = 8
-# RFC 7489 6.6.3 / RFC 9989 4.10 step 2: records that do not start with v=DMARC1 are discarded.
-_DMARC_VERSION = re.compile(r"^[vV]\s*=\s*DMARC1\s*(;|$)")
 
 Method = Literal["rfc7489", "rfc9989"]
 
@@ -53,7 +50,8 @@ class PolicyLookup:
 
     @property
     def psd(self) -> str:
-        return self.record.psd if self.record else "u"
+        """psd= of the one DMARC record here, also when the record is otherwise unusable."""
+        return declared_psd(self.records[0]) if self.status == "found" else "u"
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,7 @@ async def policy_lookup_async(domain: str, lookups: Lookups) -> PolicyLookup:
     answer = await lookups.get(f"_dmarc.{domain}")
     if answer.status != "found":
         return PolicyLookup(domain, answer.status, detail=answer.detail)
-    dmarc = tuple(text for text in answer.answers if _DMARC_VERSION.match(text.lstrip()))
+    dmarc = tuple(text for text in answer.answers if is_dmarc_record(text))
     ignored = tuple(text for text in answer.answers if text not in dmarc)
     if not dmarc:
         return PolicyLookup(domain, "no_record", ignored=ignored)

@@ -18,6 +18,28 @@ _URI = re.compile(r"^[a-z][a-z0-9+.-]*:\S+$", re.IGNORECASE)
 _MAILTO = re.compile(r"^mailto:[^@\s]+@[^@\s!]+(![0-9]+[kmgt]?)?$", re.IGNORECASE)
 
 
+#: RFC 9989 4.8: dmarc-version = "v" equals %s"DMARC1", at the very start (4.10 step 2 discards
+#: any other TXT record); equals and dmarc-sep allow spaces and tabs (WSP) only.
+_DMARC_VERSION = re.compile(r"^[vV][ \t]*=[ \t]*DMARC1[ \t]*(;|$)")
+
+
+def is_dmarc_record(txt: str) -> bool:
+    """Whether a TXT value, as DNS gave it, is a DMARC record: it starts with v=DMARC1, with no
+    leading space (a value that does is discarded by receivers, however right the rest is)."""
+    return bool(_DMARC_VERSION.match(txt))
+
+
+def declared_psd(txt: str) -> str:
+    """The psd= of a DMARC record (y, n or the default u), read even when the rest of the record is
+    unusable: the tree walk stops at a record with psd=y or psd=n whatever else it lacks
+    (RFC 9989 4.10 steps 2 and 6)."""
+    for part in txt.split(";"):
+        name, equals, value = part.partition("=")
+        if equals and name.strip().lower() == "psd" and value.strip().lower() in ("y", "n"):
+            return value.strip().lower()
+    return "u"
+
+
 class DmarcRecordError(ValueError):
     """A TXT value that is not a usable DMARC record."""
 
@@ -76,22 +98,21 @@ def parse_dmarc_record(txt: str) -> DmarcRecord:
     if pairs[0][1] != "DMARC1":
         raise DmarcRecordError(f"v={pairs[0][1]} is not a DMARC version; the first tag must be exactly v=DMARC1.")
 
+    seen = {"v"}
     given: dict[str, str] = {}
     for name, value in pairs[1:]:
-        if name == "v":
-            warnings.append("v= appears twice; only the first, at the start, counts.")
-        elif name not in KNOWN_TAGS:
-            warnings.append(f"Unknown tag {name}={value} is ignored.")
-        elif name in given:
-            warnings.append(f"{name}= appears twice; the first value, {name}={given[name]}, is used.")
-        else:
+        if name in seen:
+            # RFC 9989 4.7 takes DKIM's tag-list syntax, and RFC 6376 3.2 makes a duplicated tag void the list.
+            raise DmarcRecordError(f"{name}= appears twice, which makes the whole record invalid: receivers ignore it.")
+        seen.add(name)
+        if name in KNOWN_TAGS:
             given[name] = value
+        else:
+            warnings.append(f"Unknown tag {name}={value} is ignored.")
 
     rua = _uris(given.get("rua"), "rua", warnings)
     ruf = _uris(given.get("ruf"), "ruf", warnings)
-    tags = {"v": "DMARC1", "p": _policy(given, rua)}
-    tags["sp"] = _keyword(given, "sp", POLICIES, tags["p"], warnings)
-    tags["np"] = _keyword(given, "np", POLICIES, tags["sp"], warnings)
+    tags = {"v": "DMARC1", **_policies(given, rua, warnings)}
     tags["adkim"] = _keyword(given, "adkim", ("r", "s"), "r", warnings)
     tags["aspf"] = _keyword(given, "aspf", ("r", "s"), "r", warnings)
     tags["fo"] = _failure_options(given.get("fo"), warnings)
@@ -107,7 +128,10 @@ def parse_dmarc_record(txt: str) -> DmarcRecord:
         if removed in given:
             tags[removed] = given[removed]
     if "p" not in given:
-        warnings.append("There is no p= tag; with a valid rua= receivers act as if p=none.")
+        warnings.append(
+            "There is no p= tag: receivers on RFC 9989 treat the record as p=none (4.7); receivers still on "
+            "RFC 7489 do so only while rua= holds a valid address, and otherwise ignore the record (RFC 7489 6.6.3)."
+        )
 
     explicit = frozenset(["v", *given])
     warnings.extend(_odd_choices(tags, explicit, rua))
@@ -130,16 +154,25 @@ def _split(raw: str) -> tuple[list[tuple[str, str]], list[str]]:
     return pairs, warnings
 
 
-def _policy(given: dict[str, str], rua: tuple[str, ...]) -> str:
-    value = given.get("p")
-    if value is None:
-        if rua:
-            return "none"
-        raise DmarcRecordError("The record has no p= tag and no rua= address, so receivers ignore it; add p=none.")
-    if value.lower() not in POLICIES:
-        fallback = " Until then receivers treat the record as p=none, since rua= is valid (RFC 7489 6.6.3)." if rua else ""
-        raise DmarcRecordError(f"p={value} is not a policy; use p=none, p=quarantine or p=reject.{fallback}")
-    return value.lower()
+def _policies(given: dict[str, str], rua: tuple[str, ...], warnings: list[str]) -> dict[str, str]:
+    """p, sp and np as receivers apply them (RFC 9989 4.7, 4.10.1): no p= means p=none; sp defaults
+    to p and np to sp. One invalid policy makes the whole record act as p=none while rua= holds a
+    valid address, and makes receivers skip DMARC altogether without one: never stricter."""
+    invalid = [f"{tag}={given[tag]}" for tag in ("p", "sp", "np") if tag in given and given[tag].lower() not in POLICIES]
+    if invalid and not rua:
+        raise DmarcRecordError(
+            f"{' and '.join(invalid)} is not a policy (use none, quarantine or reject), and with no valid rua= "
+            "address receivers apply no DMARC processing at all (RFC 9989 4.10.1)."
+        )
+    if invalid:
+        warnings.append(
+            f"{' and '.join(invalid)} is not a policy (use none, quarantine or reject): since rua= holds a valid "
+            "address, receivers act as if the record said p=none, for the domain and its subdomains (RFC 9989 4.10.1)."
+        )
+        return dict.fromkeys(("p", "sp", "np"), "none")
+    p = given.get("p", "none").lower()
+    sp = given.get("sp", p).lower()
+    return {"p": p, "sp": sp, "np": given.get("np", sp).lower()}
 
 
 def _keyword(given: dict[str, str], tag: str, allowed: tuple[str, ...], default: str, warnings: list[str]) -> str:
@@ -156,8 +189,13 @@ def _failure_options(value: str | None, warnings: list[str]) -> str:
     if value is None:
         return "0"
     options = [option.strip().lower() for option in value.split(":")]
-    if not options or any(option not in ("0", "1", "d", "s") for option in options):
-        warnings.append(f"fo={value} is not valid (colon-separated 0, 1, d, s); receivers use fo=0.")
+    # RFC 9989 4.8 (dmarc-fo): 0, 1, d and s, each at most once, and 0 and 1 exclude each other.
+    if (
+        any(option not in ("0", "1", "d", "s") for option in options)
+        or len(set(options)) < len(options)
+        or {"0", "1"} <= set(options)
+    ):
+        warnings.append(f"fo={value} is not valid (0 or 1, d, s, each at most once, colon-separated); receivers use fo=0.")
         return "0"
     return ":".join(options)
 
@@ -170,18 +208,19 @@ def _percent(value: str, warnings: list[str]) -> str:
 
 
 def _uris(value: str | None, tag: str, warnings: list[str]) -> tuple[str, ...]:
+    """The syntactically valid URIs of rua= or ruf= (what RFC 9989 4.10.1 counts), each non-mailto
+    one and each that is no URI at all said in a warning."""
     if value is None:
         return ()
-    uris = tuple(uri.strip() for uri in value.split(",") if uri.strip())
     valid = []
-    for uri in uris:
-        if _MAILTO.match(uri):
+    for uri in (uri.strip() for uri in value.split(",") if uri.strip()):
+        if _URI.match(uri):
             valid.append(uri)
-        elif _URI.match(uri):
-            warnings.append(f"{tag}: {uri} is not a mailto: address; receivers only send reports by e-mail.")
+            if not _MAILTO.match(uri):
+                warnings.append(f"{tag}: {uri} is not a mailto: address; receivers only send reports by e-mail.")
         else:
             warnings.append(f"{tag}: '{uri}' is not a URI; write it as mailto:reports@example.com.")
-    if not valid:
+    if not any(_MAILTO.match(uri) for uri in valid):
         warnings.append(f"{tag}= holds no usable mailto: address, so no reports can be sent.")
     return tuple(valid)
 

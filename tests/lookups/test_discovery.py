@@ -227,3 +227,34 @@ def test_a_server_that_never_answers(silent_dns):
     assert time.monotonic() - started < 5.0
     assert (found.rfc7489.status, found.tree_walk.status) == ("timeout", "timeout")
     assert found.differences == ()
+
+
+def test_the_first_example_of_rfc_9989_4_10_2(resolver):
+    # "If there are DMARC Policy Records published at _dmarc.mail.example.com and _dmarc.example.com,
+    # but not at _dmarc.a.mail.example.com or _dmarc.com, then the Organizational Domain ... would be
+    # example.com."
+    walk = discover_dmarc("a.mail.one.walk", resolver).tree_walk
+    assert walk.organizational_domain == "one.walk"
+    # 4.10.1: with none at the Author Domain, the Organizational Domain's record applies, not the one
+    # at mail.one.walk, which is neither.
+    assert walk.found_at == "_dmarc.one.walk"
+    assert list(walk.queries) == ["_dmarc.a.mail.one.walk", "_dmarc.mail.one.walk", "_dmarc.one.walk", "_dmarc.walk"]
+
+
+@pytest.mark.parametrize("department", ["four", "five"])
+def test_psd_n_stops_the_walk_whatever_else_the_record_lacks(resolver, department):
+    # 4.10 step 6: "If a single record remains and it contains a psd=n or psd=y tag, stop."
+    walk = discover_dmarc(f"a.mail.{department}.walk", resolver).tree_walk
+    assert list(walk.queries) == [f"_dmarc.a.mail.{department}.walk", f"_dmarc.mail.{department}.walk"]
+    assert walk.organizational_domain == f"mail.{department}.walk"  # 4.10.2 rule 1
+
+
+def test_a_record_without_p_applies_as_p_none(resolver):
+    policy = discover_dmarc("a.mail.four.walk", resolver).tree_walk.policy
+    assert policy.record is not None and policy.record.p == "none"  # RFC 9989 4.7
+
+
+def test_a_record_with_a_leading_space_is_no_dmarc_record(resolver):
+    walk = discover_dmarc("six.walk", resolver).tree_walk
+    assert walk.policy is None and walk.lookups[0].status == "no_record"
+    assert walk.lookups[0].ignored == (" v=DMARC1; p=reject; rua=mailto:d@six.walk",)
