@@ -85,19 +85,23 @@ def parse_key_record(text: str) -> KeyRecord:
         return KeyRecord(
             "malformed", None, f"v={tags['v']} must be exactly v=DKIM1 and come first; verifiers discard this record."
         )
-    key_type = tags.get("k", "rsa")
+    # The values of k=, s=, h= and t= are ABNF quoted strings, which match in any case (RFC 5234 2.3);
+    # v= is the one case-sensitive literal (%x44.4B.49.4D.31).
+    key_type = tags.get("k", "rsa").lower()
     if key_type not in KEY_TYPES:
         return KeyRecord("malformed", None, f"k={key_type} is not a key type verifiers know (rsa, ed25519).")
     if "p" not in tags:
         return KeyRecord("malformed", key_type, "There is no p= tag, which holds the public key.")
     if not tags["p"]:
         return KeyRecord("revoked", key_type, "p= is empty: the key was revoked, and signatures made with it fail.")
-    services = tags.get("s", "*").split(":")
+    services = tags.get("s", "*").lower().split(":")
     if "*" not in services and "email" not in services:
         return KeyRecord("malformed", key_type, f"s={tags['s']}: the key is not for email, so verifiers ignore it.")
-    hashes = tags.get("h", "sha256").split(":")
+    hashes = tags.get("h", "sha256").lower().split(":")
     if "sha256" not in hashes:
-        return KeyRecord("malformed", key_type, f"h={tags['h']} allows no sha256; sha1 is no longer accepted (RFC 8301).")
+        # RFC 8301 3.1: verifiers must accept sha256 and must not accept sha1 any more.
+        refused = " (sha1 is no longer accepted, RFC 8301)" if "sha1" in hashes else ""
+        return KeyRecord("malformed", key_type, f"h={tags['h']} allows no sha256, the one hash every verifier uses{refused}.")
     bits, problem, form_note = None, None, ""
     if key_type == "rsa":
         bits, problem, form_note = _rsa_key(tags["p"])
@@ -105,7 +109,7 @@ def parse_key_record(text: str) -> KeyRecord:
         problem = _ed25519_problem(tags["p"])
     if problem:
         return KeyRecord("malformed", key_type, problem, bits)
-    testing = " t=y: the domain says it is testing DKIM." if "y" in tags.get("t", "").split(":") else ""
+    testing = " t=y: the domain says it is testing DKIM." if "y" in tags.get("t", "").lower().split(":") else ""
     return KeyRecord("found", key_type, f"{_usable(key_type, bits)}{form_note}{testing}", bits)
 
 

@@ -44,6 +44,9 @@ ED25519_KEY = "fhO4q20sH2rM9Y+ds6E0pmWQY/oUYkzLcNcb29DiAtY="
         (f"v=DKIM1; p={RSA_KEY[:20]} {RSA_KEY[20:40]}\t{RSA_KEY[40:]};", "rsa"),  # whitespace inside base64, trailing ;
         (f"v=DKIM1; k=ed25519; p={ED25519_KEY}", "ed25519"),
         (f"v=DKIM1; s=email:*; h=sha1:sha256; n=notes; x=unknown tags are ignored; p={RSA_KEY}", "rsa"),
+        # RFC 6376 3.6.1 writes k=, s=, h= and t= values as ABNF quoted strings, which match in any case.
+        (f"v=DKIM1; k=RSA; h=SHA256; s=Email; t=Y; p={RSA_KEY}", "rsa"),
+        (f"v=DKIM1; k=Ed25519; s=*; p={ED25519_KEY}", "ed25519"),
     ],
 )
 def test_usable_keys(record, key_type):
@@ -83,8 +86,15 @@ def test_der_that_is_not_an_rsa_key_is_malformed(der):
     assert key.status == "malformed" and "does not hold an RSA public key" in key.detail
 
 
-def test_a_testing_flag_is_noted():
-    assert "testing" in parse_key_record(f"v=DKIM1; t=y; p={RSA_KEY}").detail
+@pytest.mark.parametrize("flags", ["y", "Y", "s:y"])
+def test_a_testing_flag_is_noted(flags):
+    assert "testing" in parse_key_record(f"v=DKIM1; t={flags}; p={RSA_KEY}").detail
+
+
+def test_a_key_for_sha512_alone_is_unusable_without_talk_of_sha1():
+    # RFC 8301: verifiers use sha256; a key that allows only another hash has nothing to do with sha1.
+    key = parse_key_record(f"v=DKIM1; h=sha512; p={RSA_KEY}")
+    assert key.status == "malformed" and "allows no sha256" in key.detail and "sha1" not in key.detail
 
 
 @pytest.mark.parametrize("record", ["v=DKIM1; k=rsa; p=", "v=DKIM1; p= ;", "p="])
@@ -99,6 +109,7 @@ def test_an_empty_p_is_a_revoked_key(record):
         ("", "empty"),
         (f"k=rsa; v=DKIM1; p={RSA_KEY}", "come first"),
         (f"v=DKIM2; p={RSA_KEY}", "exactly v=DKIM1"),
+        (f"v=dkim1; p={RSA_KEY}", "exactly v=DKIM1"),  # v= is the one case-sensitive literal
         (f"v=DKIM1; p={RSA_KEY}; p={RSA_KEY}", "appears twice"),
         ("v=DKIM1; k=rsa", "no p= tag"),
         (f"v=DKIM1; P={RSA_KEY}", "no p= tag"),  # tag names are case-sensitive
