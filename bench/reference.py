@@ -1,7 +1,7 @@
 """A deliberately simple reference triage, to check the fast path against.
 
-It shares nothing with the fast path but the rules themselves (``aligns``, ``spf_passes_for``
-and ``diagnose``, the ones ``dmarc_core.analysis.triage`` applies): it reads each record with
+It shares nothing with the fast path but the rules themselves (``judge_record``, which
+``dmarc_core.analysis.triage`` applies once per distinct combination): it reads each record with
 ElementPath look-ups, one record at a time, and judges every record on its own, with no shapes,
 columns, batches or grouping. Its own copy of a rule would drift from the product's unseen.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 from lxml import etree
 
-from dmarc_core.rules.alignment import aligns, safe_domain
-from dmarc_core.rules.diagnosis import RELAY_REASONS, diagnose, spf_passes_for
+from dmarc_core.rules.alignment import safe_domain
+from dmarc_core.rules.evaluation import judge_record
 
 COMPARED = [
     "source_ip",
@@ -50,23 +50,19 @@ def reference_triage(path: Path) -> pd.DataFrame:
         # As in the product: a record without a usable From: domain is judged for the policy's domain.
         from_domain = safe_domain(header_from) or safe_domain(policy_domain)
         dkim = [(_text(d, "domain"), _text(d, "result")) for d in element.findall("auth_results/dkim")]
-        spf = [(_text(s, "domain"), _text(s, "result")) for s in element.findall("auth_results/spf")]
+        spf = [(_text(s, "domain"), _text(s, "scope"), _text(s, "result")) for s in element.findall("auth_results/spf")]
         reported_dkim = _text(element, "row/policy_evaluated/dkim")
         reported_spf = _text(element, "row/policy_evaluated/spf")
-        reasons = {r.strip().lower() for r in element.xpath("row/policy_evaluated/reason/type/text()")}
-        ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in dkim)
-        ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in spf)
-        dkim_pass = reported_dkim == "pass" if reported_dkim else ours_dkim
-        spf_evaluated = reported_spf == "pass" if reported_spf else ours_spf
-        # "Your server": SPF passed for your organization; a list's or forwarder's own pass is not.
-        spf_passed = spf_passes_for(from_domain, spf) if spf else spf_evaluated
-        diagnosis = diagnose(
+        reasons = tuple(r.strip().lower() for r in element.xpath("row/policy_evaluated/reason/type/text()"))
+        verdict = judge_record(
             from_domain,
-            tuple(dkim),
+            tuple((domain, result) for domain, result in dkim if domain or result),
+            tuple(spf),
             adkim=adkim,
-            dkim_pass=dkim_pass,
-            spf_pass=spf_passed,
-            relayed=bool(reasons & RELAY_REASONS),
+            aspf=aspf,
+            reported_dkim=reported_dkim,
+            reported_spf=reported_spf,
+            reasons=reasons,
         )
         disposition = _text(element, "row/policy_evaluated/disposition")
         rows.append(
@@ -78,15 +74,16 @@ def reference_triage(path: Path) -> pd.DataFrame:
                 "reported_dkim": reported_dkim,
                 "reported_spf": reported_spf,
                 "dkim": ",".join(f"{d}:{r}" for d, r in dkim),
-                "spf": ",".join(f"{d}:{r}" for d, r in spf),
-                "dmarc_pass": dkim_pass or spf_evaluated,
-                "dkim_aligned": ours_dkim,
-                "spf_aligned": ours_spf,
-                "cause": diagnosis.cause,
-                "table_row": diagnosis.table_row,
+                "spf": ",".join(f"{d}:{r}" for d, _, r in spf),
+                "dmarc_pass": verdict.dmarc_pass,
+                "dkim_aligned": verdict.dkim_aligned,
+                "spf_aligned": verdict.spf_aligned,
+                "cause": verdict.diagnosis.cause,
+                "table_row": verdict.diagnosis.table_row,
+                # Root cause 5: DMARC failed, a DKIM result passed, and the receiver quarantined or rejected.
                 "enforced_before_fix": disposition in ("quarantine", "reject")
                 and any(r == "pass" for _, r in dkim)
-                and reported_dkim == "fail",
+                and not verdict.dmarc_pass,
             }
         )
         element.clear(keep_tail=True)

@@ -17,8 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..reports.model import AuthResults, Report
-from ..rules.alignment import DKIM_RESULTS, SPF_RESULTS, aligns, safe_domain, safe_organizational_domain
-from ..rules.diagnosis import RELAY_REASONS, authenticated_sender, diagnose, spf_passes_for
+from ..rules.alignment import DKIM_RESULTS, SPF_RESULTS, safe_domain, safe_organizational_domain
+from ..rules.diagnosis import authenticated_sender
+from ..rules.evaluation import judge_record
 from ..rules.scenario import Scenario
 
 #: Report-level values on each of the report's rows; ``report`` numbers the reports triaged
@@ -62,24 +63,27 @@ _JUDGED = tuple(field.name for field in fields(_Judgement))
 def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_dkim, reported_spf, reason) -> _Judgement:
     from_domain = safe_domain(header_from) or safe_domain(policy_domain)
     signatures = tuple((signature.domain, signature.result) for signature in auth.dkim)
-    spf_results = tuple((check.domain, check.result) for check in auth.spf)
-    ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in signatures)
-    ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in spf_results)
-    # The receiver's policy_evaluated verdicts count; where a report leaves them empty, ours stand in.
-    dkim_pass = reported_dkim == "pass" if reported_dkim else ours_dkim
-    spf_pass_evaluated = reported_spf == "pass" if reported_spf else ours_spf
-    disagrees = (bool(reported_dkim) and dkim_pass != ours_dkim) or (bool(reported_spf) and spf_pass_evaluated != ours_spf)
-    spf_passed = spf_passes_for(from_domain, spf_results) if spf_results else spf_pass_evaluated
-    relayed = bool(RELAY_REASONS.intersection(reason.split(","))) if reason else False
-    diagnosis = diagnose(from_domain, signatures, adkim=adkim, dkim_pass=dkim_pass, spf_pass=spf_passed, relayed=relayed)
+    # The Explorer's SPF is the MAIL FROM check; a HELO result never stands in for it.
+    spf_results = tuple((check.domain, check.result) for check in auth.spf if check.scope in ("mfrom", ""))
+    verdict = judge_record(
+        from_domain,
+        signatures,
+        tuple((check.domain, check.scope, check.result) for check in auth.spf),
+        adkim=adkim,
+        aspf=aspf,
+        reported_dkim=reported_dkim,
+        reported_spf=reported_spf,
+        reasons=tuple(reason.split(",")) if reason else (),
+    )
+    diagnosis = verdict.diagnosis
     named = authenticated_sender((*signatures, *spf_results))
     # Without a known sender, a source is named by the first domain that authenticated, if any.
     authenticated = next((domain for domain, result in (*signatures, *spf_results) if result == "pass" and domain), None)
     return _Judgement(
-        dkim_aligned=ours_dkim,
-        spf_aligned=ours_spf,
-        dmarc_pass=dkim_pass or spf_pass_evaluated,
-        disagrees=disagrees,
+        dkim_aligned=verdict.dkim_aligned,
+        spf_aligned=verdict.spf_aligned,
+        dmarc_pass=verdict.dmarc_pass,
+        disagrees=verdict.disagrees,
         cause=diagnosis.cause,
         table_row=diagnosis.table_row,
         finding=diagnosis.finding.key,
@@ -124,10 +128,11 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     judged = [_judge(*combo) for combo in frame[list(_KEY)].iloc[first_rows].itertuples(index=False, name=None)]
     for name in _JUDGED:
         frame[name] = _expand(name, [getattr(judgement, name) for judgement in judged], codes)
+    # Root cause 5: DMARC failed, yet a DKIM result passed, and the receiver quarantined or rejected it.
     frame["enforced_before_fix"] = (
         frame["disposition"].isin(("quarantine", "reject")).to_numpy()
         & np.array([any(signature.result == "pass" for signature in auth.dkim) for auth in auth_values])[auth_codes]
-        & (frame["reported_dkim"] == "fail").to_numpy()
+        & ~frame["dmarc_pass"].to_numpy()
     )
     # Who sent it when nothing authenticated: the address is all there is.
     source = frame["source"].astype(object)

@@ -16,8 +16,10 @@ from .knowledge import Finding, KnownSender, knowledge, known_sender
 
 #: policy_evaluated reasons that say the receiver saw the message relayed.
 RELAY_REASONS = frozenset({"forwarded", "trusted_forwarder", "mailing_list"})
-#: DKIM results that mean the key could not be fetched or used.
+#: DKIM results that mean the key could not be fetched (temperror: for now) or used.
 KEY_ERRORS = frozenset({"permerror", "temperror"})
+#: RFC 8601 2.7.1 results for a signature that did not verify, other than fail, each its own finding.
+_UNVERIFIED = {"policy": "dkim_policy", "neutral": "dkim_neutral", "none": "dkim_none"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class Diagnosis:
     org_domain: str
     signers: tuple[str, ...] = ()
     signing_result: str | None = None
+    #: Signatures beside the one the finding is about that passed (for another domain).
+    other_signers: tuple[str, ...] = ()
+    #: The receiver's reasons (policy_evaluated <reason><type>), as evidence beside the cause.
+    reasons: tuple[str, ...] = ()
 
     @property
     def cause(self) -> str:
@@ -68,6 +74,8 @@ class Diagnosis:
             "org_domain": self.org_domain or "(unknown)",
             "signing_domain": self.signing_domain or "(no domain)",
             "signing_result": self.signing_result or "(no result)",
+            "other_signers": ", ".join(self.other_signers),
+            "reason": ", ".join(self.reasons),
         }
 
 
@@ -96,40 +104,60 @@ def diagnose(
     adkim: str = "r",
     dkim_pass: bool,
     spf_pass: bool,
-    relayed: bool = False,
+    spf_pass_elsewhere: bool = False,
+    reasons: tuple[str, ...] = (),
 ) -> Diagnosis:
-    """Apply the cause rules.
+    """Apply the cause rules of DESIGN.md.
 
-    ``dkim`` holds (d= domain, result) pairs as reported; ``dkim_pass`` is
-    policy_evaluated dkim; ``spf_pass`` is whether SPF passed for your domain
-    (``spf_passes_for``); ``relayed`` is whether a reason says forwarded, trusted_forwarder
-    or mailing_list.
+    ``dkim`` holds (d= domain, result) pairs as reported; an entry without a domain is no
+    signature. ``adkim`` is the published mode; ``dkim_pass`` the DKIM verdict (policy_evaluated
+    dkim); ``spf_pass`` whether SPF (MAIL FROM) passed for your organization (``spf_passes_for``),
+    ``spf_pass_elsewhere`` whether it passed for another domain; ``reasons`` the receiver's.
     """
     findings = knowledge().findings
     from_domain = safe_domain(header_from)
     org = safe_organizational_domain(from_domain)
+    signatures = tuple((domain, result) for domain, result in dkim if domain)
+    relayed = tuple(reason for reason in reasons if reason in RELAY_REASONS)
 
-    def found(key: str, signers: tuple[str | None, ...] = (), result: str | None = None) -> Diagnosis:
-        return Diagnosis(findings[key], from_domain or "", org or "", tuple(d or "(empty)" for d in signers), result)
+    def found(key: str, signers: tuple[str, ...] = (), result: str | None = None, others: tuple[str, ...] = ()) -> Diagnosis:
+        return Diagnosis(findings[key], from_domain or "", org or "", signers, result, others, reasons)
 
     # "Your domain" is the From: domain's organization; under adkim=s, an exact match is preferred.
     yours = sorted(
-        ((domain, result) for domain, result in dkim if aligns(from_domain, domain)),
+        ((domain, result) for domain, result in signatures if aligns(from_domain, domain)),
         key=lambda signature: (_rank(signature[1]), not aligns(from_domain, signature[0], adkim)),
     )
+    foreign_passes = tuple(domain for domain, result in signatures if result == "pass" and not aligns(from_domain, domain))
     if dkim_pass:
         signer = next((domain for domain, result in yours if result == "pass"), None)
         return found("aligned", (signer,) if signer else (), "pass" if signer else None)
-    if not dkim:
-        return found("unsigned")
-    if yours:
-        domain, result = yours[0]
-        if result == "pass":
-            return found("multiple_signatures" if aligns(from_domain, domain, adkim) else "strict_mismatch", (domain,), result)
-        if result in KEY_ERRORS:
-            return found("selector_missing", (domain,), result)
-        return found("forwarded" if relayed or not spf_pass else "signature_failed", (domain,), result)
-    passing = tuple(domain for domain, result in dkim if result == "pass")
-    if passing:
-        return found("wrong_domain", passing, "pass")
-    return found("wrong_domain_unverified", tuple(domain for domain, _ in dkim), dkim[0][1])
+    if relayed:  # the receiver saw it forwarded: root cause 2, whatever DKIM said (the article)
+        return found("forwarded_reported", tuple(domain for domain, _ in yours))
+    if not signatures:
+        return found("unsigned" if spf_pass or spf_pass_elsewhere else "unsigned_unknown")
+    if not yours:
+        if foreign_passes:
+            return found("wrong_domain", foreign_passes, "pass")
+        return found("wrong_domain_unverified", tuple(domain for domain, _ in signatures), signatures[0][1])
+    domain, result = yours[0]
+    if result == "pass":
+        if not aligns(from_domain, domain, adkim):
+            return found("strict_mismatch", (domain,), result)
+        if len(signatures) > 1:
+            return found("multiple_signatures", (domain,), result)
+        if domain == org and from_domain != org:  # adkim=r published, yet failed: a record of its own (root cause 3)
+            return found("strict_on_subdomain", (domain,), result)
+        return found("dkim_pass_not_counted", (domain,), result)
+    if result == "permerror":
+        return found("selector_missing", (domain,), result)
+    if result == "temperror":
+        return found("dns_temporary", (domain,), result)
+    if result in _UNVERIFIED:
+        return found(_UNVERIFIED[result], (domain,), result)
+    # A sender that originates mail (an ESP beside you) signed the same message and it verified: the
+    # body arrived intact. A forwarder's or a list's pass proves nothing: it signs what it changed.
+    witnesses = tuple(other for other in foreign_passes if (sender := known_sender(other)) and sender.originates)
+    if witnesses:
+        return found("signature_failed_beside_pass", (domain,), result, witnesses)
+    return found("signature_failed" if spf_pass else "forwarded", (domain,), result)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .alignment import Alignment, Identifier, Mode, check_alignment, parse_mode, parse_result
+from .alignment import Alignment, Identifier, Mode, aligns, check_alignment, parse_mode, parse_result, safe_domain
 from .diagnosis import Diagnosis, authenticated_sender, diagnose, spf_passes_for
 from .domains import normalize_domain, organizational_domain
 from .knowledge import KnownSender
@@ -157,12 +157,14 @@ def evaluate_dmarc(
     spf_result = _judge("spf", header, spf[0], spf[1], aspf_mode) if spf else None
     reported = None if reported_dkim in (None, "") else _reported(reported_dkim)
     evaluation_pass = any(signature.carries_dmarc for signature in signatures)
+    spf_passed = spf_result is not None and spf_result.passed
     diagnosis = diagnose(
         header,
         tuple((signature.domain, signature.result) for signature in signatures),
         adkim=adkim_mode,
         dkim_pass=evaluation_pass if reported is None else reported == "pass",
-        spf_pass=spf_result is not None and spf_passes_for(header, ((spf_result.domain, spf_result.result),)),
+        spf_pass=spf_passed and spf_result.alignment.same_organizational_domain,
+        spf_pass_elsewhere=spf_passed and not spf_result.alignment.same_organizational_domain,
     )
     return DmarcEvaluation(
         header, organizational_domain(header), adkim_mode, aspf_mode, signatures, spf_result, reported, diagnosis
@@ -179,3 +181,51 @@ def _reported(value: str) -> str:
     if reported not in ("pass", "fail"):
         raise ValueError(f"reported_dkim={value} is not a policy_evaluated result; use pass or fail.")
     return reported
+
+
+@dataclass(frozen=True)
+class RecordVerdict:
+    """What the rules make of one report record: our own alignment verdicts, the DMARC verdict
+    that counts (the receiver's; ours where it gave none), and the diagnosis."""
+
+    dkim_aligned: bool
+    spf_aligned: bool
+    dmarc_pass: bool
+    #: The receiver's policy_evaluated dkim or spf differs from what its own auth_results give.
+    disagrees: bool
+    diagnosis: Diagnosis
+
+
+def judge_record(
+    header_from: str | None,
+    dkim: tuple[tuple[str, str], ...],
+    spf: tuple[tuple[str, str, str], ...],
+    *,
+    adkim: str,
+    aspf: str,
+    reported_dkim: str,
+    reported_spf: str,
+    reasons: tuple[str, ...] = (),
+) -> RecordVerdict:
+    """Judge a report record: ``dkim`` as (domain, result), ``spf`` as (domain, scope, result)
+    from its auth_results, the published modes, and the receiver's verdicts and reasons."""
+    from_domain = safe_domain(header_from)
+    # RFC 9989 4.4.2: SPF counts for DMARC only for the MAIL FROM identity, never the HELO name.
+    # Reports that leave <scope> out mean MAIL FROM (RFC 7489 appendix C).
+    mail_from = tuple((domain, result) for domain, scope, result in spf if scope in ("mfrom", ""))
+    ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in dkim)
+    ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in mail_from)
+    dkim_pass = reported_dkim == "pass" if reported_dkim else ours_dkim
+    spf_pass = reported_spf == "pass" if reported_spf else ours_spf
+    disagrees = (bool(reported_dkim) and dkim_pass != ours_dkim) or (bool(reported_spf) and spf_pass != ours_spf)
+    diagnosis = diagnose(
+        from_domain,
+        dkim,
+        adkim=adkim,
+        dkim_pass=dkim_pass,
+        # With no SPF in auth_results, the receiver's verdict says whether it passed for you.
+        spf_pass=spf_passes_for(from_domain, mail_from) if mail_from else spf_pass,
+        spf_pass_elsewhere=any(result == "pass" and not aligns(from_domain, domain) for domain, result in mail_from),
+        reasons=reasons,
+    )
+    return RecordVerdict(ours_dkim, ours_spf, dkim_pass or spf_pass, disagrees, diagnosis)

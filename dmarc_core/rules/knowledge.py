@@ -90,6 +90,12 @@ class KnownSender:
     domains: tuple[str, ...]
     setting: str | None
 
+    @property
+    def originates(self) -> bool:
+        """Sends mail as it was written (an ESP, a platform, a mailbox), unlike a forwarder, which
+        passes on mail it may have changed."""
+        return self.kind != "forwarder"
+
 
 @dataclass(frozen=True)
 class RecordTag:

@@ -46,7 +46,8 @@ def triaged(*records, **policy):
             "selector_missing",
             4,
         ),
-        (record(dkim=[("example.com", "temperror")]), {}, "selector_missing", 4),
+        # temperror: the receiver could not reach your DNS at that moment, not a missing key.
+        (record(dkim=[("example.com", "temperror")]), {}, "dns_temporary", None),
         (record(dkim=[("mcsv.net", "pass"), ("example.com", "pass")]), {}, "multiple_signatures", 5),
         (record(spf=[("example.com", "pass")], reported_spf="pass"), {}, "unsigned", None),
     ],
@@ -149,3 +150,30 @@ def test_a_mailing_list_message_in_a_real_report_is_forwarded_not_your_failed_si
     frame = triage(report)
     listed = frame[frame["header_from"] == "stalw.art"]
     assert not listed.empty and set(listed["cause"]) == {"forwarded"}
+
+
+def test_spf_counts_only_for_the_mail_from_identity():
+    # RFC 9989 4.4.2: a pass for the HELO name is neither aligned SPF nor a reason to flag the receiver.
+    helo = record(spf=[("example.com", "pass")], reported_spf="fail").replace("<scope>mfrom</scope>", "<scope>helo</scope>")
+    frame = triaged(helo)
+    assert not frame.loc[0, "spf_aligned"] and not frame.loc[0, "disagrees"] and not frame.loc[0, "dmarc_pass"]
+    assert frame.loc[0, "auth_results"].spf[0].scope == "helo"
+    assert "spf=" not in frame.loc[0, "explorer_link"]
+
+
+def test_enforced_before_fix_only_where_dmarc_failed():
+    # Root cause 5 is mail that failed DMARC, yet carried a passing DKIM result, and was quarantined or
+    # rejected; a local_policy rejection of mail that passed DMARC is not it.
+    failed = record(dkim=[("mcsv.net", "pass")], disposition="reject")
+    passed_yet_rejected = record(
+        dkim=[("example.com", "pass")], reported_dkim="pass", disposition="reject", reasons=["local_policy"]
+    )
+    quarantined = record(dkim=[("mcsv.net", "pass")], disposition="quarantine", reported_spf="pass")
+    frame = triage(parse_reports(report(failed, passed_yet_rejected, quarantined)))
+    assert frame["enforced_before_fix"].tolist() == [True, False, False]
+
+
+def test_a_forwarded_record_is_forwarded_with_the_reason_beside_it():
+    frame = triaged(record(dkim=[("mcsv.net", "pass")], reasons=["forwarded"]))
+    assert (frame.loc[0, "cause"], frame.loc[0, "reason"]) == ("forwarded", "forwarded")
+    assert "forwarded" in frame.loc[0, "explanation"]

@@ -9,16 +9,19 @@ import pytest
 
 from dmarc_core import knowledge, known_sender, scenario_from_query
 
-DESIGN_CAUSES = {
-    "aligned",
-    "wrong_domain",
-    "signature_failed",
-    "forwarded",
-    "strict_mismatch",
-    "selector_missing",
-    "multiple_signatures",
-    "unsigned",
-}
+from conftest import ROOT
+
+
+def causes_in_table(markdown: str, heading: str) -> dict[str, str]:
+    """Cause name to table row ("-" or a number) from a markdown table under ``heading``."""
+    section = markdown.split(heading, 1)[1].split("\n#", 1)[0]
+    return dict(re.findall(r"^\| `([a-z_]+)` \| ([-0-9]+) \|", section, re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def design_causes(samples) -> dict[str, str]:
+    """The cause table of the shared DESIGN.md, which the code and the README must agree with."""
+    return causes_in_table((samples.parent / "DESIGN.md").read_text("utf-8"), "### Causes")
 
 
 def test_five_root_causes_and_five_table_rows():
@@ -38,9 +41,12 @@ def test_five_root_causes_and_five_table_rows():
     assert [row.root_cause for row in facts.diagnosis_table] == [1, 2, 3, 4, None]
 
 
-def test_findings_cover_the_design_causes_and_point_at_consistent_rows():
+def test_findings_cover_the_design_causes_and_point_at_consistent_rows(design_causes):
     facts = knowledge()
-    assert set(facts.causes) == DESIGN_CAUSES
+    assert set(facts.causes) == set(design_causes)
+    # A cause's findings sit on the table row DESIGN.md gives it, or on none.
+    for finding in facts.findings.values():
+        assert finding.table_row in (None, int(design_causes[finding.cause]) if design_causes[finding.cause] != "-" else None)
     for finding in facts.findings.values():
         if finding.table_row:
             assert facts.table_row(finding.table_row).root_cause == finding.root_cause
@@ -184,3 +190,9 @@ def test_the_esp_settings_start_with_the_articles_five():
     names = [sender.name for sender in knowledge().esp_settings]
     assert names[:5] == ["Mailchimp", "SendGrid", "HubSpot", "Amazon SES", "Salesforce / Pardot"]
     assert all(sender.kind == "esp" and sender.setting for sender in knowledge().esp_settings)
+
+
+def test_the_readme_names_every_cause_of_the_design(design_causes):
+    readme = (ROOT / "README.md").read_text("utf-8")
+    named = set(re.findall(r"`([a-z_]+)`", readme.split("Each record is diagnosed by the cause rules", 1)[1].split("\n\n", 1)[0]))
+    assert set(design_causes) <= named
