@@ -2,54 +2,13 @@
 
 import streamlit as st
 
-from dmarc_core import Scenario, knowledge, scenario_from_params, scenario_from_query
+from dmarc_core import knowledge, scenario_from_params
 from dmarc_core.rules.alignment import DKIM_RESULTS, SPF_RESULTS
 from ui import explain
+from ui.explorer_inputs import MAX_SIGNATURES, add_signature, apply_preset, from_inputs, load, remove_signature, report_row
 from ui.text import inert
 
-MAX_SIGNATURES = 5
-NOT_REPORTED = "not given"
 state = st.session_state
-
-
-def set_signatures(signatures: list[tuple[str, str]]) -> None:
-    state.dkim_count = max(1, len(signatures))
-    for index in range(MAX_SIGNATURES):
-        domain, result = signatures[index] if index < len(signatures) else ("", "pass")
-        state[f"dkim_domain_{index}"], state[f"dkim_result_{index}"] = domain, result
-
-
-def load(scenario: Scenario) -> None:
-    """Put a scenario into the input widgets."""
-    state.from_domain = scenario.from_domain
-    set_signatures(list(scenario.dkim))
-    state.spf_domain, state.spf_result = scenario.spf or ("", "pass")
-    state.adkim, state.aspf = scenario.adkim, scenario.aspf
-    state.reported_dkim = scenario.reported_dkim or NOT_REPORTED
-
-
-def from_inputs() -> Scenario:
-    signatures = tuple(
-        (state[f"dkim_domain_{i}"].strip(), state[f"dkim_result_{i}"])
-        for i in range(state.dkim_count)
-        if state[f"dkim_domain_{i}"].strip()
-    )
-    spf = (state.spf_domain.strip(), state.spf_result) if state.spf_domain.strip() else None
-    reported = None if state.reported_dkim == NOT_REPORTED else state.reported_dkim
-    return Scenario(state.from_domain.strip(), signatures, spf, state.adkim, state.aspf, reported)
-
-
-def apply_preset(query: str) -> None:
-    load(scenario_from_query(query)[0])
-
-
-def add_signature() -> None:
-    state.dkim_count = min(MAX_SIGNATURES, state.dkim_count + 1)
-
-
-def remove_signature(index: int) -> None:
-    set_signatures([(state[f"dkim_domain_{i}"], state[f"dkim_result_{i}"]) for i in range(state.dkim_count) if i != index])
-
 
 # A link (or a Guide/triage page link) brings parameters the inputs do not show yet: load them.
 params = st.query_params.to_dict()
@@ -99,14 +58,7 @@ with inputs:
     mode_label = {"r": "r: relaxed", "s": "s: strict"}.get
     adkim_col.radio("adkim", ("r", "s"), key="adkim", format_func=mode_label, horizontal=True, persist_state="session")
     aspf_col.radio("aspf", ("r", "s"), key="aspf", format_func=mode_label, horizontal=True, persist_state="session")
-    with st.expander("Reproducing a report row?"):
-        st.selectbox(
-            "The receiver's policy_evaluated dkim",
-            (NOT_REPORTED, "pass", "fail"),
-            key="reported_dkim",
-            help="Give what the report said to compare it with the rules.",
-            persist_state="session",
-        )
+    report_row()
 
 scenario = from_inputs()
 state.explorer_params = scenario.to_params()

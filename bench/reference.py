@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from lxml import etree
 
-from dmarc_core.rules.alignment import safe_domain
+from dmarc_core.rules.alignment import reported_result, safe_domain
 from dmarc_core.rules.evaluation import judge_record
 
 COMPARED = [
@@ -51,13 +51,16 @@ def reference_triage(path: Path) -> pd.DataFrame:
         from_domain = safe_domain(header_from) or safe_domain(policy_domain)
         dkim = [(_text(d, "domain"), _text(d, "result")) for d in element.findall("auth_results/dkim")]
         spf = [(_text(s, "domain"), _text(s, "scope"), _text(s, "result")) for s in element.findall("auth_results/spf")]
+        # The rules read results as the RFC words they stand for, as the product does.
+        judged_dkim = tuple((domain, reported_result(result, "dkim")) for domain, result in dkim if domain or result)
+        judged_spf = tuple((domain, scope, reported_result(result, "spf")) for domain, scope, result in spf)
         reported_dkim = _text(element, "row/policy_evaluated/dkim")
         reported_spf = _text(element, "row/policy_evaluated/spf")
         reasons = tuple(r.strip().lower() for r in element.xpath("row/policy_evaluated/reason/type/text()"))
         verdict = judge_record(
             from_domain,
-            tuple((domain, result) for domain, result in dkim if domain or result),
-            tuple(spf),
+            judged_dkim,
+            judged_spf,
             adkim=adkim,
             aspf=aspf,
             reported_dkim=reported_dkim,

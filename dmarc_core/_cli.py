@@ -57,6 +57,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         "adkim": args.adkim,
         "aspf": args.aspf,
         "reported_dkim": args.reported_dkim or "",
+        "reported_spf": args.reported_spf or "",
+        "reason": ",".join(args.reason),
     }
     scenario, problems = scenario_from_params(params)
     if problems:
@@ -224,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--aspf", choices=("r", "s"), default="r")
     evaluate.add_argument(
         "--reported-dkim", choices=("pass", "fail"), help="a report's policy_evaluated dkim, to reproduce what a receiver decided"
+    )
+    evaluate.add_argument("--reported-spf", choices=("pass", "fail"), help="a report's policy_evaluated spf, likewise")
+    evaluate.add_argument(
+        "--reason", action="append", default=[], metavar="TYPE", help="a reason the report gives (forwarded, mailing_list, ...)"
     )
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.set_defaults(run=_evaluate)

@@ -17,18 +17,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..reports.model import AuthResults, Report
-from ..rules.alignment import DKIM_RESULTS, SPF_RESULTS, safe_domain, safe_organizational_domain
+from ..rules.alignment import reported_result, safe_domain, safe_organizational_domain
 from ..rules.diagnosis import authenticated_sender
 from ..rules.evaluation import judge_record
-from ..rules.scenario import Scenario
+from ..rules.scenario import REASONS, Scenario
 
 #: Report-level values on each of the report's rows; ``report`` numbers the reports triaged
 #: together, so ``summary.reports`` finds each report's facts once by it.
 REPORT_COLUMNS = ("report", "file", "org_name", "report_id", "begin", "end", "policy_domain", "p", "adkim", "aspf", "pct")
 #: Columns the diagnosis depends on: rows equal in these get the same answer.
 _KEY = ("header_from", "policy_domain", "auth_results", "adkim", "aspf", "reported_dkim", "reported_spf", "reason")
-#: Non-standard result words seen in real reports, mapped to the nearest RFC word for links.
-_RESULT_WORDS = {"hardfail": "fail"}
 
 
 #: What the link format (``domain:result``, comma-separated) uses as separators; a report's value
@@ -62,18 +60,21 @@ _JUDGED = tuple(field.name for field in fields(_Judgement))
 
 def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_dkim, reported_spf, reason) -> _Judgement:
     from_domain = safe_domain(header_from) or safe_domain(policy_domain)
-    signatures = tuple((signature.domain, signature.result) for signature in auth.dkim)
+    # Judged by the RFC words their results stand for, as the Explorer judges its link.
+    signatures = tuple((signature.domain, reported_result(signature.result, "dkim")) for signature in auth.dkim)
+    spf = tuple((check.domain, check.scope, reported_result(check.result, "spf")) for check in auth.spf)
     # The Explorer's SPF is the MAIL FROM check; a HELO result never stands in for it.
-    spf_results = tuple((check.domain, check.result) for check in auth.spf if check.scope in ("mfrom", ""))
+    spf_results = tuple((domain, result) for domain, scope, result in spf if scope in ("mfrom", ""))
+    reasons = tuple(reason.split(",")) if reason else ()
     verdict = judge_record(
         from_domain,
         signatures,
-        tuple((check.domain, check.scope, check.result) for check in auth.spf),
+        spf,
         adkim=adkim,
         aspf=aspf,
         reported_dkim=reported_dkim,
         reported_spf=reported_spf,
-        reasons=tuple(reason.split(",")) if reason else (),
+        reasons=reasons,
     )
     diagnosis = verdict.diagnosis
     named = authenticated_sender((*signatures, *spf_results))
@@ -91,21 +92,21 @@ def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_
         source=named.name if named else (safe_organizational_domain(authenticated) or ""),
         explanation=diagnosis.explanation,
         fix=diagnosis.fix_for(named),
-        explorer_link=_link(from_domain or header_from, signatures, spf_results, adkim, aspf, reported_dkim),
+        explorer_link=_link(
+            from_domain or header_from, signatures, spf_results, adkim, aspf, reported_dkim, reported_spf, reasons
+        ),
     )
 
 
-def _link(header_from, signatures, spf_results, adkim, aspf, reported_dkim) -> str:
-    """The Explorer query string that reproduces the row."""
+def _link(header_from, signatures, spf_results, adkim, aspf, reported_dkim, reported_spf, reasons) -> str:
+    """The Explorer query string that reproduces the row: its identifiers, and the receiver's
+    verdicts and reasons, so the Explorer reaches the same verdict and cause."""
 
-    def word(result: str, allowed: tuple[str, ...]) -> str:
-        result = _RESULT_WORDS.get(result, result)
-        return result if result in allowed else "neutral"
-
-    dkim = tuple((_as_text(domain), word(result, DKIM_RESULTS)) for domain, result in signatures if domain)
-    spf = next(((_as_text(domain), word(result, SPF_RESULTS)) for domain, result in spf_results if domain), None)
-    reported = reported_dkim if reported_dkim in ("pass", "fail") else None
-    return Scenario(header_from or "", dkim, spf, adkim, aspf, reported).query_string()
+    dkim = tuple((_as_text(domain), result) for domain, result in signatures if domain)
+    spf = next(((_as_text(domain), result) for domain, result in spf_results if domain), None)
+    verdicts = [verdict if verdict in ("pass", "fail") else None for verdict in (reported_dkim, reported_spf)]
+    reasons = tuple(reason for reason in reasons if reason in REASONS)
+    return Scenario(header_from or "", dkim, spf, adkim, aspf, *verdicts, reasons).query_string()
 
 
 def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:

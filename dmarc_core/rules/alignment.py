@@ -16,6 +16,12 @@ Mode = Literal["r", "s"]
 DKIM_RESULTS = ("pass", "fail", "neutral", "none", "policy", "temperror", "permerror")
 SPF_RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
 _MODE_WORDS = {"r": "r", "relaxed": "r", "s": "s", "strict": "s"}
+#: Words real reports use for results RFC 7489 names otherwise: "hardfail" and "invalid" for fail,
+#: and RFC 4408's "unknown" and "error" for SPF's permerror and temperror.
+_RESULT_SYNONYMS = {
+    "dkim": {"hardfail": "fail", "invalid": "fail"},
+    "spf": {"hardfail": "fail", "unknown": "permerror", "error": "temperror"},
+}
 
 
 def parse_mode(value: str | None, tag: str = "adkim") -> Mode:
@@ -24,6 +30,14 @@ def parse_mode(value: str | None, tag: str = "adkim") -> Mode:
     if mode is None:
         raise ValueError(f"{tag}={value} is not an alignment mode; use {tag}=r (relaxed) or {tag}=s (strict).")
     return mode
+
+
+def reported_result(value: str | None, identifier: Identifier) -> str:
+    """A result as a report writes it, as the RFC word it stands for: synonyms mapped, and any
+    other word (or none) neutral, RFC 8601's result for what could not be processed."""
+    result = str(value or "").strip().lower()
+    result = _RESULT_SYNONYMS[identifier].get(result, result)
+    return result if result in (DKIM_RESULTS if identifier == "dkim" else SPF_RESULTS) else "neutral"
 
 
 def parse_result(value: str | None, identifier: Identifier) -> str:

@@ -131,7 +131,7 @@ def diagnose(
     foreign_passes = tuple(domain for domain, result in signatures if result == "pass" and not aligns(from_domain, domain))
     if dkim_pass:
         signer = next((domain for domain, result in yours if result == "pass"), None)
-        return found("aligned", (signer,) if signer else (), "pass" if signer else None)
+        return found("aligned", (signer,), "pass") if signer else found("aligned_as_reported")
     if relayed:  # the receiver saw it forwarded: root cause 2, whatever DKIM said (the article)
         return found("forwarded_reported", tuple(domain for domain, _ in yours))
     if not signatures:

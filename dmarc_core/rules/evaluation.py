@@ -49,7 +49,11 @@ class AuthResult:
 
 @dataclass(frozen=True)
 class DmarcEvaluation:
-    """The DMARC verdict for one message: each identifier, what carried it, and the diagnosis."""
+    """The DMARC verdict for one message: each identifier, what carried it, and the diagnosis.
+
+    ``reported_dkim`` and ``reported_spf`` are a receiver's policy_evaluated results when a
+    report row is being reproduced: the verdict is then the receiver's, and where it differs from
+    what the identifiers given here say, ``contradicts_report`` says so."""
 
     header_from: str
     organizational_domain: str
@@ -58,22 +62,32 @@ class DmarcEvaluation:
     dkim: tuple[AuthResult, ...]
     spf: AuthResult | None
     reported_dkim: str | None
-    diagnosis: Diagnosis
+    reported_spf: str | None
+    reasons: tuple[str, ...]
+    judged: RecordVerdict
+
+    @property
+    def diagnosis(self) -> Diagnosis:
+        return self.judged.diagnosis
 
     @property
     def dkim_aligned(self) -> bool:
-        """The policy_evaluated dkim result: a receiver's report when given, else ours."""
-        if self.reported_dkim is not None:
-            return self.reported_dkim == "pass"
-        return any(signature.carries_dmarc for signature in self.dkim)
+        """The policy_evaluated dkim result: the receiver's when reported, else ours."""
+        return self.reported_dkim == "pass" if self.reported_dkim else self.judged.dkim_aligned
 
     @property
     def spf_aligned(self) -> bool:
-        return self.spf is not None and self.spf.carries_dmarc
+        """The policy_evaluated spf result: the receiver's when reported, else ours."""
+        return self.reported_spf == "pass" if self.reported_spf else self.judged.spf_aligned
 
     @property
     def dmarc_pass(self) -> bool:
-        return self.dkim_aligned or self.spf_aligned
+        return self.judged.dmarc_pass
+
+    @property
+    def contradicts_report(self) -> bool:
+        """The receiver's verdict differs from what the identifiers given here say."""
+        return self.judged.disagrees
 
     @property
     def fragile(self) -> str | None:
@@ -88,16 +102,10 @@ class DmarcEvaluation:
 
     @property
     def carried_by(self) -> tuple[AuthResult, ...]:
-        carriers = tuple(signature for signature in self.dkim if signature.carries_dmarc)
-        if self.reported_dkim is not None and not self.dkim_aligned:
-            carriers = ()
-        return carriers + ((self.spf,) if self.spf_aligned else ())
-
-    @property
-    def contradicts_report(self) -> bool:
-        """The receiver's policy_evaluated dkim differs from what the signatures given here say."""
-        ours = any(signature.carries_dmarc for signature in self.dkim)
-        return self.reported_dkim is not None and (self.reported_dkim == "pass") != ours
+        """The identifiers given here that pass and align, where the verdict for their kind is pass."""
+        dkim = tuple(signature for signature in self.dkim if signature.carries_dmarc) if self.dkim_aligned else ()
+        spf = (self.spf,) if self.spf is not None and self.spf.carries_dmarc and self.spf_aligned else ()
+        return dkim + spf
 
     @property
     def sender(self) -> KnownSender | None:
@@ -122,18 +130,27 @@ class DmarcEvaluation:
     @property
     def summary(self) -> str:
         """Why the verdict is what it is, in one sentence."""
+        reported = " and ".join(
+            kind
+            for kind, verdict, ours in (
+                ("DKIM", self.reported_dkim, self.judged.dkim_aligned),
+                ("SPF", self.reported_spf, self.judged.spf_aligned),
+            )
+            if verdict and (verdict == "pass") != ours
+        )
+        given = {"DKIM": "signature", "SPF": "SPF result"}.get(reported, "identifier")
         if self.dmarc_pass and not self.carried_by:
             return (
-                f"As reported: the receiver evaluated DKIM as pass for {self.header_from}, although no signature "
-                "given here both passes and aligns; it may have verified a signature not listed here."
+                f"As reported: the receiver evaluated {reported} as pass for {self.header_from}, although no "
+                f"{given} given here both passes and aligns; it may have verified one not listed here."
             )
         if self.dmarc_pass:
             carriers = " and ".join(result.label for result in self.carried_by)
             return f"{carriers} passes and aligns with {self.header_from}; one such identifier is enough."
         if self.contradicts_report:
             return (
-                f"As reported: a DKIM signature passes and aligns with {self.header_from}, "
-                "yet the receiver evaluated DKIM as fail."
+                f"As reported: the receiver evaluated {reported} as fail, although a {given} given here "
+                f"passes and aligns with {self.header_from}."
             )
         return f"No identifier both passes and aligns with {self.header_from}."
 
@@ -145,29 +162,42 @@ def evaluate_dmarc(
     adkim: str = "r",
     aspf: str = "r",
     reported_dkim: str | None = None,
+    reported_spf: str | None = None,
+    reasons: Iterable[str] = (),
 ) -> DmarcEvaluation:
     """DMARC passes when a DKIM signature passes *and* aligns, or SPF passes *and* aligns.
 
-    ``reported_dkim`` is a receiver's policy_evaluated dkim (``pass``/``fail``), for when
-    a report is being reproduced; without it the DKIM verdict is computed here.
+    ``reported_dkim`` and ``reported_spf`` are a receiver's policy_evaluated results
+    (``pass``/``fail``) and ``reasons`` its reason types, for when a report row is being
+    reproduced; the rules are those of the triage (``judge_record``).
     """
     header = normalize_domain(header_from)
     adkim_mode, aspf_mode = parse_mode(adkim, "adkim"), parse_mode(aspf, "aspf")
     signatures = tuple(_judge("dkim", header, domain, result, adkim_mode) for domain, result in dkim)
     spf_result = _judge("spf", header, spf[0], spf[1], aspf_mode) if spf else None
-    reported = None if reported_dkim in (None, "") else _reported(reported_dkim)
-    evaluation_pass = any(signature.carries_dmarc for signature in signatures)
-    spf_passed = spf_result is not None and spf_result.passed
-    diagnosis = diagnose(
+    reported = {"dkim": _reported(reported_dkim, "reported_dkim"), "spf": _reported(reported_spf, "reported_spf")}
+    reasons = tuple(str(reason).strip().lower() for reason in reasons if str(reason).strip())
+    judged = judge_record(
         header,
         tuple((signature.domain, signature.result) for signature in signatures),
+        ((spf_result.domain, "mfrom", spf_result.result),) if spf_result else (),
         adkim=adkim_mode,
-        dkim_pass=evaluation_pass if reported is None else reported == "pass",
-        spf_pass=spf_passed and spf_result.alignment.same_organizational_domain,
-        spf_pass_elsewhere=spf_passed and not spf_result.alignment.same_organizational_domain,
+        aspf=aspf_mode,
+        reported_dkim=reported["dkim"] or "",
+        reported_spf=reported["spf"] or "",
+        reasons=reasons,
     )
     return DmarcEvaluation(
-        header, organizational_domain(header), adkim_mode, aspf_mode, signatures, spf_result, reported, diagnosis
+        header,
+        organizational_domain(header),
+        adkim_mode,
+        aspf_mode,
+        signatures,
+        spf_result,
+        reported["dkim"],
+        reported["spf"],
+        reasons,
+        judged,
     )
 
 
@@ -176,10 +206,12 @@ def _judge(identifier: Identifier, header: str, domain: str, result: str, mode: 
     return AuthResult(identifier, alignment.auth_domain, parse_result(result, identifier), alignment)
 
 
-def _reported(value: str) -> str:
+def _reported(value: str | None, name: str) -> str | None:
+    if value in (None, ""):
+        return None
     reported = str(value).strip().lower()
     if reported not in ("pass", "fail"):
-        raise ValueError(f"reported_dkim={value} is not a policy_evaluated result; use pass or fail.")
+        raise ValueError(f"{name}={value} is not a policy_evaluated result; use pass or fail.")
     return reported
 
 

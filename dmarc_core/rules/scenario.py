@@ -8,6 +8,8 @@
 ``adkim``/``aspf``  ``r`` (default) or ``s``
 ``reported_dkim`` optional: the receiver's policy_evaluated dkim (``pass``/``fail``), when a
                   report row is being reproduced
+``reported_spf``  optional: the receiver's policy_evaluated spf, likewise
+``reason``        optional: the receiver's reason types, comma-separated (``forwarded,local_policy``)
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from .alignment import parse_mode, parse_result
 from .evaluation import DmarcEvaluation, evaluate_dmarc
 from .knowledge import knowledge
 
-PARAMETERS = ("from", "dkim", "spf", "adkim", "aspf", "reported_dkim")
+PARAMETERS = ("from", "dkim", "spf", "adkim", "aspf", "reported_dkim", "reported_spf", "reason")
+#: policy_evaluated reason types of RFC 7489 and RFC 9990.
+REASONS = ("forwarded", "sampled_out", "trusted_forwarder", "mailing_list", "local_policy", "policy_test_mode", "other")
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,14 @@ class Scenario:
     adkim: str = "r"
     aspf: str = "r"
     reported_dkim: str | None = None
+    reported_spf: str | None = None
+    reasons: tuple[str, ...] = ()
 
     def evaluate(self) -> DmarcEvaluation:
         """The DMARC verdict; ``ValueError`` with a readable message for a bad domain."""
-        return evaluate_dmarc(self.from_domain, self.dkim, self.spf, self.adkim, self.aspf, self.reported_dkim)
+        return evaluate_dmarc(
+            self.from_domain, self.dkim, self.spf, self.adkim, self.aspf, self.reported_dkim, self.reported_spf, self.reasons
+        )
 
     def to_params(self) -> dict[str, str]:
         """The URL parameters, leaving out defaults so links stay short."""
@@ -50,6 +58,10 @@ class Scenario:
             params["aspf"] = self.aspf
         if self.reported_dkim:
             params["reported_dkim"] = self.reported_dkim
+        if self.reported_spf:
+            params["reported_spf"] = self.reported_spf
+        if self.reasons:
+            params["reason"] = ",".join(self.reasons)
         return {key: value for key, value in params.items() if value}
 
     def query_string(self) -> str:
@@ -74,14 +86,19 @@ def scenario_from_params(params: Mapping[str, str | list[str]]) -> tuple[Scenari
     spf = _pair(value("spf"), "spf", problems) if value("spf") else None
     adkim = _mode(value("adkim"), "adkim", problems)
     aspf = _mode(value("aspf"), "aspf", problems)
-    reported = value("reported_dkim").lower() or None
-    if reported not in (None, "pass", "fail"):
-        problems.append(f"reported_dkim={reported} was ignored; it takes pass or fail.")
-        reported = None
+    reported = {name: _verdict(value(name), name, problems) for name in ("reported_dkim", "reported_spf")}
+    reasons = tuple(dict.fromkeys(reason for reason in value("reason").lower().replace(" ", "").split(",") if reason))
+    unknown_reasons = [reason for reason in reasons if reason not in REASONS]
+    if unknown_reasons:
+        problems.append(f"reason={','.join(unknown_reasons)} was ignored; reasons are {', '.join(REASONS)}.")
+        reasons = tuple(reason for reason in reasons if reason in REASONS)
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
         problems.append(f"Unknown link parameter{'s' if len(unknown) > 1 else ''} ignored: {', '.join(unknown)}.")
-    return Scenario(value("from"), tuple(dkim), spf, adkim, aspf, reported), problems
+    scenario = Scenario(
+        value("from"), tuple(dkim), spf, adkim, aspf, reported["reported_dkim"], reported["reported_spf"], reasons
+    )
+    return scenario, problems
 
 
 def scenario_from_query(query: str) -> tuple[Scenario, list[str]]:
@@ -100,6 +117,14 @@ def _pair(entry: str, identifier: str, problems: list[str]) -> tuple[str, str] |
     except ValueError as exc:
         problems.append(f"{identifier}={entry} was ignored: {exc}")
         return None
+
+
+def _verdict(raw: str, name: str, problems: list[str]) -> str | None:
+    verdict = raw.lower() or None
+    if verdict not in (None, "pass", "fail"):
+        problems.append(f"{name}={raw} was ignored; it takes pass or fail.")
+        return None
+    return verdict
 
 
 def _mode(raw: str, tag: str, problems: list[str]) -> str:

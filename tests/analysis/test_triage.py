@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dmarc_core import parse_reports, scenario_from_query, triage
+from dmarc_core import parse_reports, read_file, scenario_from_query, triage
 
 from reportkit import record, report
 
@@ -158,7 +158,7 @@ def test_spf_counts_only_for_the_mail_from_identity():
     frame = triaged(helo)
     assert not frame.loc[0, "spf_aligned"] and not frame.loc[0, "disagrees"] and not frame.loc[0, "dmarc_pass"]
     assert frame.loc[0, "auth_results"].spf[0].scope == "helo"
-    assert "spf=" not in frame.loc[0, "explorer_link"]
+    assert scenario_from_query(frame.loc[0, "explorer_link"])[0].spf is None
 
 
 def test_enforced_before_fix_only_where_dmarc_failed():
@@ -177,3 +177,15 @@ def test_a_forwarded_record_is_forwarded_with_the_reason_beside_it():
     frame = triaged(record(dkim=[("mcsv.net", "pass")], reasons=["forwarded"]))
     assert (frame.loc[0, "cause"], frame.loc[0, "reason"]) == ("forwarded", "forwarded")
     assert "forwarded" in frame.loc[0, "explanation"]
+
+
+def test_every_explorer_link_of_the_real_samples_reproduces_the_receivers_verdict_and_cause(samples):
+    # A row's link carries the receiver's verdicts (reported_dkim, reported_spf) and reasons, so the
+    # Explorer never shows "DMARC pass" for a row the receiver failed, nor another cause.
+    reports = [report for path in sorted((samples / "aggregate").iterdir()) for report in read_file(path).reports]
+    rows = triage(reports).drop_duplicates("explorer_link")
+    assert len(rows) > 900
+    for link, dmarc_pass, finding in rows[["explorer_link", "dmarc_pass", "finding"]].itertuples(index=False):
+        scenario, problems = scenario_from_query(link)
+        evaluation = scenario.evaluate()
+        assert (evaluation.dmarc_pass, evaluation.diagnosis.finding.key, problems) == (dmarc_pass, finding, []), link

@@ -85,3 +85,23 @@ def test_a_link_with_bad_values_shows_messages_not_a_traceback(app):
     assert "example.com:maybe" in warnings and "adkim=x" in warnings
     assert any("contains a space" in text for text in texts(test.error))
     assert not test.exception
+
+
+def test_a_triage_link_reproduces_the_receivers_verdict_and_reasons(app):
+    # SPF passes and aligns as given, but the receiver reported spf=fail and a forwarding reason:
+    # the Explorer follows the receiver, says so, and shows the cause the triage gave.
+    test = app(
+        **{
+            "from": "example.com",
+            "dkim": "example.com:fail",
+            "spf": "example.com:pass",
+            "reported_dkim": "fail",
+            "reported_spf": "fail",
+            "reason": "forwarded",
+        }
+    )
+    assert test.selectbox(key="reported_spf").value == "fail" and test.multiselect(key="reasons").value == ["forwarded"]
+    assert headline(test) == "DMARC fail"
+    page = " ".join(texts(test.markdown) + texts(test.error))
+    assert "the receiver evaluated SPF as fail" in page and "with the reason forwarded" in page
+    assert marked_row(test) == 2

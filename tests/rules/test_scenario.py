@@ -27,11 +27,13 @@ def test_round_trip_keeps_every_input_and_stays_readable():
         "s",
         "s",
         "fail",
+        "pass",
+        ("forwarded", "local_policy"),
     )
     query = scenario.query_string()
     assert query == (
         "from=user@example.com&dkim=mcsv.net:pass,example.com:permerror&spf=bounce.example.com:softfail"
-        "&adkim=s&aspf=s&reported_dkim=fail"
+        "&adkim=s&aspf=s&reported_dkim=fail&reported_spf=pass&reason=forwarded,local_policy"
     )
     assert scenario_from_query(query) == (scenario, [])
 
@@ -51,12 +53,15 @@ def test_bad_values_become_messages_and_the_rest_still_loads():
             "dkim": "mcsv.net:pass,example.com:maybe",
             "adkim": "x",
             "reported_dkim": "perhaps",
+            "reported_spf": "softly",
+            "reason": "forwarded,gremlins",
             "utm_source": "mail",
         }
     )
     assert scenario.from_domain == "example.com" and scenario.dkim == (("mcsv.net", "pass"),)
-    assert scenario.adkim == "r" and scenario.reported_dkim is None
-    assert len(problems) == 4
+    assert scenario.adkim == "r" and scenario.reported_dkim is None and scenario.reported_spf is None
+    assert scenario.reasons == ("forwarded",)
+    assert len(problems) == 6 and any("reason=gremlins" in p for p in problems)
     assert any("example.com:maybe" in p for p in problems) and any("adkim=x" in p for p in problems)
     assert any("utm_source" in p for p in problems)
 
