@@ -27,7 +27,18 @@ _WHERE = {
     ".rules.dmarc_record": ("DmarcRecord", "DmarcRecordError", "parse_dmarc_record"),
     ".rules.dkim_key": ("parse_selectors",),
     ".rules.scenario": ("Scenario", "scenario_from_params", "scenario_from_query"),
-    ".reports.model": ("FileOutcome", "Limits", "Refusal", "Report", "ReportError"),
+    ".reports.model": (
+        "AuthResults",
+        "DistinctReports",
+        "DkimResult",
+        "FileOutcome",
+        "Limits",
+        "Refusal",
+        "Report",
+        "ReportError",
+        "SpfResult",
+        "distinct_reports",
+    ),
     ".reports.reading": ("parse_reports", "read_file", "read_files"),
     ".lookups": ("NAMESERVER_ENV",),
     ".lookups.resolver": ("Lookup", "lookup", "make_resolver"),
@@ -64,7 +75,18 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .lookups.resolver import Lookup, lookup, make_resolver
     from .lookups.sources import IpInfo, enrich_ips
     from .lookups.spf import SpfLookup, fetch_spf
-    from .reports.model import FileOutcome, Limits, Refusal, Report, ReportError
+    from .reports.model import (
+        AuthResults,
+        DistinctReports,
+        DkimResult,
+        FileOutcome,
+        Limits,
+        Refusal,
+        Report,
+        ReportError,
+        SpfResult,
+        distinct_reports,
+    )
     from .reports.reading import parse_reports, read_file, read_files
     from .rules.alignment import Alignment, check_alignment
     from .rules.diagnosis import Diagnosis, diagnose

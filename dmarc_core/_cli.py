@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -113,6 +114,7 @@ def _triage(args: argparse.Namespace) -> int:
 
     from .analysis import summary
     from .analysis.triage import EXPORTED_COLUMNS, triage
+    from .reports.model import distinct_reports
     from .reports.reading import read_files
 
     outcomes = read_files([(Path(path).name, Path(path).read_bytes()) for path in args.files])
@@ -121,10 +123,12 @@ def _triage(args: argparse.Namespace) -> int:
         print(
             f"{outcome.name}: {outcome.status}, {outcome.records} records, {outcome.messages} messages{details}", file=sys.stderr
         )
-    reports = [report for outcome in outcomes for report in outcome.reports]
-    if not reports:
+    distinct = distinct_reports(report for outcome in outcomes for report in outcome.reports)
+    if not distinct.reports:
         raise ValueError("none of the files holds a readable DMARC aggregate report")
-    frame = triage(reports)
+    if distinct.note:
+        print(distinct.note, file=sys.stderr)
+    frame = triage(distinct.reports)
     if args.format == "csv":
         sys.stdout.write(summary.csv_bytes(frame).decode("utf-8"))
     elif args.format == "json":
@@ -136,7 +140,8 @@ def _triage(args: argparse.Namespace) -> int:
                         for o in outcomes
                     ],
                     "headline": {
-                        key: value for key, value in asdict(summary.headline(frame)).items() if key not in ("begin", "end")
+                        key: value.isoformat() if isinstance(value, pd.Timestamp) else value
+                        for key, value in asdict(summary.headline(frame)).items()
                     },
                     "readiness": [asdict(assessment) for assessment in summary.rollout_readiness(frame)],
                     "sources": json.loads(summary.by_source(frame).to_json(orient="records")),
@@ -264,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except BrokenPipeError:  # the reader went away (| head): nothing more to say, and no error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit, into a closed pipe otherwise
+        return 0
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dmarc_core import FileOutcome, knowledge, read_files, triage
+from dmarc_core import FileOutcome, distinct_reports, knowledge, read_files, triage
 from dmarc_core.analysis import summary
 from ui.text import chart_label, chart_text, inert
 
@@ -43,8 +43,12 @@ def triaged(outcomes: list[FileOutcome]) -> pd.DataFrame:
     """The triage of all readable reports, computed once per set of files in this session."""
     key = tuple(id(report) for outcome in outcomes for report in outcome.reports)
     if st.session_state.get("triage_key") != key:
-        st.session_state.triage_frame = triage([report for outcome in outcomes for report in outcome.reports])
+        distinct = distinct_reports(report for outcome in outcomes for report in outcome.reports)
+        st.session_state.triage_frame = triage(distinct.reports)
+        st.session_state.duplicates_note = distinct.note
         st.session_state.triage_key = key
+    if st.session_state.duplicates_note:
+        st.caption(inert(st.session_state.duplicates_note))
     return st.session_state.triage_frame
 
 

@@ -204,7 +204,8 @@ def matching(
 
 @dataclass(frozen=True)
 class Readiness:
-    """Where a domain stands in the article's rollout plan, and the record to publish next."""
+    """Where a domain stands in the article's rollout plan, what the reports show, and the record
+    to publish next (only when the reports are evidence enough for it)."""
 
     domain: str
     policy: str
@@ -212,74 +213,137 @@ class Readiness:
     messages: int
     pass_rate: float
     days: float
+    receivers: int
     step: int
     ready: bool
     advice: str
     next_record: str | None
+    #: Senders whose legitimate mail fails (source, cause, messages), most messages first.
     blockers: tuple[tuple[str, str, int], ...]
+    #: What the reports still lack for the plan's next step, in words.
+    missing_evidence: tuple[str, ...] = ()
 
 
 def rollout_readiness(frame: pd.DataFrame) -> list[Readiness]:
     """One assessment per policy domain in the reports (the policy of the latest report counts)."""
-    return [_readiness(domain, rows) for domain, rows in frame.groupby("policy_domain", sort=True) if domain]
+    return [_readiness(domain, rows) for domain, rows in frame.groupby("policy_domain", sort=True, observed=True) if domain]
 
 
 def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
     facts = knowledge()
-    threshold = facts.pass_rate_threshold
-    latest = rows.sort_values("end").iloc[-1]
+    threshold, needs, bar = facts.pass_rate_threshold, facts.evidence, facts.rollback
+    # The latest dated report decides; one whose dates were placeholders never outranks a dated one.
+    latest = rows.sort_values("end", na_position="first").iloc[-1]
     policy = latest["p"] or "none"
     pct = int(latest["pct"]) if pd.notna(latest["pct"]) else 100
+    # Mail the receiver saw forwarded fails for reasons no sender can fix: it is left out of the rate.
     judged = rows[rows["cause"] != "forwarded"]
     messages = int(judged["count"].sum())
     pass_rate = float(judged.loc[judged["dmarc_pass"], "count"].sum() / messages) if messages else 0.0
     days = _days_covered(rows)
+    receivers = reports(rows)["org_name"].astype(str).replace("", pd.NA).nunique()
     blocking = [key for key, finding in facts.findings.items() if finding.blocks_rollout]
-    failing = rows[~rows["dmarc_pass"] & rows["finding"].isin(blocking)]
-    blockers = failing.groupby(["source", "cause"])["count"].sum().nlargest(5)
-    blocker_list = tuple(
+    failing = judged[~judged["dmarc_pass"] & judged["finding"].isin(blocking)]
+    blockers = tuple(
         (source, cause, int(count))
-        for (source, cause), count in blockers.items()
+        for (source, cause), count in failing.groupby(["source", "cause"], observed=True)["count"].sum().nlargest(5).items()
         if count >= _SIGNIFICANT_SHARE * max(messages, 1)
     )
-    enforced = int(rows.loc[rows["enforced_before_fix"], "count"].sum())
+    missing = _missing_evidence(days, receivers, messages, needs)
+    harmed = _harmed(judged, messages, bar)
     rua = f"dmarc-reports@{domain}"
-    plan = {step.step: step for step in facts.rollout_plan}
 
     def record(step: int, pct: int | None = None) -> str:
-        return plan[step].record_for(rua, pct)
+        return facts.rollout_step(step).record_for(rua, pct)
 
     good = pass_rate >= threshold
-    rate = f"{pass_rate:.1%} of messages pass (forwarded mail left out)"
-
+    rate = f"{pass_rate:.1%} of {messages:,} messages pass (forwarded mail left out)"
+    evidence = f"Not enough evidence for the next step yet: {'; '.join(missing)}." if missing else ""
     # Where the published policy puts the domain in the plan.
-    step = {"none": 1 if days < 14 else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)
+    step = {"none": 1 if days < needs.days else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)
 
-    def result(ready: bool, advice: str, record: str | None) -> Readiness:
-        return Readiness(domain, policy, pct, messages, pass_rate, days, step, ready, advice, record, blocker_list)
+    def result(ready: bool, advice: str, next_record: str | None) -> Readiness:
+        return Readiness(
+            domain, policy, pct, messages, pass_rate, days, receivers, step, ready, advice, next_record, blockers, missing
+        )
 
-    if policy in ("quarantine", "reject") and enforced:
+    if policy in ("quarantine", "reject") and harmed.significant:
         return result(
             False,
-            f"{enforced} legitimately signed messages were {'rejected' if policy == 'reject' else 'quarantined'} "
-            "because their DKIM does not align (root cause 5). Roll back to p=none, fix those senders, then advance again.",
+            f"{harmed.sentence} Legitimate mail is being blocked (root cause 5): roll back to p=none, fix "
+            f"{'this sender' if len(harmed.senders) == 1 else 'these senders'}, then advance again.",
             record(1),
         )
+    aside = (
+        f" {harmed.sentence} Fix {'that sender' if len(harmed.senders) == 1 else 'those senders'}; too few messages to roll back for."
+        if harmed.senders
+        else ""
+    )
     if policy == "reject":
-        return result(good, f"p=reject is the last step; {rate}." + ("" if good else " Fix the failing senders below."), None)
+        state = "" if good else " Fix the failing senders below."
+        return result(good and not missing, f"p=reject is the last step; {rate}.{state}{aside} {evidence}".strip(), None)
+    if missing:
+        return result(False, f"{evidence} So far {rate}.{aside}", None)
     if policy == "quarantine":
         if not good:
-            return result(False, f"{rate}, below {threshold:.0%}: fix the senders below before going further.", None)
+            return result(False, f"{rate}, below {threshold:.0%}: fix the senders below before going further.{aside}", None)
         if pct < 100:
             next_pct = next(value for value in _PCT_STEPS if value > pct)
             following = record(4) if next_pct == 100 else record(3, next_pct)
-            return result(True, f"{rate}: raise pct gradually, over 4-6 weeks, to 100%.", following)
-        return result(True, f"{rate}, above {threshold:.0%}: switch to p=reject.", record(5))
-    if days < 14:
-        return result(False, f"Keep p=none and collect reports for 2 weeks; these cover {days:.0f} day(s). So far {rate}.", None)
-    if not good or blocker_list:
+            return result(True, f"{rate}: raise pct gradually, over 4-6 weeks, to 100%.{aside}", following)
+        return result(True, f"{rate}, above {threshold:.0%}: switch to p=reject.{aside}", record(5))
+    if not good or blockers:
         return result(False, f"{rate}: fix DKIM alignment for the senders below, starting with the most messages.", None)
     return result(True, f"{rate} over {days:.0f} days: start enforcing on 10% of failing mail. {facts.pct_note}", record(3))
+
+
+def _missing_evidence(days: float, receivers: int, messages: int, needs) -> tuple[str, ...]:
+    missing = []
+    if days < needs.days:
+        missing.append(f"the reports cover {days:g} day{'s' if days != 1 else ''}, and the plan asks for two weeks")
+    if receivers < needs.receivers:
+        missing.append(
+            f"{receivers} receiver{'s' if receivers != 1 else ''} reported, and at least {needs.receivers} give a fair picture"
+        )
+    if messages < needs.messages:
+        missing.append(f"{messages:,} messages are too few for a pass rate to mean much (at least {needs.messages:,})")
+    return tuple(missing)
+
+
+@dataclass(frozen=True)
+class _Harm:
+    """Legitimate mail an enforcing policy blocked (root cause 5), by sender, said as it happened."""
+
+    senders: tuple[str, ...]
+    sentence: str
+    significant: bool
+
+
+def _harmed(judged: pd.DataFrame, messages: int, bar) -> _Harm:
+    """Root cause 5: DMARC failed, a DKIM result passed and the receiver quarantined or rejected
+    the mail. Forwarded mail is no sender's fault; a sender counts when it is a real share."""
+    rows = judged[judged["enforced_before_fix"]]
+    if rows.empty:
+        return _Harm((), "", False)
+    findings = knowledge().findings
+    parts, significant, senders = [], False, []
+    per_sender = rows.groupby(["source", "finding"], observed=True)
+    for (source, finding), group in sorted(per_sender, key=lambda item: -int(item[1]["count"].sum())):
+        count = int(group["count"].sum())
+        if not count:
+            continue
+        handled = " or ".join(
+            word
+            for word, disposition in (("quarantined", "quarantine"), ("rejected", "reject"))
+            if (group["disposition"] == disposition).any()
+        )
+        parts.append(
+            f"{count:,} message{'s' if count != 1 else ''} from {source} ({findings[finding].title.lower()}) "
+            f"{'were' if count != 1 else 'was'} {handled}"
+        )
+        senders.append(str(source))
+        significant |= count >= bar.messages and count >= bar.share * max(messages, 1)
+    return _Harm(tuple(senders), "; ".join(parts) + "." if parts else "", significant)
 
 
 def _days_covered(rows: pd.DataFrame) -> float:

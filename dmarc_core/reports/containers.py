@@ -16,7 +16,7 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from os import PathLike
 from typing import BinaryIO
 
@@ -29,11 +29,13 @@ _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 @dataclass(frozen=True)
 class Payload:
-    """An XML document to parse: its name for messages, a readable stream, and repairs so far."""
+    """An XML document to parse: its name for messages, a readable stream, and the repairs of the
+    containers around it, a list they add to while the stream is read (a gzip finds it was cut
+    short only at its end)."""
 
     name: str
     stream: BinaryIO
-    repairs: tuple[str, ...] = ()
+    repairs: list[str] = field(default_factory=list)
 
 
 class _Inflate(io.RawIOBase):
@@ -157,8 +159,12 @@ def open_source(source: bytes | bytearray | str | PathLike | BinaryIO) -> Binary
     return source
 
 
-def payloads(stream: BinaryIO, name: str, limits: Limits, depth: int = 0) -> Iterator[Payload | Refusal]:
-    """Every XML payload in ``stream``, or a refusal saying why a part is not one."""
+def payloads(
+    stream: BinaryIO, name: str, limits: Limits, depth: int = 0, repairs: list[str] | None = None
+) -> Iterator[Payload | Refusal]:
+    """Every XML payload in ``stream``, or a refusal saying why a part is not one. ``repairs``
+    collects what the containers around it repaired, for the payload or the refusal to say."""
+    repairs = [] if repairs is None else repairs
     if depth > limits.max_depth:
         yield Refusal(name, f"{name} nests containers more than {limits.max_depth} deep; refused.")
         return
@@ -166,18 +172,17 @@ def payloads(stream: BinaryIO, name: str, limits: Limits, depth: int = 0) -> Ite
     head = stream.peek(BUFFER)[:BUFFER]
     kind = sniff(head)
     if kind == "xml":
-        yield Payload(name, stream)
+        yield Payload(name, stream, repairs)
     elif kind in ("gzip", "zlib"):
-        repairs: list[str] = []
         inflated = _Inflate(stream, 31 if kind == "gzip" else 15, name, limits.max_decompressed_bytes, repairs)
-        for found in payloads(inflated, _inner_name(name), limits, depth + 1):
-            yield Payload(found.name, found.stream, tuple(repairs) + found.repairs) if isinstance(found, Payload) else found
+        yield from payloads(inflated, _inner_name(name), limits, depth + 1, repairs)
     elif kind == "zip":
         yield from _zip_members(stream, name, limits, depth)
     elif kind == "email":
         yield from _email_parts(stream, name, limits, depth)
     else:
-        yield Refusal(name, _not_a_report(name, kind, head))
+        earlier = f" Before that, {'; '.join(repairs)}." if repairs else ""
+        yield Refusal(name, _not_a_report(name, kind, head) + earlier)
 
 
 def _child(open_child: Callable[[], BinaryIO], name: str, limits: Limits, depth: int) -> Iterator[Payload | Refusal]:

@@ -3,6 +3,7 @@ uploaded file (its reports and its refusals), and the limits that keep hostile i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -170,3 +171,40 @@ class FileOutcome:
         notes = [f"{r.file}: {repair}" if len(self.reports) > 1 else repair for r in self.reports for repair in r.repairs]
         notes += [refusal.reason for refusal in self.refusals]
         return "; ".join(notes)
+
+
+@dataclass(frozen=True)
+class DistinctReports:
+    """Reports with each one counted once, and the copies that were left out."""
+
+    reports: tuple[Report, ...]
+    duplicates: tuple[Report, ...] = ()
+
+    @property
+    def note(self) -> str:
+        """What was left out, for a person; empty when nothing was."""
+        if not self.duplicates:
+            return ""
+        copies = "; ".join(
+            f"{report.metadata.org_name or 'a receiver'}'s report {report.metadata.report_id} in {report.file}"
+            for report in self.duplicates[:5]
+        )
+        more = f" and {len(self.duplicates) - 5} more" if len(self.duplicates) > 5 else ""
+        count = len(self.duplicates)
+        return f"{count} report{'s' if count != 1 else ''} came twice and {'were' if count != 1 else 'was'} counted once: {copies}{more}."
+
+
+def distinct_reports(reports: Iterable[Report]) -> DistinctReports:
+    """Each report once. A receiver's report_id is its identity (RFC 9990 2.1: unique per report
+    the receiver sends), so the same report uploaded twice, or inside two archives, counts once;
+    a report without an id cannot be told apart and is kept."""
+    seen: set[tuple[str, str, str]] = set()
+    kept, duplicates = [], []
+    for report in reports:
+        identity = (report.metadata.org_name, report.metadata.report_id, report.policy.domain)
+        if report.metadata.report_id and identity in seen:
+            duplicates.append(report)
+            continue
+        seen.add(identity)
+        kept.append(report)
+    return DistinctReports(tuple(kept), tuple(duplicates))

@@ -133,7 +133,7 @@ def demo_files() -> list[tuple[str, bytes]]:
 
 
 def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_BYTES) -> Report:
-    stream, repairs = payload.stream, list(payload.repairs)
+    stream, repairs = payload.stream, []
     head = stream.peek(1 << 16)[: 1 << 16]
     body_start = len(head) - len(head.lstrip(b" \t\r\n"))
     if body_start and head[body_start : body_start + 5] == b"<?xml":
@@ -154,7 +154,7 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
     try:
         reader.read(events)
     except etree.XMLSyntaxError as exc:  # unrecoverable even in recover mode (e.g. no root at all)
-        raise ReportError(f"{payload.name} is not readable XML: {exc}.") from None
+        raise ReportError(f"{payload.name} is not readable XML: {exc}.{_before(payload)}") from None
     root = events.root
     errors = [entry for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
     if chunks:
@@ -165,9 +165,14 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
         repairs.extend(chunk_repairs)
     if not reader.seen:
         root_name = etree.QName(root).localname if root is not None else "none"
+        if root_name == "feedback":
+            raise ReportError(
+                f"{payload.name} is an empty DMARC aggregate report: its <feedback> holds no "
+                f"<report_metadata>, <policy_published> or <record>.{_before(payload)}"
+            )
         raise ReportError(
-            f"{payload.name} is XML but not a DMARC aggregate report: it has no <feedback>, <report_metadata> "
-            f"or <record> (its root element is <{root_name}>)."
+            f"{payload.name} is XML but not a DMARC aggregate report: its root element is <{root_name}>, not "
+            f"<feedback>, and it holds no <report_metadata> or <record>.{_before(payload)}"
         )
     repairs.extend(describe(entry) for entry in errors)
     if "report_metadata" not in reader.seen:
@@ -179,4 +184,11 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
     if not chunks:
         records = reader.records
     repairs.extend(reader.repairs)
+    # The containers' repairs are read last: a gzip says it was cut short only once read to its end.
+    repairs = [*payload.repairs, *repairs]
     return Report(payload.name, schema, reader.version, reader.metadata, reader.policy, records, tuple(dict.fromkeys(repairs)))
+
+
+def _before(payload: Payload) -> str:
+    """What the containers repaired on the way in (a gzip cut short), often why nothing readable came out."""
+    return f" Before that, {'; '.join(payload.repairs)}." if payload.repairs else ""

@@ -69,6 +69,23 @@ class RolloutStep:
 
 
 @dataclass(frozen=True)
+class RolloutEvidence:
+    """What the reports must cover before the plan's next step is recommended."""
+
+    days: int
+    receivers: int
+    messages: int
+
+
+@dataclass(frozen=True)
+class RollbackBar:
+    """How much legitimate mail must be blocked before rolling an enforcing policy back is advised."""
+
+    share: float
+    messages: int
+
+
+@dataclass(frozen=True)
 class FaqEntry:
     question: str
     answer: str
@@ -141,6 +158,8 @@ class Knowledge:
     rollout_intro: str
     rollout_plan: tuple[RolloutStep, ...]
     pass_rate_threshold: float
+    evidence: RolloutEvidence
+    rollback: RollbackBar
     threshold_note: str
     next_record_note: str
     pct_note: str
@@ -223,6 +242,8 @@ def knowledge() -> Knowledge:
         rollout_intro=rollout["intro"],
         rollout_plan=tuple(RolloutStep(**{"pct": None, **step}) for step in data["rollout_plan"]),
         pass_rate_threshold=rollout["pass_rate_threshold"],
+        evidence=RolloutEvidence(**rollout["evidence"]),
+        rollback=RollbackBar(**rollout["rollback"]),
         threshold_note=rollout["threshold_note"].format(threshold=rollout["pass_rate_threshold"]),
         next_record_note=rollout["next_record_note"],
         pct_note=rollout["pct_note"],

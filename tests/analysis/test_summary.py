@@ -29,8 +29,17 @@ DAY = 86400
 START = 1759276800  # 2025-10-01
 
 
-def frame_of(*records, days=1, **policy):
-    return triage(parse_reports(report(*records, begin=START, end=START + days * DAY - 1, **policy)))
+#: Two receivers, as the rollout plan's evidence asks for (knowledge.toml [rollout] evidence).
+RECEIVERS = ("google.com", "yahoo.com")
+
+
+def frame_of(*records, days=1, receivers=("google.com",), **policy):
+    """One report per receiver, each with these records over ``days`` days."""
+    documents = [
+        report(*records, begin=START, end=START + days * DAY - 1, org_name=receiver, report_id=receiver, **policy)
+        for receiver in receivers
+    ]
+    return triage([parsed for document in documents for parsed in parse_reports(document)])
 
 
 def aligned(count):
@@ -97,7 +106,7 @@ def test_causes_and_days():
     ],
 )
 def test_rollout_readiness_follows_the_articles_plan(records, policy, days, step, ready, next_record):
-    (assessment,) = rollout_readiness(frame_of(*records, days=days, **policy))
+    (assessment,) = rollout_readiness(frame_of(*records, days=days, receivers=RECEIVERS, **policy))
     assert (assessment.step, assessment.ready, assessment.next_record) == (step, ready, next_record)
 
 
@@ -120,6 +129,7 @@ def test_forwarding_and_spoofing_do_not_hold_the_rollout_back():
         record(dkim=[("example.com", "fail")], spf=[("example.com", "fail")], count=30),  # forwarded
         record(count=10),  # unsigned: likely spoofing, which enforcement is meant to stop
         days=15,
+        receivers=RECEIVERS,
     )
     (assessment,) = rollout_readiness(frame)
     assert assessment.blockers == () and assessment.pass_rate == pytest.approx(960 / 970)
@@ -137,8 +147,15 @@ def test_csv_matches_the_rows_and_defuses_formulas():
 def days_of_reports(*spans):
     """One report per (first day, days) span, all for example.com, everything aligned."""
     documents = (
-        report(aligned(100), begin=START + first * DAY, end=START + (first + days) * DAY - 1, report_id=f"r{first}-{days}")
+        report(
+            aligned(100),
+            begin=START + first * DAY,
+            end=START + (first + days) * DAY - 1,
+            report_id=f"r{first}-{days}-{org}",
+            org_name=org,
+        )
         for first, days in spans
+        for org in RECEIVERS
     )
     return triage([parsed for document in documents for parsed in parse_reports(document)])
 
@@ -159,7 +176,7 @@ def test_two_weeks_of_reports_are_days_covered_not_the_span(spans, covered):
 
 
 def test_the_pct_step_says_rfc_9989_receivers_ignore_pct():
-    (assessment,) = rollout_readiness(frame_of(aligned(100), p="none", days=15))
+    (assessment,) = rollout_readiness(frame_of(aligned(100), p="none", days=15, receivers=RECEIVERS))
     assert "pct=10" in assessment.next_record and "RFC 9989" in assessment.advice
 
 
@@ -255,3 +272,48 @@ def test_the_triage_filters(filters, kept):
         report(aligned_for("example.org", 3), domain="example.org", report_id="o"),
     )
     assert matching(frame, **filters)["count"].tolist() == kept
+
+
+def test_no_step_is_advised_without_the_evidence_the_plan_asks_for():
+    # The article: "collect reports for 2 weeks"; one receiver's three days are not that.
+    (assessment,) = rollout_readiness(frame_of(aligned(60), p="none", days=3))
+    assert not assessment.ready and assessment.next_record is None
+    assert assessment.missing_evidence == (
+        "the reports cover 3 days, and the plan asks for two weeks",
+        "1 receiver reported, and at least 2 give a fair picture",
+        "60 messages are too few for a pass rate to mean much (at least 100)",
+    )
+    assert assessment.advice.startswith("Not enough evidence for the next step yet: the reports cover 3 days")
+
+
+def test_forwarded_mail_quarantined_under_p_reject_is_no_reason_to_roll_back():
+    # A real case: p=reject, 141 messages, 2 quarantined by Google with the reason forwarded.
+    forwarded = record(dkim=[("example.com", "pass")], disposition="quarantine", count=2, reasons=["forwarded"])
+    (assessment,) = rollout_readiness(frame_of(aligned(139), forwarded, p="reject", days=15, receivers=RECEIVERS))
+    assert assessment.next_record is None
+    assert "roll back" not in assessment.advice.lower() and "rejected" not in assessment.advice
+
+
+def test_a_handful_of_blocked_messages_is_named_but_no_reason_to_roll_back():
+    blocked = record(dkim=[("mcsv.net", "pass")], disposition="reject", count=3, source_ip="198.2.140.17")
+    (assessment,) = rollout_readiness(frame_of(aligned(500), blocked, p="reject", days=15, receivers=RECEIVERS))
+    assert assessment.next_record is None and "roll back to p=none" not in assessment.advice
+    assert "6 messages from Mailchimp (signed with someone else's domain) were rejected" in assessment.advice  # 3 per receiver
+
+
+def test_legitimate_senders_blocked_with_a_real_share_roll_the_policy_back_and_are_named():
+    blocked = record(dkim=[("mcsv.net", "pass")], disposition="quarantine", count=40, source_ip="198.2.140.17")
+    (assessment,) = rollout_readiness(frame_of(aligned(100), blocked, p="quarantine", pct=100, days=15, receivers=RECEIVERS))
+    assert not assessment.ready and assessment.next_record == "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com"
+    assert assessment.advice.startswith("80 messages from Mailchimp (signed with someone else's domain) were quarantined.")
+    assert "roll back to p=none" in assessment.advice
+
+
+def test_a_report_with_placeholder_dates_never_decides_the_published_policy(samples):
+    # 005.xml's dates are placeholders (begin=100), so they are dropped; its p=reject is older news
+    # than any dated report's policy, not the latest.
+    dated = report(aligned(10), p="none", org_name="google.com", report_id="dated")
+    frame = triage([*parse_reports(dated), *parse_reports((samples / "aggregate" / "005.xml").read_bytes())])
+    assert frame["begin"].isna().any()
+    (assessment,) = [a for a in rollout_readiness(frame) if a.domain == "example.com"]
+    assert assessment.policy == "none"

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from dmarc_core import Limits, ReportError, parse_reports, read_file
+from dmarc_core import Limits, ReportError, distinct_reports, parse_reports, read_file
 
 from conftest import SAMPLES
 from reportkit import record, report
@@ -216,3 +216,46 @@ def test_zero_record_reports_are_read(samples):
 
 def _messages(batch) -> int:
     return sum(r.message_count for r in batch)
+
+
+def test_a_report_uploaded_twice_counts_once_and_says_so():
+    # RFC 9990: a receiver's report_id identifies the report, in whatever file or archive it comes.
+    document = report(record(count=5), org_name="google.com", report_id="17")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("again.xml", document)
+    reports = [
+        *read_file(document, "a.xml").reports,
+        *read_file(archive.getvalue(), "b.zip").reports,
+        *read_file(report(record(count=1), report_id=""), "no-id.xml").reports,
+        *read_file(report(record(count=1), report_id=""), "no-id-2.xml").reports,
+    ]
+    distinct = distinct_reports(reports)
+    assert [r.file for r in distinct.reports] == ["a.xml", "no-id.xml", "no-id-2.xml"]  # no id: cannot be told apart
+    assert distinct.note == "1 report came twice and was counted once: google.com's report 17 in b.zip › again.xml."
+
+
+@pytest.mark.parametrize(
+    ("document", "words"),
+    [
+        (b"<feedback></feedback>", "is an empty DMARC aggregate report: its <feedback> holds no"),
+        (b"<catalog><book/></catalog>", "its root element is <catalog>, not <feedback>"),
+    ],
+)
+def test_xml_that_is_no_report_is_refused_for_what_it_is(document, words):
+    with pytest.raises(ReportError, match=words):
+        parse_reports(document, "x.xml")
+
+
+def test_a_refusal_says_what_went_wrong_before_it():
+    cut = gzip.compress(report(record(count=3)) * 50)[:60]  # the gzip ends after a few bytes of XML
+    with pytest.raises(ReportError, match=r"Before that, .*ends before its compressed data does"):
+        parse_reports(cut, "cut.xml.gz")
+
+
+def test_a_gzip_cut_short_says_so_in_the_report_read_from_it():
+    # The gzip finds it was cut only at its end, after the records were read: the note must still arrive.
+    whole = gzip.compress(report(*(record(count=1, source_ip=f"192.0.2.{n}") for n in range(200))))
+    (cut,) = parse_reports(whole[: len(whole) * 2 // 3], "cut.xml.gz")
+    assert 0 < cut.record_count < 200
+    assert "cut.xml.gz ends before its compressed data does; read what was there" in cut.repairs
