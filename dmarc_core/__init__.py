@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 _WHERE = {
     ".rules.alignment": ("Alignment", "check_alignment"),
-    ".rules.evaluation": ("AuthResult", "DmarcEvaluation", "evaluate_dmarc"),
+    ".rules.evaluation": ("IdentifierResult", "DmarcEvaluation", "evaluate_dmarc"),
     ".rules.diagnosis": ("Diagnosis", "diagnose"),
     ".rules.domains": ("PublicSuffixMatch", "normalize_domain", "organizational_domain", "public_suffix_match"),
     ".rules.knowledge": ("knowledge", "known_sender"),
@@ -93,6 +93,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .rules.dkim_key import parse_selectors
     from .rules.dmarc_record import DmarcRecord, DmarcRecordError, parse_dmarc_record
     from .rules.domains import PublicSuffixMatch, normalize_domain, organizational_domain, public_suffix_match
-    from .rules.evaluation import AuthResult, DmarcEvaluation, evaluate_dmarc
+    from .rules.evaluation import DmarcEvaluation, IdentifierResult, evaluate_dmarc
     from .rules.knowledge import knowledge, known_sender
     from .rules.scenario import Scenario, scenario_from_params, scenario_from_query

@@ -121,7 +121,8 @@ def _triage(args: argparse.Namespace) -> int:
     for outcome in outcomes:
         details = f": {outcome.details}" if outcome.details else ""
         print(
-            f"{outcome.name}: {outcome.status}, {outcome.records} records, {outcome.messages} messages{details}", file=sys.stderr
+            f"{outcome.name}: {outcome.status}, {outcome.record_count} records, {outcome.messages} messages{details}",
+            file=sys.stderr,
         )
     distinct = distinct_reports(report for outcome in outcomes for report in outcome.reports)
     if not distinct.reports:
@@ -136,7 +137,13 @@ def _triage(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "files": [
-                        {"file": o.name, "status": o.status, "records": o.records, "messages": o.messages, "details": o.details}
+                        {
+                            "file": o.name,
+                            "status": o.status,
+                            "records": o.record_count,
+                            "messages": o.messages,
+                            "details": o.details,
+                        }
                         for o in outcomes
                     ],
                     "headline": {
@@ -154,7 +161,7 @@ def _triage(args: argparse.Namespace) -> int:
     else:
         figures = summary.headline(frame)
         print(
-            f"{figures.messages:,} messages in {figures.records:,} records of {figures.reports} reports; "
+            f"{figures.messages:,} messages in {figures.record_count:,} records of {figures.reports} reports; "
             f"DMARC pass rate {figures.pass_rate:.1%}"
         )
         for assessment in summary.rollout_readiness(frame):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dmarc_core import AuthResult, DmarcEvaluation, Scenario, knowledge, public_suffix_match
+from dmarc_core import DmarcEvaluation, IdentifierResult, Scenario, knowledge, public_suffix_match
 from ui.text import inert, inert_with_code
 
 EXPLORER_PAGE = "app_pages/explorer.py"
@@ -27,7 +27,7 @@ def verdict(evaluation: DmarcEvaluation) -> None:
     box(f"### {evaluation.verdict}\n{inert(evaluation.summary)}", icon=icon)
 
 
-def identifier_row(result: AuthResult) -> None:
+def identifier_row(result: IdentifierResult) -> None:
     alignment = result.alignment
     color = "green" if alignment.same_organizational_domain else "red"
     mark = ":material/check:" if result.carries_dmarc else ":material/close:"

@@ -58,7 +58,7 @@ def file_status(outcomes: list[FileOutcome]) -> None:
             "File": [outcome.name for outcome in outcomes],
             "Status": [STATUS_LABELS[outcome.status] for outcome in outcomes],
             "Reports": [len(outcome.reports) for outcome in outcomes],
-            "Records": [outcome.records for outcome in outcomes],
+            "Records": [outcome.record_count for outcome in outcomes],
             "Messages": [outcome.messages for outcome in outcomes],
             "Details": [outcome.details for outcome in outcomes],
         }
@@ -77,7 +77,7 @@ def headline_metrics(frame: pd.DataFrame) -> None:
         st.metric("Messages", f"{figures.messages:,}", border=True)
         st.metric("DMARC pass rate", f"{figures.pass_rate:.1%}", border=True)
         st.metric("Failing messages", f"{figures.failing_messages:,}", border=True)
-        st.metric("Reports", f"{figures.reports:,}", help=f"{figures.records:,} records", border=True)
+        st.metric("Reports", f"{figures.reports:,}", help=f"{figures.record_count:,} records", border=True)
     if figures.begin is not None and pd.notna(figures.begin):
         more = f" and {len(figures.policy_domains) - 5} more domains" if len(figures.policy_domains) > 5 else ""
         st.caption(

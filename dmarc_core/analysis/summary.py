@@ -26,7 +26,7 @@ ENRICH_LIMIT = 300
 @dataclass(frozen=True)
 class Headline:
     reports: int
-    records: int
+    record_count: int
     messages: int
     passing_messages: int
     policy_domains: tuple[str, ...]
@@ -46,7 +46,7 @@ def headline(frame: pd.DataFrame) -> Headline:
     messages = int(frame["count"].sum())
     return Headline(
         reports=frame["report"].nunique(),
-        records=len(frame),
+        record_count=len(frame),
         messages=messages,
         passing_messages=int(frame.loc[frame["dmarc_pass"], "count"].sum()),
         policy_domains=tuple(sorted(filter(None, frame["policy_domain"].unique()))),

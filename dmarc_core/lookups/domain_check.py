@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass
 
 import dns.asyncresolver
 
+from ..rules.dkim_key import parse_selectors
 from ..rules.dmarc_record import POLICIES, DmarcRecord
 from ..rules.domains import normalize_domain
 from ..rules.knowledge import DomainFinding, knowledge
 from .discovery import DmarcDiscovery, PolicyLookup, discover_dmarc_async, policy_lookup_async
-from .dkim_keys import DkimKeyLookup, dkim_keys_async, parse_selectors
+from .dkim_keys import DkimKeyLookup, dkim_keys_async
 from .resolver import FAILED, Lookups, describe_nameservers, run_lookups
 from .spf import SpfLookup, spf_async
 
@@ -121,10 +122,6 @@ class DomainCheck:
         if self.dmarc.applied.found_at == f"_dmarc.{self.domain}":
             return "p", record.p
         return ("np", record.np) if self.spf.status == "nxdomain" else ("sp", record.sp)
-
-    @property
-    def given_keys(self) -> tuple[DkimKeyLookup, ...]:
-        return tuple(key for key in self.dkim if key.selector in self.selectors)
 
     @property
     def common_keys(self) -> tuple[DkimKeyLookup, ...]:

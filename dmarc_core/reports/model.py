@@ -158,7 +158,7 @@ class FileOutcome:
         return "read"
 
     @property
-    def records(self) -> int:
+    def record_count(self) -> int:
         return sum(report.record_count for report in self.reports)
 
     @property

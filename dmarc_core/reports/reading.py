@@ -38,7 +38,7 @@ PARALLEL_THRESHOLD_BYTES = 8 << 20
 
 def read_file(
     data: bytes | str | PathLike | BinaryIO,
-    name: str | None = None,
+    filename: str | None = None,
     limits: Limits | None = None,
     workers: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
@@ -55,7 +55,7 @@ def read_file(
     if workers is None:
         workers = (os.cpu_count() or 1) if threading.active_count() == 1 else 1
     limits = limits or Limits()
-    name = name or (str(data) if isinstance(data, (str, PathLike)) else "the upload")
+    name = filename or (str(data) if isinstance(data, (str, PathLike)) else "the upload")
     reports, refusals = [], []
     stream = open_source(data)
     try:

@@ -16,6 +16,8 @@ Mode = Literal["r", "s"]
 DKIM_RESULTS = ("pass", "fail", "neutral", "none", "policy", "temperror", "permerror")
 SPF_RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
 _MODE_WORDS = {"r": "r", "relaxed": "r", "s": "s", "strict": "s"}
+#: The DMARC record tag that sets each identifier's alignment mode.
+_TAGS = {"dkim": "adkim", "spf": "aspf"}
 #: Words real reports use for results RFC 7489 names otherwise: "hardfail" and "invalid" for fail,
 #: and RFC 4408's "unknown" and "error" for SPF's permerror and temperror.
 _RESULT_SYNONYMS = {
@@ -64,7 +66,7 @@ class Alignment:
 
     @property
     def tag(self) -> str:
-        return "adkim" if self.identifier == "dkim" else "aspf"
+        return _TAGS[self.identifier]
 
     @property
     def same_organizational_domain(self) -> bool:
@@ -73,8 +75,8 @@ class Alignment:
 
 def check_alignment(from_domain: str, auth_domain: str, mode: str = "r", identifier: Identifier = "dkim") -> Alignment:
     """Relaxed: same organizational domain. Strict: identical domains."""
-    mode = parse_mode(mode, "adkim" if identifier == "dkim" else "aspf")
-    tag = "adkim" if identifier == "dkim" else "aspf"
+    tag = _TAGS[identifier]
+    mode = parse_mode(mode, tag)
     header = normalize_domain(from_domain)
     auth = normalize_domain(auth_domain)
     header_org, auth_org = organizational_domain(header), organizational_domain(auth)

@@ -103,16 +103,16 @@ def diagnose(
     *,
     adkim: str = "r",
     dkim_pass: bool,
-    spf_pass: bool,
-    spf_pass_elsewhere: bool = False,
+    spf_passed_for_you: bool,
+    spf_passed_for_others: bool = False,
     reasons: tuple[str, ...] = (),
 ) -> Diagnosis:
     """Apply the cause rules of DESIGN.md.
 
     ``dkim`` holds (d= domain, result) pairs as reported; an entry without a domain is no
     signature. ``adkim`` is the published mode; ``dkim_pass`` the DKIM verdict (policy_evaluated
-    dkim); ``spf_pass`` whether SPF (MAIL FROM) passed for your organization (``spf_passes_for``),
-    ``spf_pass_elsewhere`` whether it passed for another domain; ``reasons`` the receiver's.
+    dkim); ``spf_passed_for_you`` whether SPF (MAIL FROM) passed for your organization (``spf_passes_for``),
+    ``spf_passed_for_others`` whether it passed for another domain; ``reasons`` the receiver's.
     """
     findings = knowledge().findings
     from_domain = safe_domain(header_from)
@@ -135,7 +135,7 @@ def diagnose(
     if relayed:  # the receiver saw it forwarded: root cause 2, whatever DKIM said (the article)
         return found("forwarded_reported", tuple(domain for domain, _ in yours))
     if not signatures:
-        return found("unsigned" if spf_pass or spf_pass_elsewhere else "unsigned_unknown")
+        return found("unsigned" if spf_passed_for_you or spf_passed_for_others else "unsigned_unknown")
     if not yours:
         if foreign_passes:
             return found("wrong_domain", foreign_passes, "pass")
@@ -160,4 +160,4 @@ def diagnose(
     witnesses = tuple(other for other in foreign_passes if (sender := known_sender(other)) and sender.originates)
     if witnesses:
         return found("signature_failed_beside_pass", (domain,), result, witnesses)
-    return found("signature_failed" if spf_pass else "forwarded", (domain,), result)
+    return found("signature_failed" if spf_passed_for_you else "forwarded", (domain,), result)

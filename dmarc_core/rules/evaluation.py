@@ -15,7 +15,7 @@ _IDENTIFIER_NAMES = {"dkim": "DKIM d=", "spf": "SPF MAIL FROM "}
 
 
 @dataclass(frozen=True)
-class AuthResult:
+class IdentifierResult:
     """One DKIM signature or the SPF check, judged for DMARC."""
 
     identifier: Identifier
@@ -53,14 +53,14 @@ class DmarcEvaluation:
 
     ``reported_dkim`` and ``reported_spf`` are a receiver's policy_evaluated results when a
     report row is being reproduced: the verdict is then the receiver's, and where it differs from
-    what the identifiers given here say, ``contradicts_report`` says so."""
+    what the identifiers given here say, ``disagrees`` says so."""
 
     header_from: str
     organizational_domain: str
     adkim: Mode
     aspf: Mode
-    dkim: tuple[AuthResult, ...]
-    spf: AuthResult | None
+    dkim: tuple[IdentifierResult, ...]
+    spf: IdentifierResult | None
     reported_dkim: str | None
     reported_spf: str | None
     reasons: tuple[str, ...]
@@ -85,7 +85,7 @@ class DmarcEvaluation:
         return self.judged.dmarc_pass
 
     @property
-    def contradicts_report(self) -> bool:
+    def disagrees(self) -> bool:
         """The receiver's verdict differs from what the identifiers given here say."""
         return self.judged.disagrees
 
@@ -101,7 +101,7 @@ class DmarcEvaluation:
         return None
 
     @property
-    def carried_by(self) -> tuple[AuthResult, ...]:
+    def carried_by(self) -> tuple[IdentifierResult, ...]:
         """The identifiers given here that pass and align, where the verdict for their kind is pass."""
         dkim = tuple(signature for signature in self.dkim if signature.carries_dmarc) if self.dkim_aligned else ()
         spf = (self.spf,) if self.spf is not None and self.spf.carries_dmarc and self.spf_aligned else ()
@@ -147,7 +147,7 @@ class DmarcEvaluation:
         if self.dmarc_pass:
             carriers = " and ".join(result.label for result in self.carried_by)
             return f"{carriers} passes and aligns with {self.header_from}; one such identifier is enough."
-        if self.contradicts_report:
+        if self.disagrees:
             return (
                 f"As reported: the receiver evaluated {reported} as fail, although a {given} given here "
                 f"passes and aligns with {self.header_from}."
@@ -201,9 +201,9 @@ def evaluate_dmarc(
     )
 
 
-def _judge(identifier: Identifier, header: str, domain: str, result: str, mode: Mode) -> AuthResult:
+def _judge(identifier: Identifier, header: str, domain: str, result: str, mode: Mode) -> IdentifierResult:
     alignment = check_alignment(header, domain, mode, identifier)
-    return AuthResult(identifier, alignment.auth_domain, parse_result(result, identifier), alignment)
+    return IdentifierResult(identifier, alignment.auth_domain, parse_result(result, identifier), alignment)
 
 
 def _reported(value: str | None, name: str) -> str | None:
@@ -247,17 +247,17 @@ def judge_record(
     mail_from = tuple((domain, result) for domain, scope, result in spf if scope in ("mfrom", ""))
     ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in dkim)
     ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in mail_from)
-    dkim_pass = reported_dkim == "pass" if reported_dkim else ours_dkim
-    spf_pass = reported_spf == "pass" if reported_spf else ours_spf
-    disagrees = (bool(reported_dkim) and dkim_pass != ours_dkim) or (bool(reported_spf) and spf_pass != ours_spf)
+    dkim_verdict = reported_dkim == "pass" if reported_dkim else ours_dkim
+    spf_verdict = reported_spf == "pass" if reported_spf else ours_spf
+    disagrees = (bool(reported_dkim) and dkim_verdict != ours_dkim) or (bool(reported_spf) and spf_verdict != ours_spf)
     diagnosis = diagnose(
         from_domain,
         dkim,
         adkim=adkim,
-        dkim_pass=dkim_pass,
+        dkim_pass=dkim_verdict,
         # With no SPF in auth_results, the receiver's verdict says whether it passed for you.
-        spf_pass=spf_passes_for(from_domain, mail_from) if mail_from else spf_pass,
-        spf_pass_elsewhere=any(result == "pass" and not aligns(from_domain, domain) for domain, result in mail_from),
+        spf_passed_for_you=spf_passes_for(from_domain, mail_from) if mail_from else spf_verdict,
+        spf_passed_for_others=any(result == "pass" and not aligns(from_domain, domain) for domain, result in mail_from),
         reasons=reasons,
     )
-    return RecordVerdict(ours_dkim, ours_spf, dkim_pass or spf_pass, disagrees, diagnosis)
+    return RecordVerdict(ours_dkim, ours_spf, dkim_verdict or spf_verdict, disagrees, diagnosis)

@@ -11,7 +11,13 @@ from dmarc_core.rules.knowledge import KnownSender
 
 def diagnosed(header_from, dkim, *, adkim="r", evaluated=False, spf=False, elsewhere=False, reasons=()):
     return diagnose(
-        header_from, tuple(dkim), adkim=adkim, dkim_pass=evaluated, spf_pass=spf, spf_pass_elsewhere=elsewhere, reasons=reasons
+        header_from,
+        tuple(dkim),
+        adkim=adkim,
+        dkim_pass=evaluated,
+        spf_passed_for_you=spf,
+        spf_passed_for_others=elsewhere,
+        reasons=reasons,
     )
 
 
@@ -160,7 +166,7 @@ def test_junk_from_real_reports_never_raises():
 
 
 def test_explanations_and_fixes_are_sentences_about_the_domains():
-    result = diagnose("example.com", (("mcsv.net", "pass"),), dkim_pass=False, spf_pass=False)
+    result = diagnose("example.com", (("mcsv.net", "pass"),), dkim_pass=False, spf_passed_for_you=False)
     assert "mcsv.net" in result.explanation and "example.com" in result.explanation
     assert "{" not in result.fix
     for finding in knowledge().findings.values():
@@ -184,7 +190,7 @@ def test_spf_passes_for_your_domain_only(spf, passes):
 def test_the_esp_advice_names_where_the_sender_signs_with_your_domain():
     # Root cause 1: the article's fix is custom-domain signing, at the ESP's own setting.
     mailchimp = known_sender("mcsv.net")
-    esp_signed = diagnose("example.com", (("mcsv.net", "pass"),), dkim_pass=False, spf_pass=False)
+    esp_signed = diagnose("example.com", (("mcsv.net", "pass"),), dkim_pass=False, spf_passed_for_you=False)
     assert esp_signed.sender_advice(mailchimp) == "At Mailchimp: Settings → Domains → Authenticate Domain."
     assert esp_signed.sender_advice(None) == ""
 
@@ -198,12 +204,12 @@ def test_the_esp_advice_names_where_the_sender_signs_with_your_domain():
     ],
 )
 def test_no_esp_advice_where_there_is_no_sender_to_fix(dkim, spf):
-    diagnosis = diagnose("example.com", dkim, dkim_pass=False, spf_pass=spf)
+    diagnosis = diagnose("example.com", dkim, dkim_pass=False, spf_passed_for_you=spf)
     assert diagnosis.sender_advice(known_sender("mcsv.net")) == ""
 
 
 def test_no_esp_advice_from_a_sender_with_no_known_setting():
-    esp_signed = diagnose("example.com", (("mcsv.net", "pass"),), dkim_pass=False, spf_pass=False)
+    esp_signed = diagnose("example.com", (("mcsv.net", "pass"),), dkim_pass=False, spf_passed_for_you=False)
     assert esp_signed.sender_advice(KnownSender("Some relay", "forwarder", ("relay.example",), None)) == ""
 
 

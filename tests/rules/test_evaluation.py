@@ -79,17 +79,17 @@ def test_nothing_at_all_fails():
 
 def test_a_receivers_fail_despite_an_aligned_pass_is_row_5():
     result = evaluate_dmarc("user@example.com", dkim=[("mcsv.net", "pass"), ("example.com", "pass")], reported_dkim="fail")
-    assert not result.dmarc_pass and result.contradicts_report
+    assert not result.dmarc_pass and result.disagrees
     assert (result.diagnosis.cause, result.diagnosis.table_row) == ("multiple_signatures", 5)
     assert evaluate_dmarc("example.com", dkim=[("example.com", "pass")], reported_dkim="pass").dmarc_pass
 
 
 def test_a_receivers_pass_with_no_aligned_signature_given_is_said_to_be_the_receivers():
     result = evaluate_dmarc("user@example.com", dkim=[("mailchimp.com", "pass")], reported_dkim="pass")
-    assert result.dmarc_pass and result.contradicts_report
+    assert result.dmarc_pass and result.disagrees
     assert result.summary.startswith("As reported: the receiver evaluated DKIM as pass for example.com, although no signature")
     agreeing = evaluate_dmarc("example.com", dkim=[("example.com", "pass")], reported_dkim="pass")
-    assert not agreeing.contradicts_report and agreeing.summary.startswith("DKIM")
+    assert not agreeing.disagrees and agreeing.summary.startswith("DKIM")
 
 
 def test_the_esp_that_signs_with_its_own_domain_is_told_where_to_sign_with_yours():
