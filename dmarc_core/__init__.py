@@ -24,7 +24,7 @@ _WHERE = {
     ".rules.diagnosis": ("Diagnosis", "diagnose"),
     ".rules.domains": ("PublicSuffixMatch", "normalize_domain", "organizational_domain", "public_suffix_match"),
     ".rules.knowledge": ("knowledge", "known_sender"),
-    ".rules.dmarc_record": ("DmarcRecord", "DmarcRecordError", "parse_dmarc_record"),
+    ".rules.dmarc_record": ("DmarcRecord", "DmarcRecordError", "explain_tags", "parse_dmarc_record"),
     ".rules.dkim_key": ("parse_selectors",),
     ".rules.scenario": ("Scenario", "scenario_from_params", "scenario_from_query"),
     ".reports.model": (
@@ -46,7 +46,7 @@ _WHERE = {
     ".lookups.dkim_keys": ("DkimKeyLookup", "lookup_dkim_keys"),
     ".lookups.spf": ("SpfLookup", "fetch_spf"),
     ".lookups.sources": ("IpInfo", "enrich_ips"),
-    ".lookups.domain_check": ("DomainCheck", "check_domain", "explain_tags"),
+    ".lookups.domain_check": ("DomainCheck", "check_domain"),
     ".analysis.triage": ("triage",),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
@@ -71,7 +71,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .lookups import NAMESERVER_ENV
     from .lookups.discovery import DmarcDiscovery, PolicyDiscovery, discover_dmarc, tree_walk_domains
     from .lookups.dkim_keys import DkimKeyLookup, lookup_dkim_keys
-    from .lookups.domain_check import DomainCheck, check_domain, explain_tags
+    from .lookups.domain_check import DomainCheck, check_domain
     from .lookups.resolver import Lookup, lookup, make_resolver
     from .lookups.sources import IpInfo, enrich_ips
     from .lookups.spf import SpfLookup, fetch_spf
@@ -91,7 +91,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .rules.alignment import Alignment, check_alignment
     from .rules.diagnosis import Diagnosis, diagnose
     from .rules.dkim_key import parse_selectors
-    from .rules.dmarc_record import DmarcRecord, DmarcRecordError, parse_dmarc_record
+    from .rules.dmarc_record import DmarcRecord, DmarcRecordError, explain_tags, parse_dmarc_record
     from .rules.domains import PublicSuffixMatch, normalize_domain, organizational_domain, public_suffix_match
     from .rules.evaluation import DmarcEvaluation, IdentifierResult, evaluate_dmarc
     from .rules.knowledge import knowledge, known_sender

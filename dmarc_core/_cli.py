@@ -190,7 +190,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _print_check(result: DomainCheck) -> None:
-    from .lookups.domain_check import explain_tags
+    from .rules.dmarc_record import explain_tags
 
     words, applied = knowledge().lookup_statuses, result.dmarc.applied
     rows = [("Domain:", result.domain), ("DNS server:", result.nameservers)]

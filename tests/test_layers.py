@@ -126,3 +126,34 @@ def _modules_after(code: str) -> set[str]:
     return {name.split(".")[0] for name in names} | {
         ".".join(name.split(".")[:2]) for name in names if name.startswith("dmarc_core.")
     }
+
+
+#: The rules import each other one way (rules/__init__.py): a module only what stands before it.
+RULES_ORDER = {
+    "knowledge": 0, "domains": 0,
+    "alignment": 1, "dkim_key": 1, "dmarc_record": 1,
+    "diagnosis": 2, "evaluation": 3, "scenario": 4,
+}  # fmt: skip
+
+
+def test_the_rules_import_each_other_one_way():
+    assert {path.stem for path in (LIBRARY / "rules").glob("*.py")} - {"__init__"} == set(RULES_ORDER)
+    for path in (LIBRARY / "rules").glob("*.py"):
+        for module, level in _imports(path):
+            if level == 1 and module:
+                assert RULES_ORDER[module] < RULES_ORDER[path.stem], f"rules/{path.name} imports {module}"
+
+
+def test_the_pages_and_ui_only_draw():
+    # They reach the domain through dmarc_core; no XML, DNS, Arrow or Public Suffix List of their
+    # own, nothing private of the library, and the library never imports them.
+    pages = [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]
+    for path in pages:
+        tree = ast.parse(path.read_text("utf-8"))
+        for module, _ in _imports(path):
+            assert module.split(".")[0] not in {"lxml", "dns", "pyarrow", "tldextract", "idna"}, f"{path.name} imports {module}"
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dmarc_core"):
+                assert not any(alias.name.startswith("_") for alias in node.names), f"{path.name}: {ast.unparse(node)}"
+    for path in LIBRARY.rglob("*.py"):
+        assert not any(module.split(".")[0] in {"ui", "app_pages"} for module, _ in _imports(path)), path

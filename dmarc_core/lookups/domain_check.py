@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import dns.asyncresolver
 
 from ..rules.dkim_key import parse_selectors
-from ..rules.dmarc_record import POLICIES, DmarcRecord
+from ..rules.dmarc_record import DmarcRecord, explain_tags, stricter_than
 from ..rules.domains import normalize_domain
 from ..rules.knowledge import DomainFinding, knowledge
 from .discovery import DmarcDiscovery, PolicyLookup, discover_dmarc_async, policy_lookup_async
@@ -24,40 +24,6 @@ from .resolver import FAILED, Lookups, describe_nameservers, run_lookups
 from .spf import SpfLookup, spf_async
 
 _HANDLED = {"quarantine": "quarantined", "reject": "rejected"}
-
-
-@dataclass(frozen=True)
-class TagExplanation:
-    """One tag of a DMARC record: its value, whether it was written or is the default, and what
-    it means."""
-
-    tag: str
-    value: str
-    is_default: bool
-    name: str
-    meaning: str
-    value_meaning: str
-    default: str
-    rfc9989: str
-
-
-def explain_tags(record: DmarcRecord) -> tuple[TagExplanation, ...]:
-    """Every tag of ``record``, defaults included, with the words of ``knowledge().record_tags``."""
-    tags = knowledge().record_tags
-    return tuple(
-        TagExplanation(
-            tag,
-            value,
-            record.is_default(tag),
-            tags[tag].name,
-            tags[tag].meaning,
-            # fo= takes a colon-separated list of options; the other tags one value.
-            "; ".join(filter(None, (tags[tag].values.get(option, "") for option in value.split(":")))),
-            tags[tag].default,
-            tags[tag].rfc9989,
-        )
-        for tag, value in record.tags.items()
-    )
 
 
 @dataclass(frozen=True)
@@ -249,7 +215,7 @@ def _findings(check: DomainCheck) -> list[Observation]:
             note("strict_dkim")
         if record.aspf == "s":
             note("strict_spf")
-        stricter = _stricter(record, check.parent.record) if check.parent and check.parent.record else []
+        stricter = stricter_than(record, check.parent.record) if check.parent and check.parent.record else []
         if stricter:
             note("stricter_subdomain", parent=check.parent.domain, stricter="; ".join(stricter))
         tag, value = check.policy
@@ -272,18 +238,6 @@ def _findings(check: DomainCheck) -> list[Observation]:
         note("spf_missing")
     if check.dmarc.differences:
         note("methods_differ", differences=" ".join(check.dmarc.differences))
-    return notes
-
-
-def _stricter(own: DmarcRecord, parent: DmarcRecord) -> list[str]:
-    """How the domain's own record asks more than its parent's would for it (root cause 3)."""
-    strength = {policy: rank for rank, policy in enumerate(POLICIES)}
-    notes = []
-    if strength[own.p] > strength[parent.sp]:
-        notes.append(f"p={own.p} where the parent asks sp={parent.sp} for its subdomains")
-    for tag in ("adkim", "aspf"):
-        if own.tags[tag] == "s" and parent.tags[tag] == "r":
-            notes.append(f"{tag}=s where the parent has {tag}=r")
     return notes
 
 

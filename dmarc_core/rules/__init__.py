@@ -6,7 +6,8 @@ cause rules (``diagnosis``), the DMARC verdict of one message (``evaluation``), 
 ``data/*.toml`` (``knowledge``) and the Explorer's shareable scenarios (``scenario``).
 
 May import: the standard library, idna and tldextract (the Public Suffix List snapshot), and
-each other, one way: domains, alignment, diagnosis, evaluation, scenario. Never pandas, numpy,
+each other, one way: knowledge and domains first; then alignment, dkim_key and dmarc_record;
+diagnosis; evaluation; scenario (``tests/test_layers.py`` holds the order). Never pandas, numpy,
 pyarrow, lxml, dnspython, plotly or streamlit, nor the other layers: everything here runs on a
 one-line answer and in any other layer.
 """

@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .knowledge import knowledge
+
 POLICIES = ("none", "quarantine", "reject")
+#: How strongly each policy acts on failing mail, weakest first.
+POLICY_RANK = {policy: rank for rank, policy in enumerate(POLICIES)}
 #: Tags RFC 9989 removed; receivers may still honour them, so they are read and flagged.
 REMOVED_TAGS = ("pct", "rf", "ri")
 KNOWN_TAGS = ("v", "p", "sp", "np", "adkim", "aspf", "fo", "rua", "ruf", "t", "psd", *REMOVED_TAGS)
@@ -254,9 +258,53 @@ def _odd_choices(tags: dict[str, str], explicit: frozenset[str], rua: tuple[str,
         notes.append(
             "t=y (test mode): receivers are asked not to apply the policy yet; reports mark such mail with reason policy_test_mode."
         )
-    strength = {policy: rank for rank, policy in enumerate(POLICIES)}
-    if "sp" in explicit and strength[tags["sp"]] < strength[tags["p"]]:
+    if "sp" in explicit and POLICY_RANK[tags["sp"]] < POLICY_RANK[tags["p"]]:
         notes.append(
             f"sp={tags['sp']} is weaker than p={tags['p']}: subdomains of this domain are less protected than the domain itself."
         )
+    return notes
+
+
+@dataclass(frozen=True)
+class TagExplanation:
+    """One tag of a DMARC record: its value, whether it was written or is the default, and what
+    it means."""
+
+    tag: str
+    value: str
+    is_default: bool
+    name: str
+    meaning: str
+    value_meaning: str
+    default: str
+    rfc9989: str
+
+
+def explain_tags(record: DmarcRecord) -> tuple[TagExplanation, ...]:
+    """Every tag of ``record``, defaults included, with the words of ``knowledge().record_tags``."""
+    tags = knowledge().record_tags
+    return tuple(
+        TagExplanation(
+            tag,
+            value,
+            record.is_default(tag),
+            tags[tag].name,
+            tags[tag].meaning,
+            # fo= takes a colon-separated list of options; the other tags one value.
+            "; ".join(filter(None, (tags[tag].values.get(option, "") for option in value.split(":")))),
+            tags[tag].default,
+            tags[tag].rfc9989,
+        )
+        for tag, value in record.tags.items()
+    )
+
+
+def stricter_than(own: DmarcRecord, parent: DmarcRecord) -> list[str]:
+    """How the domain's own record asks more than its parent's would for it (root cause 3)."""
+    notes = []
+    if POLICY_RANK[own.p] > POLICY_RANK[parent.sp]:
+        notes.append(f"p={own.p} where the parent asks sp={parent.sp} for its subdomains")
+    for tag in ("adkim", "aspf"):
+        if own.tags[tag] == "s" and parent.tags[tag] == "r":
+            notes.append(f"{tag}=s where the parent has {tag}=r")
     return notes
