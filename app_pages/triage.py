@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dmarc_core.analysis.summary import csv_bytes
+from dmarc_core.analysis.triage import EXPORTED_COLUMNS
 from dmarc_core.reports.reading import demo_files
 from ui import triage_dns as dns_actions
 from ui import triage_view as view
@@ -10,6 +11,8 @@ from ui.text import inert
 
 state = st.session_state
 RECORD_PREVIEW = 1000
+# The CSV's columns, less the long texts the senders table already shows.
+PREVIEW_COLUMNS = [name for name in EXPORTED_COLUMNS if name not in ("explanation", "fix", "explorer_link")]
 
 st.title("Report Triage")
 st.markdown(
@@ -69,9 +72,7 @@ view.charts(shown)
 with st.expander(f"Records ({len(shown):,})"):
     if len(shown) > RECORD_PREVIEW:
         st.caption(f"The first {RECORD_PREVIEW:,} records; the download has all {len(shown):,}.")
-    st.dataframe(
-        shown.head(RECORD_PREVIEW).drop(columns=["auth_results", "explanation", "fix", "explorer_link"]), hide_index=True
-    )
+    st.dataframe(shown.head(RECORD_PREVIEW)[list(PREVIEW_COLUMNS)], hide_index=True)
 st.download_button(
     f"Download the {len(shown):,} triaged records (CSV)",
     data=lambda: csv_bytes(shown),

@@ -161,3 +161,10 @@ def test_check_bad_input_exits_2(cli):
     for args in (["exa mple.com"], ["example.com", "--nameserver", "localhost"], ["example.com", "--selector", "s_1"]):
         result = cli("check", *args)
         assert result.returncode == 2 and result.stderr.startswith("error:")
+
+
+def test_a_bad_result_is_an_error_that_says_what_is_wrong(cli):
+    result = cli("evaluate", "example.com", "--dkim", "example.com:bogus")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: dkim=example.com:bogus: 'bogus' is not a DKIM result")
+    assert "ignored" not in result.stderr

@@ -90,7 +90,7 @@ def scenario_from_params(params: Mapping[str, str | list[str]]) -> tuple[Scenari
     reasons = tuple(dict.fromkeys(reason for reason in value("reason").lower().replace(" ", "").split(",") if reason))
     unknown_reasons = [reason for reason in reasons if reason not in REASONS]
     if unknown_reasons:
-        problems.append(f"reason={','.join(unknown_reasons)} was ignored; reasons are {', '.join(REASONS)}.")
+        problems.append(f"reason={','.join(unknown_reasons)} is not a reason; reasons are {', '.join(REASONS)}.")
         reasons = tuple(reason for reason in reasons if reason in REASONS)
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
@@ -110,19 +110,19 @@ def _pair(entry: str, identifier: str, problems: list[str]) -> tuple[str, str] |
     domain, _, result = entry.rpartition(":") if ":" in entry else (entry, "", "pass")
     domain = domain.strip()
     if not domain:
-        problems.append(f"{identifier}={entry} was ignored: it needs a domain, as in {identifier}=example.com:pass.")
+        problems.append(f"{identifier}={entry}: a signature needs a domain, as in {identifier}=example.com:pass.")
         return None
     try:
         return domain, parse_result(result, identifier)  # type: ignore[arg-type]
     except ValueError as exc:
-        problems.append(f"{identifier}={entry} was ignored: {exc}")
+        problems.append(f"{identifier}={entry}: {exc}")
         return None
 
 
 def _verdict(raw: str, name: str, problems: list[str]) -> str | None:
     verdict = raw.lower() or None
     if verdict not in (None, "pass", "fail"):
-        problems.append(f"{name}={raw} was ignored; it takes pass or fail.")
+        problems.append(f"{name}={raw}: it takes pass or fail.")
         return None
     return verdict
 

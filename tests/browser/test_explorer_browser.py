@@ -3,10 +3,12 @@ URL reproduces the same verdict for a colleague who opens it."""
 
 from __future__ import annotations
 
+import pandas as pd
 from playwright.sync_api import expect
 
 from browser.conftest import assert_no_exception, open_app, rerun, screenshot
 from browser.helpers import expect_verdict, main, marked_row, query
+from dmarc_core import read_file, triage
 
 
 def test_a_link_fills_the_explorer_and_shows_its_verdict(app_url, page):
@@ -71,3 +73,18 @@ def test_a_link_with_a_bad_value_opens_with_a_message(app_url, page):
     alerts = main(page).get_by_test_id("stAlert")
     expect(alerts.filter(has_text="example.com:maybe")).to_have_count(1)
     expect(alerts.filter(has_text="adkim=x")).to_have_count(1)
+
+
+def test_every_failing_row_of_a_real_report_opens_with_the_receivers_verdict(app_url, page, samples):
+    # Issue 11: a row's link carries the receiver's verdicts and reasons, so the Explorer shows what
+    # the receiver decided, never "DMARC pass" for a row it failed, and the row of the table it is.
+    (report,) = read_file(samples / "aggregate" / "d5f54f9775144853a0476406958c9869.xml").reports
+    frame = triage(report)
+    failing = frame[~frame["dmarc_pass"]].drop_duplicates("explorer_link")
+    assert len(failing) >= 5 and failing["finding"].nunique() >= 3
+    for link, table_row in failing[["explorer_link", "table_row"]].itertuples(index=False):
+        open_app(page, f"{app_url}/?{link}")
+        assert_no_exception(page)
+        expect_verdict(page, "DMARC fail")
+        assert marked_row(page) == (None if pd.isna(table_row) else int(table_row)), link
+    screenshot(page, "explorer-from-a-failing-report-row")
