@@ -57,7 +57,9 @@ def remove_signature(index: int) -> None:
 
 def report_row() -> None:
     """What the receiver's report said of the row being reproduced: its verdicts and reasons."""
-    with st.expander("Reproducing a report row?"):
+    # Open when a link set any of it: what flips the verdict is then in sight.
+    given = state.reported_dkim != NOT_REPORTED or state.reported_spf != NOT_REPORTED or bool(state.reasons)
+    with st.expander("Reproducing a report row?", expanded=given):
         for name, label in (("reported_dkim", "policy_evaluated dkim"), ("reported_spf", "policy_evaluated spf")):
             st.selectbox(
                 f"The receiver's {label}",
