@@ -1,7 +1,7 @@
 # Shortcuts; the README's two commands need none of this.
 UV ?= python3 -m uv
 
-.PHONY: run test bench bench-quick
+.PHONY: run test bench bench-quick fuzz lint
 
 run:
 	$(UV) run streamlit run app.py
@@ -16,3 +16,11 @@ bench:
 # A quick look without parsedmarc's slow sizes; does not touch BENCHMARKS.md.
 bench-quick:
 	$(UV) run python bench/run.py --sizes 1000 10000 100000 --runs 3 --no-write
+
+# The fuzzer of tests/reports/test_fuzz.py at length (about 20 cases a second); seeds are the case numbers.
+fuzz:
+	FUZZ_CASES=$${FUZZ_CASES:-50000} FUZZ_CHUNK_CASES=$${FUZZ_CHUNK_CASES:-300} $(UV) run pytest tests/reports/test_fuzz.py -q
+
+lint:
+	$(UV) run ruff check . && $(UV) run ruff format --check .
+

@@ -130,7 +130,7 @@ def by_day(frame: pd.DataFrame) -> pd.DataFrame:
     """Messages per day (the day a report's range begins) and disposition."""
     dated = frame.dropna(subset=["begin"])
     day = dated["begin"].dt.tz_convert(None).dt.floor("D")
-    disposition = dated["disposition"].where(dated["disposition"] != "", "(none given)")
+    disposition = dated["disposition"].astype(str).replace("", "(none given)")
     return (
         dated.assign(day=day, disposition=disposition)
         .groupby(["day", "disposition"], as_index=False)["count"]

@@ -22,7 +22,7 @@ import pyarrow as pa
 from lxml import etree
 
 from .pool import process_pool
-from .records import PARSER_OPTIONS, RecordReader, describe
+from .records import PARSER_OPTIONS, RecordReader, describe, local_name
 
 CHUNK_BYTES = 4 << 20
 UTF8_DECLARATION = re.compile(
@@ -30,6 +30,26 @@ UTF8_DECLARATION = re.compile(
     re.IGNORECASE,
 )
 _RECORD_START = re.compile(rb"<((?:[\w.-]+:)?record)[\s>]")
+
+
+class Rejoined(io.RawIOBase):
+    """``head``, already read from ``rest``, followed by what is left of ``rest``: a report that
+    could not be cut is still read whole, in one piece."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self._head, self._rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size], self._head = self._head[:size], self._head[size:]
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 @dataclass
@@ -40,8 +60,11 @@ class _Chunks:
 
 
 def record_chunks(start: bytes, stream: BinaryIO, chunk_bytes: int) -> _Chunks | None:
+    """The report cut into pieces of whole records, or None where it cannot be cut safely: only
+    outside comments, CDATA and processing instructions is a "</record>" an end tag, so the
+    header must hold none of them, and every cut is checked."""
     first = _RECORD_START.search(start)
-    if first is None:
+    if first is None or _markup_end(start, 0, first.start()) is not None or b"<!--" in start[: first.start()]:
         return None
     tail: list[bytes] = []
     pieces = _pieces(start, first.start(), stream, b"</" + first.group(1) + b">", tail, chunk_bytes)
@@ -57,6 +80,9 @@ def _pieces(data: bytes, offset: int, stream: BinaryIO, end_tag: bytes, tail: li
         cut = data.rfind(end_tag, offset, window) if len(data) >= window else -1
         if cut < 0 and len(data) >= window:
             cut = data.find(end_tag, window)  # a record longer than a chunk is taken whole
+        while cut >= 0 and (closes := _markup_end(data, offset, cut)) is not None:
+            # That "</record>" is text of a comment, CDATA or a PI: cut at the next one after it closes.
+            cut = data.find(end_tag, closes) if closes >= 0 else -1
         if cut < 0:
             block = stream.read(chunk_bytes)
             if block:
@@ -70,6 +96,23 @@ def _pieces(data: bytes, offset: int, stream: BinaryIO, end_tag: bytes, tail: li
             return
         yield data[offset : cut + len(end_tag)]
         offset = cut + len(end_tag)
+
+
+_MARKUP = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
+
+
+def _markup_end(data: bytes, start: int, end: int) -> int | None:
+    """None when no comment, CDATA section or processing instruction is open at ``end`` (pieces
+    start outside them); else where the open one closes, or -1 when it does not within ``data``.
+    A closer inside another kind of markup can make this say "open" wrongly: that only costs a
+    later cut, never a wrong one."""
+    for opener, closer in _MARKUP:
+        last = data.rfind(opener, start, end)
+        if last >= 0:
+            closed = data.find(closer, last + len(opener))
+            if closed < 0 or closed + len(closer) > end:
+                return closed + len(closer) if closed >= 0 else -1
+    return None
 
 
 def read_chunks(chunks: _Chunks, root, workers: int) -> tuple[pa.Table, list[str]]:
@@ -94,7 +137,7 @@ def read_chunks(chunks: _Chunks, root, workers: int) -> tuple[pa.Table, list[str
             collect()
     while pending:
         collect()
-    root_name = etree.QName(root).localname if root is not None else "feedback"
+    root_name = local_name(root.tag) if root is not None else "feedback"
     if not re.search(rb"</(?:[\w.-]+:)?" + root_name.encode() + rb"\s*>", b"".join(chunks.tail)):
         repairs.append(f"the file ends before <{root_name}> is closed; what came before was read")
     return pa.concat_tables(tables) if tables else RecordReader().records, repairs

@@ -224,7 +224,7 @@ def _not_a_report(name: str, kind: str, head: bytes) -> str:
 def _is_tls_report(head: bytes) -> bool:
     try:
         data = json.loads(head.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's stack
         return b'"policies"' in head and b'"organization-name"' in head
     return isinstance(data, dict) and "policies" in data and "organization-name" in data
 

@@ -24,11 +24,11 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from .chunks import CHUNK_BYTES, UTF8_DECLARATION, read_chunks, record_chunks
+from .chunks import CHUNK_BYTES, UTF8_DECLARATION, Rejoined, read_chunks, record_chunks
 from .containers import Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
 from .pool import process_pool
-from .records import PARSER_OPTIONS, RecordReader, describe
+from .records import PARSER_OPTIONS, RecordReader, describe, local_name
 
 _WATCHED = ("{*}record", "{*}report_metadata", "{*}policy_published", "{*}version")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
@@ -147,7 +147,8 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
         first = max(2 * chunk_bytes, 1 << 16)
         start = stream.read(first)
         chunks = record_chunks(start, stream, chunk_bytes) if len(start) == first else None
-        stream = io.BytesIO(chunks.header if chunks else start)
+        # Cut: the main process reads the header alone. Not cut: the whole report, what was read first included.
+        stream = io.BytesIO(chunks.header) if chunks else io.BufferedReader(Rejoined(start, stream))
         del start  # the chunks hold what they need
     reader = RecordReader()
     events = etree.iterparse(stream, events=("end",), tag=_WATCHED, **PARSER_OPTIONS)
@@ -164,7 +165,7 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
         reader.seen.add("record")
         repairs.extend(chunk_repairs)
     if not reader.seen:
-        root_name = etree.QName(root).localname if root is not None else "none"
+        root_name = local_name(root.tag) if root is not None else "none"
         if root_name == "feedback":
             raise ReportError(
                 f"{payload.name} is an empty DMARC aggregate report: its <feedback> holds no "
@@ -179,7 +180,7 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
         repairs.append("the report has no <report_metadata>: the reporter and the date range are unknown")
     if "policy_published" not in reader.seen:
         repairs.append("the report has no <policy_published>: relaxed alignment (adkim=r, aspf=r) is assumed")
-    namespace = etree.QName(root).namespace if root is not None else None
+    namespace = root.tag.partition("}")[0].lstrip("{") if root is not None and root.tag.startswith("{") else None
     schema = "RFC 9990" if namespace == RFC9990_NAMESPACE or reader.version.startswith("2") or reader.rfc9990 else "RFC 7489"
     if not chunks:
         records = reader.records

@@ -6,12 +6,13 @@ is described for a person."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from operator import attrgetter
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from lxml import etree
 
 from .model import AUTH_FIELDS, RECORD_COLUMNS, PolicyPublished, ReportMetadata
 
@@ -36,6 +37,10 @@ _PLAIN_ERRORS = (
     ),
     (re.compile(r"XML declaration allowed only at the start"), "text before the XML declaration was ignored"),
     (
+        re.compile(r"xmlParseCharRef: invalid xmlChar value (\d+)"),
+        "a character reference to code point {0}, which is no character, was shown as �",
+    ),
+    (
         re.compile(r"Couldn't find end of Start Tag|error parsing attribute name"),
         "text that looks like a tag (an <address>?) inside a value was dropped",
     ),
@@ -52,8 +57,23 @@ def describe(entry, with_line: bool = True) -> str:
     return f"{where}{message} (recovered)"
 
 
+def local_name(tag) -> str:
+    """An element's name without its namespace (``{urn:...}record``) or an undeclared prefix that
+    recover mode kept as written (``x:feedback``); comments and the like have none."""
+    return tag.rpartition("}")[2].rpartition(":")[2] if isinstance(tag, str) else ""
+
+
 def _text(element) -> str:
-    return (element.text or "").strip()
+    return (_safe_text(element) or "").strip()
+
+
+def _safe_text(element) -> str | None:
+    """An element's text, also where recover mode kept a character reference to a code point that
+    is no character (``&#xD800;``, a UTF-16 surrogate), which lxml cannot decode: shown as U+FFFD."""
+    try:
+        return element.text
+    except UnicodeDecodeError:
+        return etree.tostring(element, method="text", encoding="utf-8", with_tail=False).decode("utf-8", "replace")
 
 
 #: RFC 7489's predecessor was published on 2012-01-30; earlier report dates are placeholders.
@@ -70,6 +90,9 @@ def _epoch(value: str, repairs: list[str], what: str) -> datetime | None:
         return None
     if moment < _DMARC_EPOCH:
         repairs.append(f"the {what} date {moment:%Y-%m-%d} predates DMARC, so it is a placeholder and was ignored")
+        return None
+    if moment > datetime.now(UTC) + timedelta(days=1):  # a report covers the past; later is a wrong clock or a lie
+        repairs.append(f"the {what} date {moment:%Y-%m-%d} is in the future, so it was ignored and counts as no evidence")
         return None
     return moment
 
@@ -94,7 +117,7 @@ class RecordReader:
     def _name(self, tag) -> str:
         name = self._local.get(tag)
         if name is None:
-            name = self._local[tag] = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+            name = self._local[tag] = local_name(tag)
         return name
 
     def read(self, events) -> None:
@@ -118,7 +141,12 @@ class RecordReader:
                 plan = plans.get(shape)
                 if plan is None:
                     plan = plans[shape] = _compile_plan(shape, self.repairs)
-                plan(list(map(text_of, elements)), appends)
+                try:
+                    texts = list(map(text_of, elements))
+                except UnicodeDecodeError:
+                    texts = list(map(_safe_text, elements))
+                    self.repairs.append(_SURROGATE_REPAIR)
+                plan(texts, appends)
                 if len(pending) >= _FLUSH_RECORDS:
                     self._flush()
             # Free what has been read: the element and the siblings before it.
@@ -157,8 +185,10 @@ class RecordReader:
         found = {self._name(child.tag): _text(child).lower() for child in element.iter()}
         self.rfc9990 |= bool({"np", "testing", "discovery_method"} & found.keys())
         pct = found.get("pct", "")
-        if pct and not pct.isdigit():
-            self.repairs.append(f"pct '{pct}' in policy_published is not a number and was ignored")
+        # RFC 7489 C: an integer 0-100; anything else (a superscript digit, 5,000 digits) is ignored.
+        percent = int(pct) if _PERCENT.fullmatch(pct) and int(pct) <= 100 else None
+        if pct and percent is None:
+            self.repairs.append(f"pct '{pct[:20]}' in policy_published is not a percentage and was ignored")
         self.policy = PolicyPublished(
             domain=found.get("domain", ""),
             adkim=found.get("adkim") if found.get("adkim") in ("r", "s") else "r",
@@ -166,7 +196,7 @@ class RecordReader:
             p=found.get("p", ""),
             sp="" if found.get("sp") == "nil" else found.get("sp", ""),  # Mail.Ru writes <sp>nil</sp>
             np=found.get("np", ""),
-            pct=int(pct) if pct.isdigit() else None,
+            pct=percent,
             fo=found.get("fo", ""),
             testing=found.get("testing", ""),
             discovery_method=found.get("discovery_method", ""),
@@ -201,14 +231,18 @@ class RecordReader:
         self._flush()
         columns = {name: pa.chunked_array(batches, type=_COLUMN_TYPES[name]) for name, batches in self._batches.items()}
         counts = columns["count"]
-        numeric = pc.match_substring_regex(counts, r"^[0-9]{1,15}$")
+        # A count is a number of messages; over 11 digits (a hundred billion messages in one record) it is
+        # no count, and sums of such would overflow the 64-bit totals.
+        numeric = pc.match_substring_regex(counts, r"^[0-9]{1,11}$")
         bad = len(counts) - (pc.sum(numeric).as_py() or 0)
         if bad:
-            self.repairs.append(f"{bad} record count(s) were not numbers and were counted as 0")
+            self.repairs.append(f"{bad} record count(s) were not numbers of messages and were counted as 0")
         columns["count"] = pc.cast(pc.if_else(numeric, counts, "0"), pa.int64())
         return pa.table(columns)
 
 
+_PERCENT = re.compile(r"[0-9]{1,3}")
+_SURROGATE_REPAIR = "a character reference to a code point that is no character (&#xD800; and the like) was shown as �"
 _FLUSH_RECORDS = 1 << 13
 #: Columns with many distinct values or free text: trimmed row by row, case kept.
 _FREE_TEXT = frozenset({"source_ip", "count", "reason_comment"})
@@ -250,7 +284,7 @@ def _compile_plan(shape: tuple, repairs: list[str]):
     The function is generated from element positions (integers only, no report text), so a
     record costs one call that indexes a list, instead of a Python step per element.
     """
-    names = [tag.rpartition("}")[2] if isinstance(tag, str) else "" for tag in shape]
+    names = [local_name(tag) for tag in shape]
     where: dict[str, int] = {}
     reasons, comments, groups = [], [], {"dkim": [], "spf": []}
     section, group = "", None

@@ -87,3 +87,34 @@ def test_records_longer_than_a_chunk_are_taken_whole(tiny_chunks, shorter):
     one, many = _table(shorter, 1), _table(shorter, 2, chunk_bytes=256)
     assert len(tiny_chunks) == 1 and many.records.num_rows == 150
     assert many.records.to_pylist() == one.records.to_pylist() and many.repairs == one.repairs
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        b"<!-- </record> -->",
+        b"<!-- </record><record><row><count>999</count></row></record> -->",
+        b"<?note </record><record>?>",
+    ],
+)
+def test_a_record_end_tag_inside_markup_is_no_place_to_cut(tiny_chunks, generated, markup):
+    # Issue 14: the chunker cut at every "</record>" byte string, so a comment could make it invent
+    # records. Whatever the comment holds, the chunked read equals the serial one.
+    document = generated.read_bytes()
+    middle = document.index(b"</record>", len(document) // 3) + len(b"</record>")
+    marked = document[:middle] + markup * 40 + document[middle:]
+    one, many = _table(marked, 1), _table(marked, 2)
+    assert many.records.num_rows == one.records.num_rows == 3000
+    assert many.records.to_pylist() == one.records.to_pylist()
+
+
+def test_a_comment_in_the_header_reads_in_one_piece(tiny_chunks, generated):
+    document = generated.read_bytes().replace(b"<record>", b"<!-- <record> --><record>", 1)
+    assert _table(document, 2).records.to_pylist() == _table(document, 1).records.to_pylist()
+
+
+def test_a_big_report_that_cannot_be_cut_is_still_read_whole(tiny_chunks, generated):
+    # No record in the first read (a long comment before them): read in one piece, all of it.
+    document = generated.read_bytes().replace(b"<record>", b"<!--" + b" " * (300 << 10) + b"--><record>", 1)
+    many = _table(document, 2)
+    assert tiny_chunks == [] and many.records.num_rows == 3000

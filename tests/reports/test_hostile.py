@@ -10,7 +10,8 @@ import zipfile
 
 import pytest
 
-from dmarc_core import Limits, ReportError, parse_reports, scenario_from_query, triage
+from dmarc_core import Limits, ReportError, parse_reports, read_file, scenario_from_query, triage
+from dmarc_core.analysis import summary
 
 from reportkit import record, report
 
@@ -104,3 +105,52 @@ def test_control_characters_cannot_forge_auth_results():
     (signatures,) = result.records["dkim"].to_pylist()
     assert len(signatures) == 1 and "\x01" not in signatures[0]["domain"] and "\x02" not in signatures[0]["domain"]
     assert triage(result).loc[0, "finding"] == "wrong_domain_unverified"  # one failing signature, not a forged pass
+
+
+@pytest.mark.parametrize(
+    ("change", "repair"),
+    [
+        # A report that claims to end in 9999 would count as millions of days of evidence.
+        ((b"<end>1759363199</end>", b"<end>253402300799</end>"), "the end date 9999-12-31 is in the future"),
+        ((b"<begin>1759276800</begin>", b"<begin>100</begin>"), "predates DMARC"),
+    ],
+)
+def test_implausible_dates_are_repaired_and_never_evidence(change, repair):
+    (result,) = parse_reports(report(record(count=1)).replace(*change))
+    assert any(repair in note for note in result.repairs)
+    assert (result.metadata.begin is None) or (result.metadata.end is None)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ((b"<org_name>", b"<org_name>&#xD800;"), "no character"),  # a surrogate: lxml cannot decode it
+        ((b"<feedback>", b"<x:feedback>"), None),  # an undeclared prefix on the root
+        ((b"<pct>100</pct>", "<pct>²</pct>".encode()), "not a percentage"),
+        ((b"<pct>100</pct>", b"<pct>" + b"9" * 5000 + b"</pct>"), "not a percentage"),
+        ((b"<pct>100</pct>", b"<pct>9223372036854775808</pct>"), "not a percentage"),
+        ((b"<disposition>none</disposition>", b"<disposition/>"), None),  # test_empty.xml has one
+    ],
+)
+def test_odd_values_are_read_as_far_as_they_go(change, words):
+    document = report(record(count=3)).replace(*change)
+    if change[0] == b"<feedback>":
+        document = document.replace(b"</feedback>", b"</x:feedback>")
+    (result,) = parse_reports(document)
+    frame = triage(result)
+    summary.by_day(frame), summary.headline(frame), summary.rollout_readiness(frame), summary.by_source(frame)
+    assert frame["count"].sum() == 3
+    if words:
+        assert any(words in note for note in result.repairs), result.repairs
+
+
+def test_counts_too_big_to_be_counts_never_overflow_the_totals():
+    # 15-digit counts summed in int64 wrapped to a negative total on the page.
+    huge = report(*(record(count=999_999_999_999_999) for _ in range(10_000)), record(count=5))
+    (result,) = parse_reports(huge)
+    assert result.message_count == 5 and any("were not numbers of messages" in note for note in result.repairs)
+
+
+def test_json_nested_deeper_than_the_stack_is_refused_not_a_crash():
+    outcome = read_file(b"[" * 100_000, "deep.json")
+    assert outcome.status == "refused" and "JSON" in outcome.refusals[0].reason

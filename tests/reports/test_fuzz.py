@@ -1,0 +1,126 @@
+"""Fuzzing the reader with the real samples: every input, however damaged, ends as reports or
+refusals (a ``FileOutcome``), never an exception, and what is read triages and summarises; the
+chunked reader equals the serial one on every intact input.
+
+A seeded mutator keeps failures reproducible: each case prints its seed. ``FUZZ_CASES`` sets how
+many cases run (``make fuzz`` runs many more than the suite's default).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import random
+import time
+import zipfile
+import zlib
+
+import pytest
+
+from dmarc_core import read_file, triage
+from dmarc_core.analysis import summary
+
+from generate import write
+
+CASES = int(os.environ.get("FUZZ_CASES", "300"))
+#: Seconds one small case may take: far above what any takes, so it only fails on a runaway.
+CASE_SECONDS = 20
+#: Text a report can carry that has broken the reader before, and hostile text besides.
+SNIPPETS = [
+    b"<!-- </record> -->", b"</record>", b"<record>", b"<![CDATA[</record>]]>", b"&#1;", b"&#2;", b"&#xD800;",
+    b"&#0;", b"<x:feedback>", b"<!DOCTYPE x [<!ENTITY a 'b'>]>", b"&a;", b"\x00", b"\xff\xfe", b"999999999999999999999",
+    b"<count>-1</count>", b"<pct>\xc2\xb2</pct>", b"<begin>253402300799</begin>", b"<disposition/>", b"]]>", b"<?pi?>",
+    b"<dkim><domain></domain><result></result></dkim>", b"<script>alert(1)</script>", b":material/home:",
+]  # fmt: skip
+
+
+def _samples(samples) -> list[tuple[str, bytes]]:
+    folder = samples / "aggregate"
+    return [(path.name, path.read_bytes()) for path in sorted(folder.iterdir()) if path.stat().st_size < 200_000]
+
+
+def mutate(data: bytes, rng: random.Random) -> bytes:
+    """One to three damages of the kinds real uploads show, then maybe a container around it."""
+    for _ in range(rng.randint(1, 3)):
+        kind = rng.randrange(7)
+        at = rng.randrange(len(data) + 1)
+        if kind == 0:  # truncated
+            data = data[:at]
+        elif kind == 1:  # bit flips
+            flipped = bytearray(data)
+            for _ in range(rng.randint(1, 8)):
+                if flipped:
+                    flipped[rng.randrange(len(flipped))] ^= 1 << rng.randrange(8)
+            data = bytes(flipped)
+        elif kind == 2:  # something inserted
+            data = data[:at] + rng.choice(SNIPPETS) + data[at:]
+        elif kind == 3:  # a stretch repeated
+            end = min(len(data), at + rng.randint(1, 400))
+            data = data[:end] + data[at:end] * rng.randint(1, 3) + data[end:]
+        elif kind == 4:  # two stretches swapped
+            other = rng.randrange(len(data) + 1)
+            first, second = sorted((at, other))
+            middle = (first + second) // 2
+            data = data[:first] + data[middle:second] + data[first:middle] + data[second:]
+        elif kind == 5:  # another encoding declared
+            data = data.replace(b"UTF-8", rng.choice([b"ISO-8859-1", b"UTF-16", b"bogus", b"windows-1252"]), 1)
+        else:  # a stretch deleted
+            data = data[:at] + data[at + rng.randint(1, 200) :]
+    wrap = rng.randrange(6)
+    if wrap == 0:
+        data = gzip.compress(data)
+    elif wrap == 1:
+        data = zlib.compress(data)
+    elif wrap == 2:
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w", rng.choice([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])) as zipped:
+            zipped.writestr("report.xml", data)
+            zipped.writestr("other.xml.gz", gzip.compress(data))
+        data = archive.getvalue()
+        if rng.random() < 0.5:  # and the archive itself damaged
+            damaged = bytearray(data)
+            damaged[rng.randrange(len(damaged))] ^= 0xFF
+            data = bytes(damaged)
+    return data
+
+
+def test_every_mutated_sample_ends_as_reports_or_refusals(samples):
+    originals = _samples(samples)
+    for case in range(CASES):
+        rng = random.Random(case)
+        name, original = rng.choice(originals)
+        data = mutate(original, rng)
+        started = time.monotonic()
+        try:
+            outcome = read_file(data, name, workers=1)
+            frame = triage(outcome.reports)
+            if len(frame):
+                summary.headline(frame), summary.by_source(frame), summary.by_day(frame), summary.rollout_readiness(frame)
+                summary.csv_bytes(frame)
+        except Exception as exc:  # the contract: no exception of any kind escapes
+            pytest.fail(f"case {case} ({name}): {type(exc).__name__}: {exc}")
+        assert outcome.reports or outcome.refusals, f"case {case} ({name}): neither a report nor a refusal"
+        assert all(refusal.reason for refusal in outcome.refusals), f"case {case} ({name}): a refusal without a reason"
+        assert time.monotonic() - started < CASE_SECONDS, f"case {case} ({name}) took too long"
+
+
+@pytest.fixture(scope="module")
+def big_report(tmp_path_factory) -> bytes:
+    return write(1500, tmp_path_factory.mktemp("fuzz") / "big.xml").read_bytes()
+
+
+@pytest.mark.parametrize("case", range(int(os.environ.get("FUZZ_CHUNK_CASES", "6"))))
+def test_the_chunked_reader_equals_the_serial_one_on_intact_input(big_report, case):
+    # Markup that is well-formed XML, put between records: whatever it holds, the fast path must read
+    # exactly what the serial one reads.
+    rng = random.Random(10_000 + case)
+    document = big_report
+    for _ in range(rng.randint(1, 5)):
+        at = document.index(b"</record>", rng.randrange(len(document) // 2)) + len(b"</record>")
+        text = rng.choice([b"</record>", b"<record><count>7</count></record>", b"</feedback>", b"<!-- x -->"])
+        markup = rng.choice([b"<!-- %s -->", b"<![CDATA[%s]]>", b"<?note %s?>"]).replace(b"%s", text)
+        document = document[:at] + markup * rng.randint(1, 30) + document[at:]
+    one = read_file(document, "big.xml", workers=1)
+    many = read_file(document, "big.xml", workers=2, chunk_bytes=32 << 10)
+    assert [r.records.to_pylist() for r in many.reports] == [r.records.to_pylist() for r in one.reports]
