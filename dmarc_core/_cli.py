@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -272,13 +273,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: C0 controls but tab and newline, DEL and C1 controls: what can retitle a terminal, clear it or
+#: draw links (escape sequences), as a report or a DNS answer may carry them.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``), never acted on."""
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+class _Escaping:
+    """A text stream that writes through ``terminal_safe``."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal_safe(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Tables and messages are for a terminal: always escaped. CSV and JSON keep their data as it is
+    # (JSON escapes controls itself) unless they are going to a terminal too.
+    machine = getattr(args, "format", "table") in ("csv", "json") or getattr(args, "json", False)
+    streams = sys.stdout, sys.stderr
+    if not machine or sys.stdout.isatty():
+        sys.stdout = _Escaping(sys.stdout)
+    sys.stderr = _Escaping(sys.stderr)
     try:
-        return args.run(args)
+        status = _run(args)
     except BrokenPipeError:  # the reader went away (| head): nothing more to say, and no error
+        status = None
+    finally:
+        sys.stdout, sys.stderr = streams
+    if status is None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit, into a closed pipe otherwise
         return 0
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        return args.run(args)
+    except BrokenPipeError:
+        raise
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

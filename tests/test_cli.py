@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import pytest
 
 from dmarc_core import NAMESERVER_ENV
-from dmarc_core._cli import main
+from dmarc_core._cli import main, terminal_safe
 
 from conftest import ROOT
+from reportkit import record, report
 
 
 @dataclass
@@ -168,3 +169,12 @@ def test_a_bad_result_is_an_error_that_says_what_is_wrong(cli):
     assert result.returncode == 2
     assert result.stderr.startswith("error: dkim=example.com:bogus: 'bogus' is not a DKIM result")
     assert "ignored" not in result.stderr
+
+
+def test_control_characters_from_a_report_never_reach_the_terminal(cli, tmp_path):
+    # An escape sequence in a report (here: retitle the terminal window) is shown, not acted on.
+    path = tmp_path / "evil.xml"
+    path.write_bytes(report(record(count=1, source_ip="192.0.2.1&#x1b;]0;pwned&#x7;")).replace(b"&amp;#x", b"&#x"))
+    result = cli("triage", str(path))
+    assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout + result.stderr
+    assert terminal_safe("a\x1b]0;t\x07b\tc\n") == "a\\x1b]0;t\\x07b\tc\n"

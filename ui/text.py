@@ -1,9 +1,9 @@
 """Making dynamic text safe to place inside Streamlit markdown.
 
 Streamlit's markdown formats ``**``, ``[..](..)``, ``:red[..]`` and ``$..$``, and turns
-``www.`` names, ``http://`` URLs and addresses into live links even when they are escaped.
-``inert`` backslash-escapes every markdown character and slips a word joiner (U+2060, invisible)
-into the three link triggers, so text from a report or a link shows exactly as written.
+``www.`` names, ``http://`` URLs and addresses into live links even when they are escaped, and
+``:material/icon:`` and ``:emoji:`` shortcodes into pictures. ``inert`` backslash-escapes every
+markdown character and slips a word joiner (U+2060, invisible) into the link triggers and shortcodes, so text from a report or a link shows exactly as written.
 ``inert_with_code`` does the same but keeps the knowledge's backticked records as inline code.
 
 Plotly reads a little HTML in its labels, ticks, legends and hover text (``<a href>`` becomes a
@@ -20,10 +20,12 @@ import textwrap
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=\"'])")
 _LINK_TRIGGERS = re.compile(r"(?i)(www)(?=\\\.)|(?=@)|(?<=:)(?=//)|(?<=\\:)(?=//)")
 WORD_JOINER = "\u2060"
+#: Streamlit draws :material/icon: and :emoji: shortcodes even from escaped colons.
+_SHORTCODE = re.compile(r":(?=[\w/+\-]+:)")
 
 
 def inert(text: object) -> str:
-    escaped = _MARKDOWN.sub(r"\\\1", str(text))
+    escaped = _MARKDOWN.sub(r"\\\1", _SHORTCODE.sub(":" + WORD_JOINER, str(text)))
     return _LINK_TRIGGERS.sub(lambda match: (match.group(1) or "") + WORD_JOINER, escaped)
 
 

@@ -87,7 +87,7 @@ def selectors(frame: pd.DataFrame) -> None:
         "Check missing selectors",
         icon=":material/key:",
         key="check_selectors",
-        help=f"Look up the DKIM keys receivers could not find: {listed}",
+        help=f"Look up the DKIM keys receivers could not find: {inert(listed)}",  # a tooltip is markdown too
     ):
         return
     try:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ..rules.alignment import exact_domain
 from ..rules.diagnosis import KEY_ERRORS
 from ..rules.knowledge import knowledge
 from .triage import EXPORTED_COLUMNS, REPORT_COLUMNS
@@ -251,10 +252,11 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
     )
     missing = _missing_evidence(days, receivers, messages, needs)
     harmed = _harmed(judged, messages, bar)
-    rua = f"dmarc-reports@{domain}"
+    # Only a validated domain goes into a record the app tells you to publish: report text never does.
+    published_as = exact_domain(domain)
 
-    def record(step: int, pct: int | None = None) -> str:
-        return facts.rollout_step(step).record_for(rua, pct)
+    def record(step: int, pct: int | None = None) -> str | None:
+        return facts.rollout_step(step).record_for(f"dmarc-reports@{published_as}", pct) if published_as else None
 
     good = pass_rate >= threshold
     rate = f"{pass_rate:.1%} of {messages:,} messages pass (forwarded mail left out)"

@@ -312,7 +312,9 @@ def _compile_plan(shape: tuple, repairs: list[str]):
         return "''" if index is None else f"(t[{index}] or '')"
 
     def joined(indices: list[int], separator: str) -> str:
-        return f"{separator!r}.join(filter(None, ({''.join(f'{text(i)}, ' for i in indices)})))" if indices else "''"
+        # A value may not hold the separator: "local_policy,forwarded" in one <type> is no two reasons.
+        parts = "".join(f"{text(i)}.replace({separator!r}, '?'), " for i in indices)
+        return f"{separator!r}.join(filter(None, ({parts})))" if indices else "''"
 
     values = {
         "source_ip": text(where.get("source_ip")),

@@ -102,6 +102,12 @@ def safe_domain(value: str | None) -> str | None:
         return None
 
 
+def exact_domain(value: str | None) -> str | None:
+    """A report's value as a domain name only when it is one: no address or From: header to take
+    the domain out of (``a; ruf=mailto:x@evil.example`` is not ``evil.example``)."""
+    return None if value is None or set("@<>") & set(value) else safe_domain(value)
+
+
 @functools.lru_cache(maxsize=65536)
 def safe_organizational_domain(value: str | None) -> str | None:
     domain = safe_domain(value)

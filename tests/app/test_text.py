@@ -26,3 +26,10 @@ def test_backticked_records_stay_code_and_the_prose_around_them_inert():
     text = "Publish `v=DMARC1; p=none; rua=mailto:dmarc@example.com` at _dmarc.example.com."
     assert inert_with_code(text) == "Publish `v=DMARC1; p=none; rua=mailto:dmarc@example.com` at \\_dmarc\\.example\\.com\\."
     assert inert_with_code("an unpaired ` backtick") == inert("an unpaired ` backtick")
+
+
+def test_icon_and_emoji_shortcodes_are_made_inert():
+    # Report text or a link can write :material/...: or :emoji: codes, which Streamlit draws.
+    for code in (":material/home:", ":smile:", "a :material/warning: b"):
+        assert WORD_JOINER in inert(code)
+    assert WORD_JOINER not in inert("mcsv.net:pass,example.com:fail")  # no shortcode here

@@ -115,3 +115,6 @@ def assert_nothing_injected(page: Page, diagnostics) -> None:
     assert links == []
     for tag in ("strong", "b", "em"):
         expect(main(page).locator(tag).filter(has_text=re.compile(r"^bold$"))).to_have_count(0)
+    # Shortcodes stay text: no icon drawn from :material/home:, no emoji from :rocket:.
+    expect(page.locator("span[role='img'][aria-label='home icon']")).to_have_count(0)
+    assert "\N{ROCKET}" not in main(page).inner_text()

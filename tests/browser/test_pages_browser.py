@@ -54,7 +54,10 @@ def test_the_sidebar_moves_between_pages(app_url, page):
         assert page.url.rstrip("/") == (app_url + path).rstrip("/")
 
 
-HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)> **bold** [x](http://evil.example) www.evil.example"
+HOSTILE = (
+    "<script>alert(1)</script> <img src=x onerror=alert(2)> **bold** [x](http://evil.example) www.evil.example"
+    " :material/home: :rocket:"
+)
 
 
 @pytest.mark.parametrize(

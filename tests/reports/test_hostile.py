@@ -154,3 +154,29 @@ def test_counts_too_big_to_be_counts_never_overflow_the_totals():
 def test_json_nested_deeper_than_the_stack_is_refused_not_a_crash():
     outcome = read_file(b"[" * 100_000, "deep.json")
     assert outcome.status == "refused" and "JSON" in outcome.refusals[0].reason
+
+
+def test_a_reason_cannot_forge_another_reason():
+    # A receiver's reasons are keywords; one <type> holding a comma must not become "forwarded".
+    document = report(record(dkim=[("example.com", "fail")], spf=[("example.com", "pass")], reasons=["local_policy,forwarded"]))
+    frame = triage(parse_reports(document))
+    assert frame.loc[0, "reason"] == "local_policy?forwarded" and frame.loc[0, "cause"] == "signature_failed"
+
+
+def test_report_text_never_reaches_a_record_to_publish():
+    # The next record is built from the policy domain; a report that writes a tag into it gets none.
+    hostile = "example.com; ruf=mailto:evil@attacker.example"
+    documents = [
+        report(
+            record(dkim=[("example.com", "pass")], reported_dkim="pass", count=200),
+            domain=hostile,
+            org_name=org,
+            report_id=org,
+            begin=1759276800,
+            end=1759276800 + 15 * 86400,
+        )
+        for org in ("a.example", "b.example")
+    ]
+    frame = triage([parsed for document in documents for parsed in parse_reports(document)])
+    (assessment,) = summary.rollout_readiness(frame)
+    assert assessment.next_record is None and "ruf=" not in assessment.advice
