@@ -63,11 +63,14 @@ class _Inflate(io.RawIOBase):
     def _next_chunk(self) -> bytes:
         inflater = self._inflater
         if inflater.eof:
+            # What follows this member may not have been read yet (a member ending at a buffer's end).
             rest = inflater.unused_data
+            if len(rest) < 2:
+                rest += self._raw.read(2 - len(rest))
             if rest[:2] == b"\x1f\x8b":  # another gzip member follows
                 self._inflater = zlib.decompressobj(self._wbits)
                 return self._inflate(rest)
-            if rest.strip() or self._raw.read(1):
+            if rest.strip() or self._raw.read(1).strip():
                 self._repairs.append(f"bytes after the end of the compressed data in {self._name} were ignored")
             self._done = True
             return b""
@@ -297,7 +300,7 @@ def _email_parts(stream: BinaryIO, name: str, limits: Limits, depth: int) -> Ite
         kind = sniff(data[:BUFFER])
         if part.get_content_maintype() == "text" and not part.get_filename() and b"<feedback" not in data[:BUFFER]:
             continue  # the message's own text or HTML body, not an attachment
-        if kind in ("gzip", "zlib", "zip", "xml"):
+        if kind in ("gzip", "zlib", "zip", "xml", "email"):  # a report e-mail may come attached as a file
             found_any = True
             part_name = f"{name} › {part.get_filename() or f'part {number}'}"
             yield from _child(lambda data=data: io.BytesIO(data), part_name, limits, depth)

@@ -15,6 +15,8 @@ def process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
     server (Streamlit) can copy a lock that some other thread holds."""
     method = "fork" if threading.active_count() == 1 else "forkserver"
     key = (method, workers)
+    if key in _POOLS and _POOLS[key]._broken:  # a worker died (the OOM killer): start afresh
+        _POOLS.pop(key).shutdown(wait=False, cancel_futures=True)
     if key not in _POOLS:
         context = multiprocessing.get_context(method)
         if method == "forkserver":

@@ -161,7 +161,13 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
     if chunks:
         # The header was cut short on purpose before the first record; the records come from the workers.
         errors = [entry for entry in errors if not entry.message.startswith("Premature end of data")]
-        records, chunk_repairs = read_chunks(chunks, root, workers)
+        try:
+            records, chunk_repairs = read_chunks(chunks, root, workers)
+        except concurrent.futures.process.BrokenProcessPool:
+            raise ReportError(
+                f"{payload.name} could not be read: a worker process reading it died (out of memory?). Try it again "
+                "alone, or with fewer other files."
+            ) from None
         reader.seen.add("record")
         repairs.extend(chunk_repairs)
     if not reader.seen:

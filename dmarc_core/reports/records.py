@@ -140,7 +140,9 @@ class RecordReader:
                 shape = tuple(map(tag_of, elements))
                 plan = plans.get(shape)
                 if plan is None:
-                    plan = plans[shape] = _compile_plan(shape, self.repairs)
+                    plan = _compile_plan(shape, self.repairs)
+                    if len(plans) < _MAX_PLANS:  # a report whose every record has a shape of its own is kept small
+                        plans[shape] = plan
                 try:
                     texts = list(map(text_of, elements))
                 except UnicodeDecodeError:
@@ -244,6 +246,10 @@ class RecordReader:
 _PERCENT = re.compile(r"[0-9]{1,3}")
 _SURROGATE_REPAIR = "a character reference to a code point that is no character (&#xD800; and the like) was shown as �"
 _FLUSH_RECORDS = 1 << 13
+#: Results of one kind read from one record: real ones carry a handful; thousands are an attack.
+_MAX_RESULTS = 64
+#: Compiled record shapes kept per report: real reports have a few dozen.
+_MAX_PLANS = 1024
 #: Columns with many distinct values or free text: trimmed row by row, case kept.
 _FREE_TEXT = frozenset({"source_ip", "count", "reason_comment"})
 #: Fields whose case carries meaning to a reader.
@@ -330,6 +336,9 @@ def _compile_plan(shape: tuple, repairs: list[str]):
     }
     calls = [f"a[{_PENDING.index(name)}]({values[name]})" for name in RECORD_COLUMNS]
     for name, fields in AUTH_FIELDS.items():
+        if len(groups[name]) > _MAX_RESULTS:
+            repairs.append(f"a record with {len(groups[name])} <{name}> results: the first {_MAX_RESULTS} were read")
+            del groups[name][_MAX_RESULTS:]
         for group in groups[name]:
             calls += [f"a[{_PENDING.index(f'{name}.{field}')}]({text(group.get(field))})" for field in fields]
         calls.append(f"a[{_PENDING.index(f'{name}.count')}]({len(groups[name])})")

@@ -180,3 +180,19 @@ def test_report_text_never_reaches_a_record_to_publish():
     frame = triage([parsed for document in documents for parsed in parse_reports(document)])
     (assessment,) = summary.rollout_readiness(frame)
     assert assessment.next_record is None and "ruf=" not in assessment.advice
+
+
+def test_a_record_with_thousands_of_results_is_read_to_a_cap():
+    # Issue 14: every result widened the compiled record plan; a cap keeps time and memory bounded.
+    many = record(dkim=[(f"d{n}.example", "fail") for n in range(5000)], count=2)
+    (result,) = parse_reports(report(many, record(count=1)))
+    assert [len(signatures) for signatures in result.records["dkim"].to_pylist()] == [64, 0]
+    assert "a record with 5000 <dkim> results: the first 64 were read" in result.repairs
+    assert result.message_count == 3
+
+
+def test_every_record_a_shape_of_its_own_stays_bounded():
+    # Each record with a different number of results is a new shape; all are still read.
+    records = [record(dkim=[(f"s{n}.example", "pass")] * (n % 60), count=1) for n in range(3000)]
+    (result,) = parse_reports(report(*records))
+    assert result.record_count == 3000 and result.message_count == 3000

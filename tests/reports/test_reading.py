@@ -259,3 +259,27 @@ def test_a_gzip_cut_short_says_so_in_the_report_read_from_it():
     (cut,) = parse_reports(whole[: len(whole) * 2 // 3], "cut.xml.gz")
     assert 0 < cut.record_count < 200
     assert "cut.xml.gz ends before its compressed data does; read what was there" in cut.repairs
+
+
+def test_a_gzip_member_that_starts_at_a_read_boundary_is_read():
+    # A second member starting exactly where a 64 KiB read of the compressed stream ended was taken
+    # for trailing junk, and its records were lost.
+    document = report(record(count=2))
+    head, rest = document[:60], document[60:]
+    filler = 65_536 - len(gzip.compress(head, compresslevel=0))
+    first = gzip.compress(head + b"<!--" + b"x" * (filler - 7) + b"-->", compresslevel=0)
+    assert len(first) == 65_536  # the member ends where the reader's first read ends
+    (result,) = parse_reports(first + gzip.compress(rest), "joined.xml.gz")
+    assert result.message_count == 2 and result.repairs == ()
+
+
+def test_a_report_email_attached_to_an_email_is_looked_into():
+    inner = email.message.EmailMessage()
+    inner["From"] = "noreply-dmarc-support@google.com"
+    inner.add_attachment(gzip.compress(report(record(count=4))), maintype="application", subtype="gzip", filename="r.xml.gz")
+    outer = email.message.EmailMessage()
+    outer["From"] = "postmaster@example.com"
+    outer.set_content("Forwarding the report below.")
+    outer.add_attachment(inner.as_bytes(), maintype="application", subtype="octet-stream", filename="report.eml")
+    outcome = read_file(outer.as_bytes(), "forwarded.eml")
+    assert outcome.messages == 4
