@@ -13,6 +13,7 @@ import email.policy
 import io
 import json
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -23,6 +24,9 @@ from typing import BinaryIO
 from .model import Limits, Refusal, ReportError
 
 BUFFER = 1 << 16
+#: What zipfile raises on a damaged archive or member: a bad header, an offset before the start
+#: (ValueError: negative seek), a field cut short (struct.error, IndexError), an unknown method.
+_ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, IndexError, struct.error)
 _EMAIL_HEADER = re.compile(rb"^(?:From |[!-9;-~]+:[ \t])")
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
@@ -104,7 +108,7 @@ class _Capped(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             data = self._raw.read(len(buffer))
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        except _ZIP_DAMAGE as exc:
             raise ReportError(f"{self._name} is damaged: {exc}.") from None
         self._left -= len(data)
         if self._left < 0:
@@ -200,7 +204,7 @@ def _child(open_child: Callable[[], BinaryIO], name: str, limits: Limits, depth:
 def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> BinaryIO:
     try:
         return archive.open(info)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+    except _ZIP_DAMAGE as exc:
         raise ReportError(f"{label} cannot be opened: {exc}.") from None
 
 
@@ -237,7 +241,7 @@ def _zip_members(stream: BinaryIO, name: str, limits: Limits, depth: int) -> Ite
         stream = io.BytesIO(_read_capped(stream, name, limits.max_decompressed_bytes))
     try:
         archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except _ZIP_DAMAGE as exc:
         yield Refusal(name, f"{name} is a damaged zip archive ({exc}).")
         return
     members = [info for info in archive.infolist() if not info.is_dir()]
