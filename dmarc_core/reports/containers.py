@@ -46,8 +46,9 @@ class _Inflate(io.RawIOBase):
     """Streaming gzip/zlib decompression with a size cap. Tolerates bytes after the stream
     (Mimecast appends CRLF) and reads concatenated gzip members."""
 
-    def __init__(self, raw: BinaryIO, wbits: int, name: str, limit: int, repairs: list[str]):
-        self._raw, self._wbits, self._name, self._limit, self._repairs = raw, wbits, name, limit, repairs
+    def __init__(self, raw: BinaryIO, wbits: int, name: str, budget: Budget, repairs: list[str]):
+        self._raw, self._wbits, self._name, self._budget, self._repairs = raw, wbits, name, budget, repairs
+        self._limit = budget.limits.max_decompressed_bytes
         self._inflater = zlib.decompressobj(wbits)
         self._pending = b""
         self._produced = 0
@@ -93,14 +94,15 @@ class _Inflate(io.RawIOBase):
         self._produced += len(chunk)
         if self._produced > self._limit:
             raise ReportError(_too_big(self._name, self._limit))
+        self._budget.spend(len(chunk), self._name)
         return chunk
 
 
 class _Capped(io.RawIOBase):
     """A stream that refuses to deliver more than ``limit`` bytes (zip members can lie about size)."""
 
-    def __init__(self, raw: BinaryIO, name: str, limit: int):
-        self._raw, self._name, self._left = raw, name, limit
+    def __init__(self, raw: BinaryIO, name: str, limit: int, budget: Budget):
+        self._raw, self._name, self._left, self._budget = raw, name, limit, budget
 
     def readable(self) -> bool:
         return True
@@ -111,6 +113,7 @@ class _Capped(io.RawIOBase):
         except _ZIP_DAMAGE as exc:
             raise ReportError(f"{self._name} is damaged: {exc}.") from None
         self._left -= len(data)
+        self._budget.spend(len(data), self._name)
         if self._left < 0:
             raise ReportError(_too_big(self._name, 0))
         buffer[: len(data)] = data
@@ -167,13 +170,13 @@ def open_source(source: bytes | bytearray | str | PathLike | BinaryIO) -> Binary
 
 
 def payloads(
-    stream: BinaryIO, name: str, limits: Limits, depth: int = 0, repairs: list[str] | None = None
+    stream: BinaryIO, name: str, budget: Budget, depth: int = 0, repairs: list[str] | None = None
 ) -> Iterator[Payload | Refusal]:
     """Every XML payload in ``stream``, or a refusal saying why a part is not one. ``repairs``
     collects what the containers around it repaired, for the payload or the refusal to say."""
     repairs = [] if repairs is None else repairs
-    if depth > limits.max_depth:
-        yield Refusal(name, f"{name} nests containers more than {limits.max_depth} deep; refused.")
+    if depth > budget.limits.max_depth:
+        yield Refusal(name, f"{name} nests containers more than {budget.limits.max_depth} deep; refused.")
         return
     stream = _peekable(stream)
     head = stream.peek(BUFFER)[:BUFFER]
@@ -181,22 +184,52 @@ def payloads(
     if kind == "xml":
         yield Payload(name, stream, repairs)
     elif kind in ("gzip", "zlib"):
-        inflated = _Inflate(stream, 31 if kind == "gzip" else 15, name, limits.max_decompressed_bytes, repairs)
-        yield from payloads(inflated, _inner_name(name), limits, depth + 1, repairs)
+        inflated = _Inflate(stream, 31 if kind == "gzip" else 15, name, budget, repairs)
+        yield from payloads(inflated, _inner_name(name), budget, depth + 1, repairs)
     elif kind == "zip":
-        yield from _zip_members(stream, name, limits, depth)
+        yield from _zip_members(stream, name, budget, depth)
     elif kind == "email":
-        yield from _email_parts(stream, name, limits, depth)
+        yield from _email_parts(stream, name, budget, depth)
     else:
         earlier = f" Before that, {'; '.join(repairs)}." if repairs else ""
         yield Refusal(name, _not_a_report(name, kind, head) + earlier)
 
 
-def _child(open_child: Callable[[], BinaryIO], name: str, limits: Limits, depth: int) -> Iterator[Payload | Refusal]:
+class Budget:
+    """What one upload may cost in all, drawn on by every container level inside it: decompressed
+    bytes and parts (zip members, e-mail attachments). Once spent, nothing more is read, and what
+    was not read is refused with the reason."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._bytes_left = limits.max_upload_bytes
+        self._parts_left = limits.max_parts
+        self.spent = ""
+
+    def spend(self, size: int, name: str) -> None:
+        self._bytes_left -= size
+        if self._bytes_left < 0:
+            self.spent = (
+                f"the upload decompresses to more than {self.limits.max_upload_bytes >> 20} MB in all, "
+                "so it was refused past that as a possible compression bomb (the limit is configurable)"
+            )
+            raise ReportError(f"{name} was not read to its end: {self.spent}.")
+
+    def take_part(self) -> bool:
+        """Whether one more part may be read; False once the upload's parts or bytes are spent."""
+        if not self.spent and self._parts_left <= 0:
+            self.spent = (
+                f"the upload holds more than {self.limits.max_parts} files and attachments in all (the limit is configurable)"
+            )
+        self._parts_left -= 1
+        return not self.spent
+
+
+def _child(open_child: Callable[[], BinaryIO], name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
     """A container's child (zip member, e-mail part), walked behind its own boundary: what cannot
     be read in it becomes its refusal, and the container's other children are still read."""
     try:
-        yield from payloads(open_child(), name, limits, depth + 1)
+        yield from payloads(open_child(), name, budget, depth + 1)
     except ReportError as exc:
         yield Refusal(name, str(exc))
 
@@ -236,9 +269,9 @@ def _is_tls_report(head: bytes) -> bool:
     return isinstance(data, dict) and "policies" in data and "organization-name" in data
 
 
-def _zip_members(stream: BinaryIO, name: str, limits: Limits, depth: int) -> Iterator[Payload | Refusal]:
+def _zip_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
     if not stream.seekable():
-        stream = io.BytesIO(_read_capped(stream, name, limits.max_decompressed_bytes))
+        stream = io.BytesIO(_read_capped(stream, name, budget.limits.max_decompressed_bytes))
     try:
         archive = zipfile.ZipFile(stream)
     except _ZIP_DAMAGE as exc:
@@ -248,25 +281,29 @@ def _zip_members(stream: BinaryIO, name: str, limits: Limits, depth: int) -> Ite
     if not members:
         yield Refusal(name, f"{name} is a zip archive with no files in it.")
         return
-    if len(members) > limits.max_members:
+    if len(members) > budget.limits.max_members:
         yield Refusal(
-            name, f"{name} holds {len(members)} files; more than {limits.max_members} are refused (the limit is configurable)."
+            name,
+            f"{name} holds {len(members)} files; more than {budget.limits.max_members} are refused (the limit is configurable).",
         )
         return
     for number, info in enumerate(members, 1):
         member = f"{name} › {info.filename or f'member {number}'}"
         label = f"member {number} ({info.filename or 'no name'}) of {name}"
+        if not budget.take_part():
+            yield Refusal(member, f"{label} and the rest of {name} were not read: {budget.spent}")
+            return
         if info.flag_bits & 0x1:
             yield Refusal(member, f"{label} is password-protected.")
-        elif info.file_size > limits.max_decompressed_bytes:
-            yield Refusal(member, _too_big(label, limits.max_decompressed_bytes))
+        elif info.file_size > budget.limits.max_decompressed_bytes:
+            yield Refusal(member, _too_big(label, budget.limits.max_decompressed_bytes))
         elif info.file_size == 0:
             yield Refusal(member, f"{label} is empty.")
         else:
             for found in _child(
-                lambda info=info, label=label: _Capped(_open_member(archive, info, label), label, info.file_size),
+                lambda info=info, label=label: _Capped(_open_member(archive, info, label), label, info.file_size, budget),
                 member,
-                limits,
+                budget,
                 depth,
             ):
                 yield _relabel(found, member, label)
@@ -286,8 +323,8 @@ def _read_capped(stream: BinaryIO, name: str, limit: int) -> bytes:
     return data
 
 
-def _email_parts(stream: BinaryIO, name: str, limits: Limits, depth: int) -> Iterator[Payload | Refusal]:
-    message = email.message_from_bytes(_read_capped(stream, name, limits.max_email_bytes), policy=email.policy.compat32)
+def _email_parts(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
+    message = email.message_from_bytes(_read_capped(stream, name, budget.limits.max_email_bytes), policy=email.policy.compat32)
     kinds = []
     found_any = False
     for number, part in enumerate(message.walk(), 1):
@@ -306,8 +343,11 @@ def _email_parts(stream: BinaryIO, name: str, limits: Limits, depth: int) -> Ite
             continue  # the message's own text or HTML body, not an attachment
         if kind in ("gzip", "zlib", "zip", "xml", "email"):  # a report e-mail may come attached as a file
             found_any = True
+            if not budget.take_part():
+                yield Refusal(name, f"the rest of {name} was not read: {budget.spent}")
+                return
             part_name = f"{name} › {part.get_filename() or f'part {number}'}"
-            yield from _child(lambda data=data: io.BytesIO(data), part_name, limits, depth)
+            yield from _child(lambda data=data: io.BytesIO(data), part_name, budget, depth)
     if found_any:
         return
     report_type = (message.get_param("report-type") or "") if message.get_content_type() == "multipart/report" else ""

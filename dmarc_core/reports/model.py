@@ -45,6 +45,10 @@ class Limits:
     max_depth: int = 4
     #: Bytes of an e-mail (read whole, so kept small; reports attach compressed data).
     max_email_bytes: int = 64 << 20
+    #: Bytes one upload may decompress to in all, every container level counted (a 42.zip is 4 PB).
+    max_upload_bytes: int = 2 << 30
+    #: Zip members and e-mail attachments read from one upload in all, however nested.
+    max_parts: int = 2000
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import BinaryIO
 from lxml import etree
 
 from .chunks import CHUNK_BYTES, UTF8_DECLARATION, Rejoined, read_chunks, record_chunks
-from .containers import Payload, open_source, payloads
+from .containers import Budget, Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
 from .pool import process_pool
 from .records import PARSER_OPTIONS, RecordReader, describe, local_name
@@ -59,7 +59,7 @@ def read_file(
     reports, refusals = [], []
     stream = open_source(data)
     try:
-        for found in payloads(stream, name, limits):
+        for found in payloads(stream, name, Budget(limits)):
             if isinstance(found, Refusal):
                 refusals.append(found)
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.message
 import gzip
 import io
 import time
@@ -196,3 +197,38 @@ def test_every_record_a_shape_of_its_own_stays_bounded():
     records = [record(dkim=[(f"s{n}.example", "pass")] * (n % 60), count=1) for n in range(3000)]
     (result,) = parse_reports(report(*records))
     assert result.record_count == 3000 and result.message_count == 3000
+
+
+def test_one_budget_for_the_whole_upload_stops_a_bomb_of_many_small_bombs():
+    # 42.zip-style: every leaf is under the per-report cap, yet together they would decompress without
+    # end. The upload's budget, drawn on by every level, stops it and says what was not read.
+    leaf = gzip.compress(b"<feedback>" + b" " * (2 << 20))  # 2 MB of nothing, a few KB compressed
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("good.xml", report(record(count=3)))
+        for number in range(20):
+            zipped.writestr(f"leaf{number}.xml.gz", leaf)
+    started = time.monotonic()
+    outcome = read_file(archive.getvalue(), "bomb.zip", Limits(max_upload_bytes=8 << 20))
+    assert time.monotonic() - started < 10
+    assert outcome.messages == 3
+    assert any(
+        "and the rest of bomb.zip were not read: the upload decompresses to more than 8 MB" in r.reason for r in outcome.refusals
+    )
+    assert len(outcome.refusals) < 10  # the rest is one refusal, not one per leaf
+
+
+def test_one_budget_for_the_parts_of_an_upload():
+    message = email.message.EmailMessage()
+    message["From"] = "reports@example.net"
+    message.set_content("many parts")
+    for number in range(30):
+        message.add_attachment(
+            gzip.compress(report(record(count=1), report_id=str(number))),
+            maintype="application",
+            subtype="gzip",
+            filename=f"r{number}.xml.gz",
+        )
+    outcome = read_file(message.as_bytes(), "parts.eml", Limits(max_parts=10))
+    assert outcome.messages == 10
+    assert outcome.refusals[-1].reason.startswith("the rest of parts.eml was not read: the upload holds more than 10 files")
