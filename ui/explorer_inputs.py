@@ -7,9 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dmarc_core import Scenario, scenario_from_query
-from dmarc_core.rules.scenario import REASONS
+from dmarc_core.rules.scenario import MAX_SIGNATURES, REASONS
 
-MAX_SIGNATURES = 5
 NOT_REPORTED = "not given"
 state = st.session_state
 

@@ -73,22 +73,18 @@ def record_chunks(start: bytes, stream: BinaryIO, chunk_bytes: int) -> _Chunks |
 
 def _pieces(data: bytes, offset: int, stream: BinaryIO, end_tag: bytes, tail: list[bytes], chunk_bytes: int) -> Iterator[bytes]:
     """Whole records from ``data[offset:]`` and then ``stream``, cut at the last end tag within
-    every ``chunk_bytes`` (or after a record longer than that); what follows the last record goes
-    to ``tail``."""
+    every ``chunk_bytes`` (or after a record longer than that), never inside markup; what
+    follows the last record goes to ``tail``."""
     while True:
-        window = offset + chunk_bytes
-        cut = data.rfind(end_tag, offset, window) if len(data) >= window else -1
-        if cut < 0 and len(data) >= window:
-            cut = data.find(end_tag, window)  # a record longer than a chunk is taken whole
-        while cut >= 0 and (closes := _markup_end(data, offset, cut)) is not None:
-            # That "</record>" is text of a comment, CDATA or a PI: cut at the next one after it closes.
-            cut = data.find(end_tag, closes) if closes >= 0 else -1
+        cut = _cut(data, offset, offset + chunk_bytes, end_tag) if len(data) >= offset + chunk_bytes else -1
         if cut < 0:
-            block = stream.read(chunk_bytes)
-            if block:
-                data, offset = data[offset:] + block, 0
+            more = _read_to_end_tag(stream, end_tag, chunk_bytes)
+            if more:
+                data, offset = data[offset:] + more, 0
                 continue
             cut = data.rfind(end_tag, offset)
+            while cut >= 0 and _markup_end(data, offset, cut) is not None:
+                cut = data.rfind(end_tag, offset, cut)
             if cut >= 0:
                 yield data[offset : cut + len(end_tag)]
                 offset = cut + len(end_tag)
@@ -96,6 +92,30 @@ def _pieces(data: bytes, offset: int, stream: BinaryIO, end_tag: bytes, tail: li
             return
         yield data[offset : cut + len(end_tag)]
         offset = cut + len(end_tag)
+
+
+def _cut(data: bytes, offset: int, window: int, end_tag: bytes) -> int:
+    """Where to cut: the last end tag before ``window``, else the first after it (a record longer
+    than a chunk is taken whole), never one inside a comment, CDATA or a PI; -1 for none yet."""
+    cut = data.rfind(end_tag, offset, window)
+    if cut < 0:
+        cut = data.find(end_tag, window)
+    while cut >= 0 and (closes := _markup_end(data, offset, cut)) is not None:
+        # That "</record>" is text of a comment, CDATA or a PI: cut at the next one after it closes.
+        cut = data.find(end_tag, closes) if closes >= 0 else -1
+    return cut
+
+
+def _read_to_end_tag(stream: BinaryIO, end_tag: bytes, chunk_bytes: int) -> bytes:
+    """The next blocks of ``stream`` up to one that holds an end tag (or the end), joined once: a
+    long stretch without records costs one copy, not one per block."""
+    blocks: list[bytes] = []
+    while block := stream.read(chunk_bytes):
+        blocks.append(block)
+        # An end tag may straddle two blocks: look at the seam too.
+        if end_tag in block or (len(blocks) > 1 and end_tag in blocks[-2][-len(end_tag) :] + block[: len(end_tag)]):
+            break
+    return b"".join(blocks)
 
 
 _MARKUP = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))

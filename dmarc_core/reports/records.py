@@ -37,6 +37,10 @@ _PLAIN_ERRORS = (
     ),
     (re.compile(r"XML declaration allowed only at the start"), "text before the XML declaration was ignored"),
     (
+        re.compile(r"Resource limit exceeded: Text node too long"),
+        "a stretch of text over 10 MB (blank or junk) stopped the reading there: what came after it was not read",
+    ),
+    (
         re.compile(r"xmlParseCharRef: invalid xmlChar value (\d+)"),
         "a character reference to code point {0}, which is no character, was shown as �",
     ),

@@ -24,6 +24,8 @@ from .evaluation import DmarcEvaluation, evaluate_dmarc
 from .knowledge import knowledge
 
 PARAMETERS = ("from", "dkim", "spf", "adkim", "aspf", "reported_dkim", "reported_spf", "reason")
+#: Signatures a link may carry: real messages have one to three.
+MAX_SIGNATURES = 10
 #: policy_evaluated reason types of RFC 7489 and RFC 9990.
 REASONS = ("forwarded", "sampled_out", "trusted_forwarder", "mailing_list", "local_policy", "policy_test_mode", "other")
 
@@ -79,7 +81,10 @@ def scenario_from_params(params: Mapping[str, str | list[str]]) -> tuple[Scenari
         return str(raw).strip()
 
     dkim = []
-    for entry in filter(None, (part.strip() for part in value("dkim").split(","))):
+    entries = [part.strip() for part in value("dkim").split(",") if part.strip()]
+    if len(entries) > MAX_SIGNATURES:  # a link is whatever its sender wrote: thousands would take minutes to draw
+        problems.append(f"dkim= lists {len(entries)} signatures; the first {MAX_SIGNATURES} were kept.")
+    for entry in entries[:MAX_SIGNATURES]:
         signature = _pair(entry, "dkim", problems)
         if signature:
             dkim.append(signature)

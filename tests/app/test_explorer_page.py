@@ -105,3 +105,9 @@ def test_a_triage_link_reproduces_the_receivers_verdict_and_reasons(app):
     page = " ".join(texts(test.markdown) + texts(test.error))
     assert "the receiver evaluated SPF as fail" in page and "with the reason forwarded" in page
     assert marked_row(test) == 2
+
+
+def test_a_link_with_more_signatures_than_inputs_fills_as_many_as_it_keeps(app):
+    test = app(**{"from": "example.com", "dkim": ",".join(f"d{n}.example:pass" for n in range(12))})
+    assert test.text_input(key="dkim_domain_9").value == "d9.example"
+    assert any("the first 10 were kept" in text for text in texts(test.warning))
