@@ -3,6 +3,8 @@ URL reproduces the same verdict for a colleague who opens it."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from playwright.sync_api import expect
 
@@ -71,7 +73,8 @@ def test_a_link_with_a_bad_value_opens_with_a_message(app_url, page):
     open_app(page, f"{app_url}/?from=user@example.com&dkim=example.com:maybe&adkim=x")
     assert_no_exception(page)
     alerts = main(page).get_by_test_id("stAlert")
-    expect(alerts.filter(has_text="example.com:maybe")).to_have_count(1)
+    # inert() may slip an invisible word joiner after a colon (":maybe:" looks like an :emoji: code).
+    expect(alerts.filter(has_text=re.compile("example\\.com:\u2060?maybe"))).to_have_count(1)
     expect(alerts.filter(has_text="adkim=x")).to_have_count(1)
 
 
