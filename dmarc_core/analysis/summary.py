@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ..lookups.sources import IpInfo
 
 _PCT_STEPS = (10, 25, 50, 100)
+#: Findings left out of the rollout's pass rate (see _readiness).
+_NOT_YOURS = ("forwarded_reported", "unsigned_unknown")
 #: A failing sender holds the rollout back when it carries at least this share of the messages.
 _SIGNIFICANT_SHARE = 0.01
 #: Source addresses enriched per run (PTR and AS lookups): the ones behind the most messages.
@@ -237,13 +239,16 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
     latest = rows.sort_values("end", na_position="first").iloc[-1]
     policy = latest["p"] or "none"
     pct = int(latest["pct"]) if pd.notna(latest["pct"]) else 100
-    # Mail the receiver saw forwarded fails for reasons no sender can fix: it is left out of the rate.
-    judged = rows[rows["cause"] != "forwarded"]
+    # Left out of the rate: mail the receiver itself called forwarded (no sender can fix it), and mail
+    # nobody vouches for (no DKIM, no SPF pass for anyone: what enforcement is meant to stop).
+    judged = rows[~rows["finding"].isin(_NOT_YOURS)]
     messages = int(judged["count"].sum())
     pass_rate = float(judged.loc[judged["dmarc_pass"], "count"].sum() / messages) if messages else 0.0
     days = _days_covered(rows)
     receivers = reports(rows)["org_name"].astype(str).replace("", pd.NA).nunique()
-    blocking = [key for key, finding in facts.findings.items() if finding.blocks_rollout]
+    # Forwarding only inferred (your signature failed, SPF passed for nobody of yours) blocks too when it
+    # is a real share: the article's forwarding failures are low-count, many are more likely your server.
+    blocking = [key for key, finding in facts.findings.items() if finding.blocks_rollout or key == "forwarded"]
     failing = judged[~judged["dmarc_pass"] & judged["finding"].isin(blocking)]
     blockers = tuple(
         (source, cause, int(count))
@@ -251,7 +256,7 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
         if count >= _SIGNIFICANT_SHARE * max(messages, 1)
     )
     missing = _missing_evidence(days, receivers, messages, needs)
-    harmed = _harmed(judged, messages, bar)
+    harmed = _harmed(judged[judged["cause"] != "forwarded"], messages, bar)  # forwarding never asks for a rollback
     # Only a validated domain goes into a record the app tells you to publish: report text never does.
     published_as = exact_domain(domain)
 
@@ -259,7 +264,7 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
         return facts.rollout_step(step).record_for(f"dmarc-reports@{published_as}", pct) if published_as else None
 
     good = pass_rate >= threshold
-    rate = f"{pass_rate:.1%} of {messages:,} messages pass (forwarded mail left out)"
+    rate = f"{pass_rate:.1%} of {messages:,} messages pass (mail the receiver called forwarded, and mail nobody vouches for, left out)"
     evidence = f"Not enough evidence for the next step yet: {'; '.join(missing)}." if missing else ""
     # Where the published policy puts the domain in the plan.
     step = {"none": 1 if days < needs.days else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)
@@ -272,8 +277,9 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
     if policy in ("quarantine", "reject") and harmed.significant:
         return result(
             False,
-            f"{harmed.sentence} Legitimate mail is being blocked (root cause 5): roll back to p=none, fix "
-            f"{'this sender' if len(harmed.senders) == 1 else 'these senders'}, then advance again.",
+            f"{harmed.sentence} Mail with a valid DKIM signature is being blocked (root cause 5): if "
+            f"{'this sender sends' if len(harmed.senders) == 1 else 'these senders send'} for you, roll back to p=none, "
+            f"fix {'it' if len(harmed.senders) == 1 else 'them'}, then advance again.",
             record(1),
         )
     aside = (

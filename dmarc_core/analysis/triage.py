@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..reports.model import AuthResults, Report
-from ..rules.alignment import reported_result, safe_domain, safe_organizational_domain
+from ..rules.alignment import aligns, reported_result, safe_domain, safe_organizational_domain
 from ..rules.diagnosis import authenticated_sender
 from ..rules.evaluation import judge_record
 from ..rules.scenario import REASONS, Scenario
@@ -65,7 +65,7 @@ def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_
     spf = tuple((check.domain, check.scope, reported_result(check.result, "spf")) for check in auth.spf)
     # The Explorer's SPF is the MAIL FROM check; a HELO result never stands in for it.
     spf_results = tuple((domain, result) for domain, scope, result in spf if scope in ("mfrom", ""))
-    reasons = tuple(reason.split(",")) if reason else ()
+    reasons = tuple(filter(None, (part.strip() for part in reason.split(",")))) if reason else ()
     verdict = judge_record(
         from_domain,
         signatures,
@@ -103,7 +103,11 @@ def _link(header_from, signatures, spf_results, adkim, aspf, reported_dkim, repo
     verdicts and reasons, so the Explorer reaches the same verdict and cause."""
 
     dkim = tuple((_as_text(domain), result) for domain, result in signatures if domain)
-    spf = next(((_as_text(domain), result) for domain, result in spf_results if domain), None)
+    # Of several MAIL FROM results, the one that decides: a pass for your organization first, then any pass.
+    ranked = sorted(
+        (entry for entry in spf_results if entry[0]), key=lambda entry: (entry[1] != "pass", not aligns(header_from, entry[0]))
+    )
+    spf = (_as_text(ranked[0][0]), ranked[0][1]) if ranked else None
     verdicts = [verdict if verdict in ("pass", "fail") else None for verdict in (reported_dkim, reported_spf)]
     reasons = tuple(reason for reason in reasons if reason in REASONS)
     return Scenario(header_from or "", dkim, spf, adkim, aspf, *verdicts, reasons).query_string()
@@ -132,7 +136,7 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     # Root cause 5: DMARC failed, yet a DKIM result passed, and the receiver quarantined or rejected it.
     frame["enforced_before_fix"] = (
         frame["disposition"].isin(("quarantine", "reject")).to_numpy()
-        & np.array([any(signature.result == "pass" for signature in auth.dkim) for auth in auth_values])[auth_codes]
+        & np.array([any(s.result == "pass" and s.domain for s in auth.dkim) for auth in auth_values])[auth_codes]
         & ~frame["dmarc_pass"].to_numpy()
     )
     # Who sent it when nothing authenticated: the address is all there is.

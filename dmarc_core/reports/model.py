@@ -199,13 +199,14 @@ class DistinctReports:
 
 
 def distinct_reports(reports: Iterable[Report]) -> DistinctReports:
-    """Each report once. A receiver's report_id is its identity (RFC 9990 2.1: unique per report
-    the receiver sends), so the same report uploaded twice, or inside two archives, counts once;
-    a report without an id cannot be told apart and is kept."""
-    seen: set[tuple[str, str, str]] = set()
+    """Each report once. A receiver's report_id, with its policy domain and dates, is its identity
+    (RFC 9990: unique per report the receiver sends), so the same report uploaded twice, or inside
+    two archives, counts once; a report without an id cannot be told apart and is kept."""
+    seen: set[tuple] = set()
     kept, duplicates = [], []
     for report in reports:
-        identity = (report.metadata.org_name, report.metadata.report_id, report.policy.domain)
+        metadata = report.metadata
+        identity = (metadata.org_name, metadata.report_id, report.policy.domain, metadata.begin, metadata.end)
         if report.metadata.report_id and identity in seen:
             duplicates.append(report)
             continue

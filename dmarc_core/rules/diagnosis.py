@@ -105,6 +105,7 @@ def diagnose(
     dkim_pass: bool,
     spf_passed_for_you: bool,
     spf_passed_for_others: bool = False,
+    spf_error_for_you: bool = False,
     reasons: tuple[str, ...] = (),
 ) -> Diagnosis:
     """Apply the cause rules of DESIGN.md.
@@ -112,7 +113,8 @@ def diagnose(
     ``dkim`` holds (d= domain, result) pairs as reported; an entry without a domain is no
     signature. ``adkim`` is the published mode; ``dkim_pass`` the DKIM verdict (policy_evaluated
     dkim); ``spf_passed_for_you`` whether SPF (MAIL FROM) passed for your organization (``spf_passes_for``),
-    ``spf_passed_for_others`` whether it passed for another domain; ``reasons`` the receiver's.
+    ``spf_passed_for_others`` whether it passed for another domain, ``spf_error_for_you`` whether
+    it returned permerror or temperror for your organization; ``reasons`` the receiver's.
     """
     findings = knowledge().findings
     from_domain = safe_domain(header_from)
@@ -135,7 +137,11 @@ def diagnose(
     if relayed:  # the receiver saw it forwarded: root cause 2, whatever DKIM said (the article)
         return found("forwarded_reported", tuple(domain for domain, _ in yours))
     if not signatures:
-        return found("unsigned" if spf_passed_for_you or spf_passed_for_others else "unsigned_unknown")
+        if spf_passed_for_you:
+            return found("unsigned")  # your own server, sending without DKIM
+        if spf_error_for_you:
+            return found("spf_broken")  # your SPF record could not be evaluated: no sign of spoofing
+        return found("unsigned_elsewhere" if spf_passed_for_others else "unsigned_unknown")
     if not yours:
         if foreign_passes:
             return found("wrong_domain", foreign_passes, "pass")

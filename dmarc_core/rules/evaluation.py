@@ -258,6 +258,9 @@ def judge_record(
         # With no SPF in auth_results, the receiver's verdict says whether it passed for you.
         spf_passed_for_you=spf_passes_for(from_domain, mail_from) if mail_from else spf_verdict,
         spf_passed_for_others=any(result == "pass" and not aligns(from_domain, domain) for domain, result in mail_from),
+        spf_error_for_you=any(
+            result in ("permerror", "temperror") and aligns(from_domain, domain) for domain, result in mail_from
+        ),
         reasons=reasons,
     )
     return RecordVerdict(ours_dkim, ours_spf, dkim_verdict or spf_verdict, disagrees, diagnosis)

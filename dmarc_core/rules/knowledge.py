@@ -109,9 +109,9 @@ class KnownSender:
 
     @property
     def originates(self) -> bool:
-        """Sends mail as it was written (an ESP, a platform, a mailbox), unlike a forwarder, which
-        passes on mail it may have changed."""
-        return self.kind != "forwarder"
+        """Sends mail as it was written (an ESP, a platform), unlike a forwarder or a mailbox
+        provider (Microsoft 365, Gmail), which also passes on and re-signs mail it may have changed."""
+        return self.kind in ("esp", "platform")
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,25 @@ def test_every_explorer_link_of_the_real_samples_reproduces_the_receivers_verdic
         scenario, problems = scenario_from_query(link)
         evaluation = scenario.evaluate()
         assert (evaluation.dmarc_pass, evaluation.diagnosis.finding.key, problems) == (dmarc_pass, finding, []), link
+
+
+def test_the_link_carries_the_spf_result_that_decides():
+    # Of two MAIL FROM results, the pass for your organization is the one the Explorer must see.
+    row = record(dkim=[("example.com", "fail")], spf=[("other.net", "fail"), ("example.com", "pass")])
+    frame = triaged(row)
+    linked = scenario_from_query(frame.loc[0, "explorer_link"])[0]
+    assert linked.spf == ("example.com", "pass")
+    assert linked.evaluate().diagnosis.finding.key == frame.loc[0, "finding"] == "signature_failed"
+
+
+def test_reasons_are_read_without_their_white_space():
+    row = record(dkim=[("example.com", "fail")], spf=[("example.com", "pass")], reasons=["local_policy"])
+    document = report(row).replace(
+        b"<type>local_policy</type>", b"<type>local_policy\n</type></reason><reason><type>\n forwarded\n</type>"
+    )
+    assert triage(parse_reports(document)).loc[0, "cause"] == "forwarded"
+
+
+def test_a_dkim_pass_without_a_domain_is_no_reason_for_root_cause_5():
+    document = report(record(dkim=[("", "pass")], disposition="quarantine")).replace(b"<domain></domain>", b"<domain> </domain>")
+    assert not triage(parse_reports(document)).loc[0, "enforced_before_fix"]

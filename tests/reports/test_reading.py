@@ -283,3 +283,9 @@ def test_a_report_email_attached_to_an_email_is_looked_into():
     outer.add_attachment(inner.as_bytes(), maintype="application", subtype="octet-stream", filename="report.eml")
     outcome = read_file(outer.as_bytes(), "forwarded.eml")
     assert outcome.messages == 4
+
+
+def test_two_reports_with_one_id_but_other_dates_are_both_kept():
+    first = read_file(report(record(count=1), org_name="r.example", report_id="7", begin=1759276800, end=1759363199), "a.xml")
+    later = read_file(report(record(count=5), org_name="r.example", report_id="7", begin=1759363200, end=1759449599), "b.xml")
+    assert len(distinct_reports([*first.reports, *later.reports]).reports) == 2

@@ -9,7 +9,7 @@ from dmarc_core.rules.diagnosis import authenticated_sender, spf_passes_for
 from dmarc_core.rules.knowledge import KnownSender
 
 
-def diagnosed(header_from, dkim, *, adkim="r", evaluated=False, spf=False, elsewhere=False, reasons=()):
+def diagnosed(header_from, dkim, *, adkim="r", evaluated=False, spf=False, elsewhere=False, spf_error_for_you=False, reasons=()):
     return diagnose(
         header_from,
         tuple(dkim),
@@ -17,6 +17,7 @@ def diagnosed(header_from, dkim, *, adkim="r", evaluated=False, spf=False, elsew
         dkim_pass=evaluated,
         spf_passed_for_you=spf,
         spf_passed_for_others=elsewhere,
+        spf_error_for_you=spf_error_for_you,
         reasons=reasons,
     )
 
@@ -107,7 +108,7 @@ def test_row_5_never_speaks_of_several_signatures_for_one():
     ("spf", "elsewhere", "finding"),
     [
         (True, False, "unsigned"),  # your own server, sending without DKIM
-        (False, True, "unsigned"),  # a service that sends with its own bounce domain
+        (False, True, "unsigned_elsewhere"),  # a service with its own bounce domain, or someone else's server
         (False, False, "unsigned_unknown"),  # nobody vouches for it: yours, unconfigured, or spoofing
     ],
 )
@@ -226,3 +227,24 @@ def test_no_esp_advice_from_a_sender_with_no_known_setting():
 def test_only_a_domain_that_passed_names_the_sender(results, name):
     sender = authenticated_sender(results)
     assert (sender.name if sender else None) == name
+
+
+def test_unsigned_mail_with_an_spf_error_for_your_domain_blames_the_record_not_a_spoofer():
+    # A permerror means the receiver could not evaluate your SPF record (over 10 lookups, two records).
+    result = diagnosed("example.com", [], spf_error_for_you=True)
+    assert (result.cause, result.finding.key) == ("unsigned", "spf_broken")
+    assert "could not evaluate the SPF record of example.com" in result.explanation
+    assert result.fix.startswith("Fix the SPF record of example.com") and "let it fail" not in result.fix
+
+
+def test_unsigned_mail_with_spf_for_someone_else_does_not_presume_it_is_yours():
+    result = diagnosed("example.com", [], elsewhere=True)
+    assert "or someone else's server sending as you" in result.explanation
+    assert "if nobody recognises it, let it fail" in result.fix
+
+
+def test_a_mailbox_providers_pass_beside_your_failed_signature_is_forwarding():
+    # Microsoft 365 and Gmail re-sign mail they forward: their pass does not prove the body intact
+    # (a real Google report, b3c1fca0...xml, has six unrelated onmicrosoft.com tenants in a day).
+    result = diagnosed("example.com", [("example.com", "fail"), ("contoso.onmicrosoft.com", "pass")], elsewhere=True)
+    assert result.finding.key == "forwarded"
