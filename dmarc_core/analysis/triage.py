@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from ..reports.model import AuthResults, Report
 from ..rules.alignment import aligns, reported_result, safe_domain, safe_organizational_domain
 from ..rules.diagnosis import authenticated_sender
-from ..rules.evaluation import judge_record
+from ..rules.evaluation import judge_record, mail_from_results
 from ..rules.scenario import REASONS, Scenario
 
 #: Report-level values on each of the report's rows; ``report`` numbers the reports triaged
@@ -63,8 +63,7 @@ def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_
     # Judged by the RFC words their results stand for, as the Explorer judges its link.
     signatures = tuple((signature.domain, reported_result(signature.result, "dkim")) for signature in auth.dkim)
     spf = tuple((check.domain, check.scope, reported_result(check.result, "spf")) for check in auth.spf)
-    # The Explorer's SPF is the MAIL FROM check; a HELO result never stands in for it.
-    spf_results = tuple((domain, result) for domain, scope, result in spf if scope in ("mfrom", ""))
+    spf_results = mail_from_results(spf)  # the Explorer's SPF: a HELO result never stands in for it
     reasons = tuple(filter(None, (part.strip() for part in reason.split(",")))) if reason else ()
     verdict = judge_record(
         from_domain,
@@ -146,12 +145,18 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
 
 
 _ARROW_TEXT = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}
+
+
 #: The text columns written from a record's auth results: ``domain:result`` entries (the link
 #: format) and the DKIM selectors, comma-separated.
+def _entries_text(results) -> str:
+    return ",".join(f"{_as_text(result.domain)}:{_as_text(result.result)}" for result in results)
+
+
 _AUTH_TEXT = {
-    "dkim": lambda auth: ",".join(f"{_as_text(s.domain)}:{_as_text(s.result)}" for s in auth.dkim),
-    "dkim_selectors": lambda auth: ",".join(_as_text(s.selector) for s in auth.dkim),
-    "spf": lambda auth: ",".join(f"{_as_text(s.domain)}:{_as_text(s.result)}" for s in auth.spf),
+    "dkim": lambda auth: _entries_text(auth.dkim),
+    "dkim_selectors": lambda auth: ",".join(_as_text(signature.selector) for signature in auth.dkim),
+    "spf": lambda auth: _entries_text(auth.spf),
 }
 
 

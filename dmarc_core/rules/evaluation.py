@@ -215,6 +215,13 @@ def _reported(value: str | None, name: str) -> str | None:
     return reported
 
 
+def mail_from_results(spf: Iterable[tuple[str, str, str]]) -> tuple[tuple[str, str], ...]:
+    """(domain, result) of the SPF checks of the MAIL FROM identity, the only one that counts for
+    DMARC (RFC 9989 4.4.2), never the HELO name; a report that leaves <scope> out means MAIL FROM
+    (RFC 7489 appendix C)."""
+    return tuple((domain, result) for domain, scope, result in spf if scope in ("mfrom", ""))
+
+
 @dataclass(frozen=True)
 class RecordVerdict:
     """What the rules make of one report record: our own alignment verdicts, the DMARC verdict
@@ -242,9 +249,7 @@ def judge_record(
     """Judge a report record: ``dkim`` as (domain, result), ``spf`` as (domain, scope, result)
     from its auth_results, the published modes, and the receiver's verdicts and reasons."""
     from_domain = safe_domain(header_from)
-    # RFC 9989 4.4.2: SPF counts for DMARC only for the MAIL FROM identity, never the HELO name.
-    # Reports that leave <scope> out mean MAIL FROM (RFC 7489 appendix C).
-    mail_from = tuple((domain, result) for domain, scope, result in spf if scope in ("mfrom", ""))
+    mail_from = mail_from_results(spf)
     ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in dkim)
     ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in mail_from)
     dkim_verdict = reported_dkim == "pass" if reported_dkim else ours_dkim
