@@ -21,7 +21,7 @@ from xml.sax.saxutils import quoteattr
 import pyarrow as pa
 from lxml import etree
 
-from .pool import process_pool
+from .pool import cores, process_pool
 from .records import PARSER_OPTIONS, RecordReader, describe, local_name
 
 CHUNK_BYTES = 4 << 20
@@ -135,38 +135,54 @@ def _markup_end(data: bytes, start: int, end: int) -> int | None:
     return None
 
 
-def read_chunks(chunks: _Chunks, root, workers: int) -> tuple[pa.Table, list[str]]:
+def halted(error_log) -> bool:
+    """Whether libxml2 gave up at a resource limit (a text node over 10 MB): recover mode reads
+    nothing after it, so neither may the chunked reader."""
+    return any(entry.type_name == "ERR_RESOURCE_LIMIT" for entry in error_log)
+
+
+def read_chunks(chunks: _Chunks, root, workers: int, max_records: int) -> tuple[pa.Table, list[str]]:
+    """The records of every chunk in order, at most ``max_records``, and what was repaired."""
     declarations = "".join(
         f" xmlns{':' + prefix if prefix else ''}={quoteattr(uri)}"
         for prefix, uri in (root.nsmap if root is not None else {}).items()
     )
     opening, closing = f"<chunk{declarations}>".encode(), b"</chunk>"
-    pool = process_pool(workers)
+    pool = process_pool()
+    workers = min(workers, cores())
     pending: collections.deque = collections.deque()
     tables, repairs = [], []
+    stopped = False
 
     def collect() -> None:
-        table, problems = pending.popleft().result()
+        nonlocal stopped
+        table, problems, stop = pending.popleft().result()
+        if stopped:
+            return  # a chunk before this one stopped the reading, as it stops the serial reader
         first_record = sum(t.num_rows for t in tables) + 1
         tables.append(table)
         repairs.extend(f"records {first_record}-{first_record + table.num_rows - 1}: {problem}" for problem in problems)
+        stopped = stop or first_record + table.num_rows > max_records  # enough read
 
     for piece in chunks.pieces:
         pending.append(pool.submit(_read_chunk, opening + piece + closing))
         if len(pending) > workers:  # one chunk waiting per worker: busy workers, flat memory
             collect()
+        if stopped:
+            break
     while pending:
         collect()
     root_name = local_name(root.tag) if root is not None else "feedback"
-    if not re.search(rb"</(?:[\w.-]+:)?" + root_name.encode() + rb"\s*>", b"".join(chunks.tail)):
+    if not stopped and not re.search(rb"</(?:[\w.-]+:)?" + root_name.encode() + rb"\s*>", b"".join(chunks.tail)):
         repairs.append(f"the file ends before <{root_name}> is closed; what came before was read")
-    return pa.concat_tables(tables) if tables else RecordReader().records, repairs
+    return (pa.concat_tables(tables) if tables else RecordReader().records)[:max_records], repairs
 
 
-def _read_chunk(document: bytes) -> tuple[pa.Table, list[str]]:
-    """In a worker: the records of one chunk, and what was repaired in it."""
+def _read_chunk(document: bytes) -> tuple[pa.Table, list[str], bool]:
+    """In a worker: the records of one chunk, what was repaired in it, and whether the reading
+    stopped in it."""
     reader = RecordReader()
     events = etree.iterparse(io.BytesIO(document), events=("end",), tag="{*}record", **PARSER_OPTIONS)
     reader.read(events)
     problems = [describe(entry, with_line=False) for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
-    return reader.records, problems + reader.repairs
+    return reader.records, problems + reader.repairs, halted(events.error_log)

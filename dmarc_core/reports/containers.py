@@ -11,9 +11,11 @@ from __future__ import annotations
 import email
 import email.policy
 import io
+import itertools
 import json
 import re
 import struct
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -24,6 +26,8 @@ from typing import BinaryIO
 from .model import Limits, Refusal, ReportError
 
 BUFFER = 1 << 16
+#: A zip that must be spooled (it came inside a gzip or an e-mail) stays in memory up to this size.
+SPOOL_IN_MEMORY = 16 << 20
 #: What zipfile raises on a damaged archive or member: a bad header, an offset before the start
 #: (ValueError: negative seek), a field cut short (struct.error, IndexError), an unknown method.
 _ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, IndexError, struct.error)
@@ -204,6 +208,7 @@ class Budget:
         self.limits = limits
         self._bytes_left = limits.max_upload_bytes
         self._parts_left = limits.max_parts
+        self.records_left = limits.max_records
         self.spent = ""
 
     def spend(self, size: int, name: str) -> None:
@@ -214,6 +219,13 @@ class Budget:
                 "so it was refused past that as a possible compression bomb (the limit is configurable)"
             )
             raise ReportError(f"{name} was not read to its end: {self.spent}.")
+
+    def records_allowed(self, name: str) -> int:
+        """How many records the next report may hold; once none, it is refused unread."""
+        if self.records_left <= 0:
+            self.spent = f"the upload holds more than {self.limits.max_records:,} records in all (the limit is configurable)"
+            raise ReportError(f"{name} was not read: {self.spent}.")
+        return self.records_left
 
     def take_part(self) -> bool:
         """Whether one more part may be read; False once the upload's parts or bytes are spent."""
@@ -270,8 +282,23 @@ def _is_tls_report(head: bytes) -> bool:
 
 
 def _zip_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
-    if not stream.seekable():
-        stream = io.BytesIO(_read_capped(stream, name, budget.limits.max_decompressed_bytes))
+    if stream.seekable():
+        yield from _archive_members(stream, name, budget, depth)
+        return
+    # A zip inside a gzip or an e-mail: its directory is at its end, so it is spooled to a temporary
+    # file first (in memory only while small), never read whole into memory.
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spooled:
+        copied = 0
+        while block := stream.read(BUFFER):
+            copied += len(block)
+            if copied > budget.limits.max_decompressed_bytes:
+                raise ReportError(_too_big(name, budget.limits.max_decompressed_bytes))
+            spooled.write(block)
+        spooled.seek(0)
+        yield from _archive_members(spooled, name, budget, depth)
+
+
+def _archive_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
     try:
         archive = zipfile.ZipFile(stream)
     except _ZIP_DAMAGE as exc:
@@ -280,6 +307,12 @@ def _zip_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Ite
     members = [info for info in archive.infolist() if not info.is_dir()]
     if not members:
         yield Refusal(name, f"{name} is a zip archive with no files in it.")
+        return
+    if _overlapping(members):
+        yield Refusal(
+            name,
+            f"{name} is refused: its files overlap, sharing compressed bytes, a trick of zip bombs that no real archive uses.",
+        )
         return
     if len(members) > budget.limits.max_members:
         yield Refusal(
@@ -307,6 +340,12 @@ def _zip_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Ite
                 depth,
             ):
                 yield _relabel(found, member, label)
+
+
+def _overlapping(members: list[zipfile.ZipInfo]) -> bool:
+    """Whether one member's data runs into the next member (CPython checks this itself from 3.12)."""
+    ordered = sorted(members, key=lambda info: info.header_offset)
+    return any(one.header_offset + one.compress_size > after.header_offset for one, after in itertools.pairwise(ordered))
 
 
 def _relabel(found: Payload | Refusal, member: str, label: str) -> Payload | Refusal:

@@ -49,6 +49,9 @@ class Limits:
     max_upload_bytes: int = 2 << 30
     #: Zip members and e-mail attachments read from one upload in all, however nested.
     max_parts: int = 2000
+    #: Records read from one upload in all (the biggest real reports hold about a million): tiny
+    #: records within the byte budget would otherwise cost gigabytes of columns.
+    max_records: int = 5_000_000
 
 
 @dataclass(frozen=True)

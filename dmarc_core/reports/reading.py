@@ -14,7 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import concurrent.futures.process
 import io
-import os
+import itertools
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -24,10 +24,10 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from .chunks import CHUNK_BYTES, UTF8_DECLARATION, Rejoined, read_chunks, record_chunks
+from .chunks import CHUNK_BYTES, UTF8_DECLARATION, Rejoined, halted, read_chunks, record_chunks
 from .containers import Budget, Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
-from .pool import process_pool
+from .pool import cores, process_pool
 from .records import PARSER_OPTIONS, RecordReader, describe, local_name
 
 _WATCHED = ("{*}record", "{*}report_metadata", "{*}policy_published", "{*}version")
@@ -53,18 +53,21 @@ def read_file(
     # Left to itself, a process with several threads (a web server) reads a big report in one piece:
     # its workers could only come from a fork server, which re-imports the caller's main module.
     if workers is None:
-        workers = (os.cpu_count() or 1) if threading.active_count() == 1 else 1
+        workers = cores() if threading.active_count() == 1 else 1
     limits = limits or Limits()
     name = filename or (str(data) if isinstance(data, (str, PathLike)) else "the upload")
     reports, refusals = [], []
     stream = open_source(data)
+    budget = Budget(limits)
     try:
-        for found in payloads(stream, name, Budget(limits)):
+        for found in payloads(stream, name, budget):
             if isinstance(found, Refusal):
                 refusals.append(found)
                 continue
             try:
-                reports.append(parse_payload(found, workers, chunk_bytes))
+                report = parse_payload(found, workers, chunk_bytes, budget.records_allowed(found.name))
+                budget.records_left -= report.records.num_rows
+                reports.append(report)
             except ReportError as exc:
                 refusals.append(Refusal(found.name, str(exc)))
     except ReportError as exc:  # the file itself, before any part of it could be told apart
@@ -101,19 +104,25 @@ def read_files(
     """Read every file, in the given order. ``progress(done, total, outcome)`` follows each file.
     Many files together (a month of reports) are shared out over every core."""
     total = len(files)
-    workers = workers or min(os.cpu_count() or 1, total)
+    workers = min(workers or cores(), cores(), total)
     outcomes: list[FileOutcome | None] = [None] * total
-    if workers > 1 and total > 1 and sum(len(data) for _, data in files) >= PARALLEL_THRESHOLD_BYTES:
-        pool = process_pool(workers)
-        # One file per worker; a worker reads its file in one piece (it cannot start processes itself).
-        pending = {pool.submit(read_file, data, name, limits, 1): index for index, (name, data) in enumerate(files)}
+    if workers > 1 and sum(len(data) for _, data in files) >= PARALLEL_THRESHOLD_BYTES:
+        pool, waiting = process_pool(), iter(enumerate(files))
+        # One file per worker, at most ``workers`` at a time; a worker reads its file in one piece.
+        pending = {}
         try:
-            for future in concurrent.futures.as_completed(pending):
-                outcomes[pending[future]] = outcome = future.result()
-                if progress:
-                    progress(sum(o is not None for o in outcomes), total, outcome)
+            while True:
+                for index, (name, data) in itertools.islice(waiting, workers - len(pending)):
+                    pending[pool.submit(read_file, data, name, limits, 1)] = index
+                if not pending:
+                    break
+                done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    outcomes[pending.pop(future)] = outcome = future.result()
+                    if progress:
+                        progress(sum(o is not None for o in outcomes), total, outcome)
         except concurrent.futures.process.BrokenProcessPool:
-            pass  # workers could not start here (an unguarded main module); read the rest in this process
+            pass  # workers could not start here (an unguarded main module) or one died; read the rest here
     for index, (name, data) in enumerate(files):
         if outcomes[index] is None:
             outcomes[index] = outcome = read_file(data, name, limits)
@@ -132,7 +141,7 @@ def demo_files() -> list[tuple[str, bytes]]:
     ]
 
 
-def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_BYTES) -> Report:
+def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_BYTES, max_records: int = 1 << 62) -> Report:
     stream, repairs = payload.stream, []
     head = stream.peek(1 << 16)[: 1 << 16]
     body_start = len(head) - len(head.lstrip(b" \t\r\n"))
@@ -150,7 +159,7 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
         # Cut: the main process reads the header alone. Not cut: the whole report, what was read first included.
         stream = io.BytesIO(chunks.header) if chunks else io.BufferedReader(Rejoined(start, stream))
         del start  # the chunks hold what they need
-    reader = RecordReader()
+    reader = RecordReader(max_records)
     events = etree.iterparse(stream, events=("end",), tag=_WATCHED, **PARSER_OPTIONS)
     try:
         reader.read(events)
@@ -158,11 +167,13 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
         raise ReportError(f"{payload.name} is not readable XML: {exc}.{_before(payload)}") from None
     root = events.root
     errors = [entry for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
+    if chunks and halted(events.error_log):
+        chunks = None  # the header stopped the reading: no record is read, as serially
     if chunks:
         # The header was cut short on purpose before the first record; the records come from the workers.
         errors = [entry for entry in errors if not entry.message.startswith("Premature end of data")]
         try:
-            records, chunk_repairs = read_chunks(chunks, root, workers)
+            records, chunk_repairs = read_chunks(chunks, root, workers, max_records)
         except concurrent.futures.process.BrokenProcessPool:
             raise ReportError(
                 f"{payload.name} could not be read: a worker process reading it died (out of memory?). Try it again "
@@ -190,6 +201,8 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
     schema = "RFC 9990" if namespace == RFC9990_NAMESPACE or reader.version.startswith("2") or reader.rfc9990 else "RFC 7489"
     if not chunks:
         records = reader.records
+    if records.num_rows >= max_records:
+        repairs.append(f"reading stopped after {max_records:,} records, the most one upload may hold (the limit is configurable)")
     repairs.extend(reader.repairs)
     # The containers' repairs are read last: a gzip says it was cut short only once read to its end.
     repairs = [*payload.repairs, *repairs]

@@ -104,7 +104,10 @@ def _epoch(value: str, repairs: list[str], what: str) -> datetime | None:
 class RecordReader:
     """Collects the report-level fields and fills the record columns."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_records: int | None = None) -> None:
+        #: Records to read at most; the reading stops soon after and ``records`` keeps exactly these.
+        self.max_records = max_records
+        self._read = 0
         self._plans: dict[tuple, object] = {}
         # One list per value column, then per auth column one list per field and one of entry counts.
         self._pending: list[list] = [[] for _ in _PENDING]
@@ -155,6 +158,8 @@ class RecordReader:
                 plan(texts, appends)
                 if len(pending) >= _FLUSH_RECORDS:
                     self._flush()
+                    if self.max_records is not None and self._read >= self.max_records:
+                        return
             # Free what has been read: the element and the siblings before it.
             element.clear(keep_tail=True)
             if element.getprevious() is not None:
@@ -214,6 +219,7 @@ class RecordReader:
         Text is cleaned once per distinct value (results and domains repeat), not once per record."""
         if not self._pending[0]:
             return
+        self._read += len(self._pending[0])
         pending = dict(zip(_PENDING, self._pending, strict=True))
         for name in RECORD_COLUMNS:
             column = pa.array(pending[name], pa.string())
@@ -236,6 +242,8 @@ class RecordReader:
     def records(self) -> pa.Table:
         self._flush()
         columns = {name: pa.chunked_array(batches, type=_COLUMN_TYPES[name]) for name, batches in self._batches.items()}
+        if self.max_records is not None:
+            columns = {name: column[: self.max_records] for name, column in columns.items()}
         counts = columns["count"]
         # A count is a number of messages; over 11 digits (a hundred billion messages in one record) it is
         # no count, and sums of such would overflow the 64-bit totals.

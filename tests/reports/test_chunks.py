@@ -7,7 +7,7 @@ import gzip
 
 import pytest
 
-from dmarc_core import parse_reports, triage
+from dmarc_core import Limits, parse_reports, triage
 from dmarc_core.reports import reading
 
 from generate import write
@@ -118,3 +118,48 @@ def test_a_big_report_that_cannot_be_cut_is_still_read_whole(tiny_chunks, genera
     document = generated.read_bytes().replace(b"<record>", b"<!--" + b" " * (300 << 10) + b"--><record>", 1)
     many = _table(document, 2)
     assert tiny_chunks == [] and many.records.num_rows == 3000
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param(1500, id="between-records"),
+        pytest.param(0, id="in-the-header"),
+    ],
+)
+def test_a_text_over_libxml2s_limit_stops_both_readers_at_the_same_record(tiny_chunks, generated, where):
+    # libxml2 gives up at a text node over 10 MB (without XML_PARSE_HUGE, which we leave off to bound
+    # memory); recover mode reads nothing after it. The chunked reader must stop there too, not read on.
+    document = generated.read_bytes()
+    at = document.index(b"<record>") if where == 0 else _after_record(document, where)
+    document = document[:at] + b" " * (11 << 20) + document[at:]
+    one, many = _table(document, 1), _table(document, 2)
+    assert one.records.num_rows == where
+    assert many.records.to_pylist() == one.records.to_pylist()
+    assert any("over 10 MB" in repair for repair in many.repairs)
+    assert not any("ends before" in repair for repair in many.repairs)
+
+
+def test_a_text_over_the_limit_inside_a_record_keeps_the_records_before_it(tiny_chunks, generated):
+    document = generated.read_bytes()
+    at = document.index(b"</source_ip>", _after_record(document, 2000))
+    document = document[:at] + b"x" * (11 << 20) + document[at:]
+    one, many = _table(document, 1), _table(document, 2)
+    assert one.records.num_rows == 2000
+    assert many.records.to_pylist() == one.records.to_pylist()
+
+
+def _after_record(document: bytes, count: int) -> int:
+    at = 0
+    for _ in range(count):
+        at = document.index(b"</record>", at) + len(b"</record>")
+    return at
+
+
+def test_the_records_budget_cuts_both_readers_at_the_same_record(tiny_chunks, generated):
+    limits = Limits(max_records=1234)
+    (one,) = parse_reports(generated, "report.xml", limits, workers=1)
+    (many,) = parse_reports(generated, "report.xml", limits, workers=2, chunk_bytes=SMALL)
+    assert len(tiny_chunks) == 1
+    assert one.records.num_rows == 1234
+    assert many.records.to_pylist() == one.records.to_pylist()

@@ -232,3 +232,62 @@ def test_one_budget_for_the_parts_of_an_upload():
     outcome = read_file(message.as_bytes(), "parts.eml", Limits(max_parts=10))
     assert outcome.messages == 10
     assert outcome.refusals[-1].reason.startswith("the rest of parts.eml was not read: the upload holds more than 10 files")
+
+
+def _overlapping_zip(member: bytes, entries: int) -> bytes:
+    """A zip whose ``entries`` directory entries all point at one member's bytes: each read gives the
+    member again, the trick of the overlapping zip bombs (Fifield, 2019)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for _ in range(entries):
+            zipped.writestr("r.xml", member)  # same name: the local header still matches every entry
+    data = bytearray(archive.getvalue())
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        data[at + 42 : at + 46] = (0).to_bytes(4, "little")  # the local header's offset: the first member's
+        at = data.find(b"PK\x01\x02", at + 46)
+    return bytes(data)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_a_zip_whose_members_overlap_is_refused_before_any_is_read():
+    # Python 3.11's zipfile reads such archives (CPython refuses them from 3.12): we must refuse them ourselves.
+    bomb = _overlapping_zip(report(record()) + b" " * (1 << 20), entries=50)
+    outcome = read_file(bomb, "overlap.zip")
+    assert not outcome.reports
+    assert "its files overlap" in outcome.refusals[0].reason
+    honest = read_file(_overlapping_zip(report(record()), entries=1), "one.zip")
+    assert honest.messages == 1
+
+
+def test_a_zip_inside_a_gzip_is_spooled_not_read_into_memory():
+    # A zip's directory is at its end: inside a gzip it must be stored somewhere before it is read.
+    # 64 MB of stored (uncompressed) zip compresses to well under a megabyte in the gzip around it.
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zipped:
+        zipped.writestr("padding.bin", bytes(64 << 20))
+        zipped.writestr("report.xml", report(record(count=4)))
+    wrapped = gzip.compress(archive.getvalue(), compresslevel=1)
+    del archive
+    tracemalloc.start()
+    outcome = read_file(wrapped, "reports.zip.gz")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert outcome.messages == 4
+    assert any("padding.bin" in refusal.name for refusal in outcome.refusals)
+    assert peak < 40 << 20, f"peak {peak >> 20} MB"
+
+
+def test_one_budget_for_the_records_of_an_upload():
+    # Tiny records within the byte budget would cost gigabytes of columns: the records are counted too.
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("a.xml", report(*(record(count=1) for _ in range(20_000)), report_id="a"))
+        zipped.writestr("b.xml", report(*(record(count=1) for _ in range(20_000)), report_id="b"))
+        zipped.writestr("c.xml", report(record(count=1), report_id="c"))
+    outcome = read_file(archive.getvalue(), "many.zip", Limits(max_records=25_000))
+    first, second = outcome.reports
+    assert (first.record_count, second.record_count) == (20_000, 5_000)
+    assert any("reading stopped after 5,000 records" in repair for repair in second.repairs)
+    (refused,) = outcome.refusals
+    assert "c.xml" in refused.name and "more than 25,000 records in all" in refused.reason
