@@ -114,7 +114,7 @@ def _triage(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .analysis import summary
-    from .analysis.triage import EXPORTED_COLUMNS, triage
+    from .analysis.triage import exported, triage
     from .reports.model import distinct_reports
     from .reports.reading import read_files
 
@@ -153,7 +153,7 @@ def _triage(args: argparse.Namespace) -> int:
                     },
                     "readiness": [asdict(assessment) for assessment in summary.rollout_readiness(frame)],
                     "sources": json.loads(summary.by_source(frame).to_json(orient="records")),
-                    "records": json.loads(frame[list(EXPORTED_COLUMNS)].to_json(orient="records", date_format="iso")),
+                    "records": json.loads(exported(frame).to_json(orient="records", date_format="iso")),
                 },
                 indent=2,
                 default=str,

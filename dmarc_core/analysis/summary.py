@@ -12,7 +12,7 @@ import pandas as pd
 from ..rules.alignment import exact_domain
 from ..rules.diagnosis import KEY_ERRORS
 from ..rules.knowledge import knowledge
-from .triage import EXPORTED_COLUMNS, REPORT_COLUMNS
+from .triage import REPORT_COLUMNS, explorer_links, exported
 
 if TYPE_CHECKING:
     from ..lookups.sources import IpInfo
@@ -79,8 +79,8 @@ def by_source(frame: pd.DataFrame, enrichment: Mapping[str, IpInfo] | None = Non
         ips=("source_ip", "nunique"),
         fix=("fix", "first"),
     )
-    busiest = work.sort_values("count", ascending=False).drop_duplicates(keys).set_index(keys)["explorer_link"]
-    summary["explorer_link"] = busiest.reindex(summary.index)
+    busiest = work.sort_values("count", ascending=False).drop_duplicates(keys)
+    summary["explorer_link"] = explorer_links(busiest).set_axis(pd.MultiIndex.from_frame(busiest[keys])).reindex(summary.index)
     summary["pass_rate"] = summary["passing"] / summary["messages"].where(summary["messages"] > 0)
     if enrichment is not None:
         looked_up = {ip: info for ip, info in enrichment.items() if info is not None}
@@ -378,7 +378,7 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     def defuse(value):
         return "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
 
-    frame = frame[[name for name in EXPORTED_COLUMNS if name in frame]]
+    frame = exported(frame)
     safe = {}
     for name, column in frame.items():
         if isinstance(column.dtype, pd.CategoricalDtype):

@@ -7,6 +7,7 @@ answers are mapped back onto the rows with array indexing.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..reports.model import AuthResults, Report
+from ..reports.model import AuthResults, DkimResult, Report, SpfResult
 from ..rules.alignment import aligns, reported_result, safe_domain, safe_organizational_domain
 from ..rules.diagnosis import authenticated_sender
 from ..rules.evaluation import judge_record, mail_from_results
@@ -51,20 +52,25 @@ class _Judgement:
     source: str
     explanation: str
     fix: str
-    explorer_link: str
 
 
 #: The columns the rules fill, once per distinct combination of _KEY.
 _JUDGED = tuple(field.name for field in fields(_Judgement))
 
 
-def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_dkim, reported_spf, reason) -> _Judgement:
+def _identifiers(header_from, policy_domain, auth: AuthResults, reason):
+    """A combination's From: domain, signatures, SPF results (all, and MAIL FROM's) and reasons,
+    by the RFC words their results stand for, as the Explorer reads its link."""
     from_domain = safe_domain(header_from) or safe_domain(policy_domain)
-    # Judged by the RFC words their results stand for, as the Explorer judges its link.
     signatures = tuple((signature.domain, reported_result(signature.result, "dkim")) for signature in auth.dkim)
     spf = tuple((check.domain, check.scope, reported_result(check.result, "spf")) for check in auth.spf)
     spf_results = mail_from_results(spf)  # the Explorer's SPF: a HELO result never stands in for it
     reasons = tuple(filter(None, (part.strip() for part in reason.split(",")))) if reason else ()
+    return from_domain, signatures, spf, spf_results, reasons
+
+
+def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_dkim, reported_spf, reason) -> _Judgement:
+    from_domain, signatures, spf, spf_results, reasons = _identifiers(header_from, policy_domain, auth, reason)
     verdict = judge_record(
         from_domain,
         signatures,
@@ -91,16 +97,36 @@ def _judge(header_from, policy_domain, auth: AuthResults, adkim, aspf, reported_
         source=named.name if named else (safe_organizational_domain(authenticated) or ""),
         explanation=diagnosis.explanation,
         fix=diagnosis.fix_for(named),
-        explorer_link=_link(
-            from_domain or header_from, signatures, spf_results, adkim, aspf, reported_dkim, reported_spf, reasons
-        ),
     )
 
 
-def _link(header_from, signatures, spf_results, adkim, aspf, reported_dkim, reported_spf, reasons) -> str:
-    """The Explorer query string that reproduces the row: its identifiers, and the receiver's
-    verdicts and reasons, so the Explorer reaches the same verdict and cause."""
+def explorer_links(rows: pd.DataFrame) -> pd.Series:
+    """For each triaged row, the Explorer query string that reproduces it: its identifiers, and
+    the receiver's verdicts and reasons, so the Explorer reaches the same verdict and cause. Built
+    once per distinct combination among ``rows``, and only for rows shown or exported: links are
+    the costliest text of a triage."""
+    if rows.empty:
+        return pd.Series([], index=rows.index, dtype=object)
+    codes, first_rows = _combinations(rows)
+    links = [_link(*combo) for combo in rows[list(_KEY)].iloc[first_rows].itertuples(index=False, name=None)]
+    return pd.Series(_expand("explorer_link", links, codes), index=rows.index)
 
+
+def exported(frame: pd.DataFrame) -> pd.DataFrame:
+    """The triage as CSV and JSON carry it: every exported column, the Explorer link included."""
+    return frame.assign(explorer_link=explorer_links(frame))[list(EXPORTED_COLUMNS)]
+
+
+def _combinations(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's number among the distinct combinations of the columns the rules read, and the
+    first row of each."""
+    codes = frame.groupby(list(_KEY), sort=False, dropna=False, observed=True).ngroup().to_numpy()
+    return codes, np.unique(codes, return_index=True)[1]
+
+
+def _link(header_from, policy_domain, auth, adkim, aspf, reported_dkim, reported_spf, reason) -> str:
+    from_domain, signatures, _, spf_results, reasons = _identifiers(header_from, policy_domain, auth, reason)
+    header_from = from_domain or header_from
     dkim = tuple((_as_text(domain), result) for domain, result in signatures if domain)
     # Of several MAIL FROM results, the one that decides: a pass for your organization first, then any pass.
     ranked = sorted(
@@ -127,8 +153,7 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
         frame[name] = _expand(name, [text(auth) for auth in auth_values], auth_codes)
 
     # The rules run once per distinct combination of the columns they read.
-    codes = frame.groupby(list(_KEY), sort=False, dropna=False, observed=True).ngroup().to_numpy()
-    first_rows = np.unique(codes, return_index=True)[1]
+    codes, first_rows = _combinations(frame)
     judged = [_judge(*combo) for combo in frame[list(_KEY)].iloc[first_rows].itertuples(index=False, name=None)]
     for name in _JUDGED:
         frame[name] = _expand(name, [getattr(judgement, name) for judgement in judged], codes)
@@ -167,8 +192,22 @@ def _distinct_auth_results(records: pa.Table) -> tuple[np.ndarray, list[AuthResu
     encoded = pc.binary_join_element_wise(_list_key(dkim), _list_key(spf), "\x1d").dictionary_encode()
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     first_rows = np.unique(codes, return_index=True)[1]  # codes count up from 0 in order of appearance
-    distinct = zip(dkim.take(first_rows).to_pylist(), spf.take(first_rows).to_pylist(), strict=True)
-    return codes, [AuthResults.from_arrow(signatures, checks) for signatures, checks in distinct]
+    distinct = zip(_entries(dkim.take(first_rows), DkimResult), _entries(spf.take(first_rows), SpfResult), strict=True)
+    return codes, [AuthResults(signatures, checks) for signatures, checks in distinct]
+
+
+def _entries(column: pa.ListArray, kind: type) -> list[tuple]:
+    """Every row's list of structs as a tuple of ``kind``, made once per distinct entry (entries
+    repeat across rows far more than rows do)."""
+    values = column.flatten()
+    names = [field.name for field in values.type]
+    made: dict[tuple, object] = {}
+    entries = [
+        made.get(key) or made.setdefault(key, kind(**dict(zip(names, key, strict=True))))
+        for key in zip(*(child.to_pylist() for child in values.flatten()), strict=True)
+    ]
+    offsets = column.offsets.to_numpy()
+    return [tuple(entries[start:end]) for start, end in itertools.pairwise((offsets - offsets[0]).tolist())]
 
 
 def _list_key(column: pa.ListArray) -> pa.Array:
@@ -238,13 +277,12 @@ TRIAGE_COLUMNS = (
     "source",
     "explanation",
     "fix",
-    "explorer_link",
 )
 
 
 #: What exports (CSV, JSON) carry: the structured ``auth_results`` are there as the text columns,
-#: and ``report`` only numbers the reports of one triage.
-EXPORTED_COLUMNS = tuple(name for name in TRIAGE_COLUMNS if name not in ("report", "auth_results"))
+#: ``report`` only numbers the reports of one triage, and the Explorer link is built for them.
+EXPORTED_COLUMNS = (*(name for name in TRIAGE_COLUMNS if name not in ("report", "auth_results")), "explorer_link")
 
 
 def _empty_frame() -> pd.DataFrame:

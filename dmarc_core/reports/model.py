@@ -87,11 +87,6 @@ class AuthResults:
     dkim: tuple[DkimResult, ...] = ()
     spf: tuple[SpfResult, ...] = ()
 
-    @classmethod
-    def from_arrow(cls, dkim: list[dict], spf: list[dict]) -> AuthResults:
-        """From one row of the ``dkim`` and ``spf`` columns (``to_pylist`` form)."""
-        return cls(tuple(DkimResult(**entry) for entry in dkim), tuple(SpfResult(**entry) for entry in spf))
-
 
 @dataclass(frozen=True)
 class ReportMetadata:

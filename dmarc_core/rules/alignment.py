@@ -94,8 +94,10 @@ def check_alignment(from_domain: str, auth_domain: str, mode: str = "r", identif
     return Alignment(identifier, mode, header, auth, header_org, auth_org, aligned, reason)
 
 
+@functools.lru_cache(maxsize=65536)
 def safe_domain(value: str | None) -> str | None:
-    """``normalize_domain`` for report data, where junk is normal: None instead of an error."""
+    """``normalize_domain`` for report data, where junk is normal: None instead of an error.
+    Cached: a report repeats its domains on thousands of rows."""
     try:
         return normalize_domain(value) if value else None
     except ValueError:

@@ -13,6 +13,7 @@ import pytest
 
 from dmarc_core import Limits, ReportError, parse_reports, read_file, scenario_from_query, triage
 from dmarc_core.analysis import summary
+from dmarc_core.analysis.triage import explorer_links
 
 from reportkit import record, report
 
@@ -94,7 +95,7 @@ def test_hostile_domains_cannot_break_the_dkim_list_format():
     assert frame.loc[0, "cause"] == "forwarded"  # your DKIM failed; SPF passed only for a name that is not yours
     # In the text columns and the Explorer link, the separators a report wrote show as '?'.
     assert frame.loc[0, "dkim"] == "evil.example?mcsv.net?pass:pass,example.com:fail"
-    linked = scenario_from_query(frame.loc[0, "explorer_link"])[0]
+    linked = scenario_from_query(explorer_links(frame)[0])[0]
     assert linked.dkim == (("evil.example?mcsv.net?pass", "pass"), ("example.com", "fail"))
 
 
