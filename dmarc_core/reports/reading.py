@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import concurrent.futures.process
+import dataclasses
 import io
 import itertools
 import re
@@ -28,7 +29,7 @@ from .chunks import CHUNK_BYTES, UTF8_DECLARATION, Rejoined, halted, read_chunks
 from .containers import Budget, Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
 from .pool import cores, process_pool
-from .records import PARSER_OPTIONS, RecordReader, describe, local_name
+from .records import PARSER_OPTIONS, Columns, RecordReader, describe, local_name
 
 _WATCHED = ("{*}record", "{*}report_metadata", "{*}policy_published", "{*}version")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
@@ -50,6 +51,11 @@ def read_file(
     ``chunk_bytes`` is cut into chunks of about that size, parsed on ``workers`` processes
     (default: every core, when this process runs a single thread).
     """
+    return _read(data, filename, limits, workers, chunk_bytes, None)
+
+
+def _read(data, filename, limits, workers, chunk_bytes, batch: _Batch | None) -> FileOutcome:
+    """``read_file``, with the records of its reports put in ``batch`` when one is given."""
     # Left to itself, a process with several threads (a web server) reads a big report in one piece:
     # its workers could only come from a fork server, which re-imports the caller's main module.
     if workers is None:
@@ -65,8 +71,8 @@ def read_file(
                 refusals.append(found)
                 continue
             try:
-                report = parse_payload(found, workers, chunk_bytes, budget.records_allowed(found.name))
-                budget.records_left -= report.records.num_rows
+                report = parse_payload(found, workers, chunk_bytes, budget.records_allowed(found.name), batch)
+                budget.records_left -= report.record_count
                 reports.append(report)
             except ReportError as exc:
                 refusals.append(Refusal(found.name, str(exc)))
@@ -102,32 +108,46 @@ def read_files(
     workers: int | None = None,
 ) -> list[FileOutcome]:
     """Read every file, in the given order. ``progress(done, total, outcome)`` follows each file.
-    Many files together (a month of reports) are shared out over every core."""
+    Big files are shared out over every core; small ones (a month of reports) are read in this
+    process in batches, which costs less than sending them to workers."""
     total = len(files)
     workers = min(workers or cores(), cores(), total)
     outcomes: list[FileOutcome | None] = [None] * total
-    if workers > 1 and sum(len(data) for _, data in files) >= PARALLEL_THRESHOLD_BYTES:
-        pool, waiting = process_pool(), iter(enumerate(files))
+
+    def finish(index: int, outcome: FileOutcome) -> None:
+        outcomes[index] = outcome
+        if progress:
+            progress(sum(o is not None for o in outcomes), total, outcome)
+
+    big = [(index, name, data) for index, (name, data) in enumerate(files) if len(data) > _Batch.FILE_BYTES]
+    if workers > 1 and len(big) > 1 and sum(len(data) for _, _, data in big) >= PARALLEL_THRESHOLD_BYTES:
+        pool, waiting = process_pool(), iter(big)
         # One file per worker, at most ``workers`` at a time; a worker reads its file in one piece.
         pending = {}
         try:
             while True:
-                for index, (name, data) in itertools.islice(waiting, workers - len(pending)):
+                for index, name, data in itertools.islice(waiting, workers - len(pending)):
                     pending[pool.submit(read_file, data, name, limits, 1)] = index
                 if not pending:
                     break
                 done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
                 for future in done:
-                    outcomes[pending.pop(future)] = outcome = future.result()
-                    if progress:
-                        progress(sum(o is not None for o in outcomes), total, outcome)
+                    finish(pending.pop(future), future.result())
         except concurrent.futures.process.BrokenProcessPool:
             pass  # workers could not start here (an unguarded main module) or one died; read the rest here
+    batch = _Batch()
     for index, (name, data) in enumerate(files):
-        if outcomes[index] is None:
-            outcomes[index] = outcome = read_file(data, name, limits)
-            if progress:
-                progress(sum(o is not None for o in outcomes), total, outcome)
+        if outcomes[index] is not None:
+            continue
+        if len(data) > _Batch.FILE_BYTES:
+            finish(index, read_file(data, name, limits))
+            continue
+        batch.outcomes.append((index, _read(data, name, limits, 1, CHUNK_BYTES, batch)))
+        if batch.columns.rows >= _Batch.RECORDS:
+            for settled in batch.settle():
+                finish(*settled)
+    for settled in batch.settle():
+        finish(*settled)
     return outcomes  # type: ignore[return-value]
 
 
@@ -141,7 +161,49 @@ def demo_files() -> list[tuple[str, bytes]]:
     ]
 
 
-def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_BYTES, max_records: int = 1 << 62) -> Report:
+class _Batch:
+    """Small files read one after another into one set of columns, made into Arrow once for them
+    all: a month of reports of a few records each costs one table, not one per report. Their
+    reports wait for their rows (``_Rows``) until ``settle``."""
+
+    #: Records gathered before the batch is settled; files at most this big join a batch.
+    RECORDS = 1 << 15
+    FILE_BYTES = 1 << 20
+
+    def __init__(self) -> None:
+        self.columns = Columns()
+        self.outcomes: list[tuple[int, FileOutcome]] = []
+
+    def settle(self) -> list[tuple[int, FileOutcome]]:
+        """Every waiting outcome with its reports' rows in place, in the order they were read."""
+        table, numeric = self.columns.table()
+
+        def settled(report: Report) -> Report:
+            if not isinstance(report.records, _Rows):
+                return report
+            reader = report.records.reader
+            records = reader.rows_of(table, numeric)
+            return dataclasses.replace(report, records=records, repairs=tuple(dict.fromkeys((*report.repairs, *reader.repairs))))
+
+        done = [(index, dataclasses.replace(o, reports=tuple(map(settled, o.reports)))) for index, o in self.outcomes]
+        self.__init__()
+        return done
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rows:
+    """A report's records while they wait in a ``_Batch``."""
+
+    reader: RecordReader
+
+    @property
+    def num_rows(self) -> int:
+        return self.reader.record_count
+
+
+def parse_payload(
+    payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_BYTES, max_records: int = 1 << 62, batch: _Batch | None = None
+) -> Report:
     stream, repairs = payload.stream, []
     head = stream.peek(1 << 16)[: 1 << 16]
     body_start = len(head) - len(head.lstrip(b" \t\r\n"))
@@ -159,7 +221,7 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
         # Cut: the main process reads the header alone. Not cut: the whole report, what was read first included.
         stream = io.BytesIO(chunks.header) if chunks else io.BufferedReader(Rejoined(start, stream))
         del start  # the chunks hold what they need
-    reader = RecordReader(max_records)
+    reader = RecordReader(max_records, batch.columns if batch and not chunks else None)
     events = etree.iterparse(stream, events=("end",), tag=_WATCHED, **PARSER_OPTIONS)
     try:
         reader.read(events)
@@ -200,7 +262,7 @@ def parse_payload(payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_B
     namespace = root.tag.partition("}")[0].lstrip("{") if root is not None and root.tag.startswith("{") else None
     schema = "RFC 9990" if namespace == RFC9990_NAMESPACE or reader.version.startswith("2") or reader.rfc9990 else "RFC 7489"
     if not chunks:
-        records = reader.records
+        records = _Rows(reader) if batch else reader.records
     if records.num_rows >= max_records:
         repairs.append(f"reading stopped after {max_records:,} records, the most one upload may hold (the limit is configurable)")
     repairs.extend(reader.repairs)

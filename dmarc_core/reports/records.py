@@ -101,18 +101,70 @@ def _epoch(value: str, repairs: list[str], what: str) -> datetime | None:
     return moment
 
 
+class Columns:
+    """Record columns being filled: Python lists, made into Arrow batches every few thousand
+    records. One ``Columns`` may serve many small reports in turn (a month of them), so that the
+    Arrow work is done once for them all rather than once per report; each takes its rows as a
+    slice of ``table()``."""
+
+    def __init__(self) -> None:
+        # One list per value column, then per auth column one list per field and one of entry counts.
+        self.pending: list[list] = [[] for _ in _PENDING]
+        self.appends = [values.append for values in self.pending]
+        self._batches: dict[str, list] = {name: [] for name in (*RECORD_COLUMNS, *AUTH_FIELDS)}
+        self._flushed = 0
+
+    @property
+    def rows(self) -> int:
+        return self._flushed + len(self.pending[0])
+
+    def flush(self) -> None:
+        """Turn the pending Python lists into Arrow columns, trimmed and lower-cased in C.
+
+        Text is cleaned once per distinct value (results and domains repeat), not once per record."""
+        if not self.pending[0]:
+            return
+        self._flushed += len(self.pending[0])
+        pending = dict(zip(_PENDING, self.pending, strict=True))
+        for name in RECORD_COLUMNS:
+            column = pa.array(pending[name], pa.string())
+            if name in _FREE_TEXT:
+                self._batches[name].append(pc.utf8_trim_whitespace(column))
+                continue
+            indices, words = _clean(column, keep_case=False)
+            if len(pc.unique(words)) < len(words):  # "Pass" and "pass" became one word
+                self._batches[name].append(pc.take(words, indices).dictionary_encode())
+            else:
+                self._batches[name].append(pa.DictionaryArray.from_arrays(indices, words))
+        for name, fields in AUTH_FIELDS.items():
+            children = [_cleaned(pending[f"{name}.{field}"], field in _KEEP_CASE) for field in fields]
+            offsets = pa.array(accumulate(pending[f"{name}.count"], initial=0), pa.int32())
+            self._batches[name].append(pa.ListArray.from_arrays(offsets, pa.StructArray.from_arrays(children, fields)))
+        for values in self.pending:
+            values.clear()
+
+    def table(self) -> tuple[pa.Table, pa.ChunkedArray]:
+        """Every row so far, with counts as numbers, and which rows' counts were numbers at all."""
+        self.flush()
+        columns = {name: pa.chunked_array(batches, type=_COLUMN_TYPES[name]) for name, batches in self._batches.items()}
+        counts = columns["count"]
+        # A count is a number of messages; over 11 digits (a hundred billion messages in one record) it is
+        # no count, and sums of such would overflow the 64-bit totals.
+        numeric = pc.match_substring_regex(counts, r"^[0-9]{1,11}$")
+        columns["count"] = pc.cast(pc.if_else(numeric, counts, "0"), pa.int64())
+        return pa.table(columns), numeric
+
+
 class RecordReader:
     """Collects the report-level fields and fills the record columns."""
 
-    def __init__(self, max_records: int | None = None) -> None:
+    def __init__(self, max_records: int | None = None, columns: Columns | None = None) -> None:
         #: Records to read at most; the reading stops soon after and ``records`` keeps exactly these.
         self.max_records = max_records
-        self._read = 0
+        #: Where the records go: this report's own, or a batch shared with other reports.
+        self.columns = columns or Columns()
+        self.start = self.stop = self.columns.rows
         self._plans: dict[tuple, object] = {}
-        # One list per value column, then per auth column one list per field and one of entry counts.
-        self._pending: list[list] = [[] for _ in _PENDING]
-        self._appends = [values.append for values in self._pending]
-        self._batches: dict[str, list] = {name: [] for name in (*RECORD_COLUMNS, *AUTH_FIELDS)}
         self.metadata = ReportMetadata()
         self.policy = PolicyPublished()
         self.version = ""
@@ -121,6 +173,25 @@ class RecordReader:
         self.repairs: list[str] = []
         self._local: dict[str, str] = {}
 
+    @property
+    def record_count(self) -> int:
+        """Records read, within ``max_records``."""
+        read = self.stop - self.start
+        return read if self.max_records is None else min(read, self.max_records)
+
+    @property
+    def records(self) -> pa.Table:
+        """The records as a table of their own (the reader's columns are its own)."""
+        return self.rows_of(*self.columns.table())
+
+    def rows_of(self, table: pa.Table, numeric: pa.ChunkedArray) -> pa.Table:
+        """This report's rows of its columns' ``table()``; counts that were no numbers are said."""
+        start, count = self.start, self.record_count
+        bad = count - (pc.sum(numeric[start : start + count]).as_py() or 0)
+        if bad:
+            self.repairs.append(f"{bad} record count(s) were not numbers of messages and were counted as 0")
+        return table.slice(start, count)
+
     def _name(self, tag) -> str:
         name = self._local.get(tag)
         if name is None:
@@ -128,10 +199,18 @@ class RecordReader:
         return name
 
     def read(self, events) -> None:
-        """Consume iterparse's end events. Records take the hot path; everything here runs
-        100,000 times for a big report, so it stays in local variables."""
+        """Consume iterparse's end events; the records go to ``columns`` from ``start`` to ``stop``."""
+        try:
+            self._read(events)
+        finally:
+            self.stop = self.columns.rows
+
+    def _read(self, events) -> None:
+        """Records take the hot path; everything here runs 100,000 times for a big report, so it
+        stays in local variables."""
         record_tags: set = set()
-        plans, appends, pending = self._plans, self._appends, self._pending[0]
+        columns = self.columns
+        plans, appends, pending = self._plans, columns.appends, columns.pending[0]
         tag_of, text_of = attrgetter("tag"), attrgetter("text")
         for _, element in events:
             tag = element.tag
@@ -147,7 +226,7 @@ class RecordReader:
                 shape = tuple(map(tag_of, elements))
                 plan = plans.get(shape)
                 if plan is None:
-                    plan = _compile_plan(shape, self.repairs)
+                    plan = self._plan(shape)
                     if len(plans) < _MAX_PLANS:  # a report whose every record has a shape of its own is kept small
                         plans[shape] = plan
                 try:
@@ -157,8 +236,8 @@ class RecordReader:
                     self.repairs.append(_SURROGATE_REPAIR)
                 plan(texts, appends)
                 if len(pending) >= _FLUSH_RECORDS:
-                    self._flush()
-                    if self.max_records is not None and self._read >= self.max_records:
+                    columns.flush()
+                    if self.max_records is not None and columns.rows - self.start >= self.max_records:
                         return
             # Free what has been read: the element and the siblings before it.
             element.clear(keep_tail=True)
@@ -166,6 +245,19 @@ class RecordReader:
                 parent = element.getparent()
                 while element.getprevious() is not None:
                     del parent[0]
+
+    def _plan(self, shape: tuple):
+        """The compiled plan for a shape, from the process's cache when another report had it: a
+        month of small reports shares a few dozen shapes. Its repairs are said for every report."""
+        known = _COMPILED.get(shape)
+        if known is None:
+            notes: list[str] = []
+            known = (_compile_plan(shape, notes), tuple(notes))
+            if len(_COMPILED) < _MAX_COMPILED:
+                _COMPILED[shape] = known
+        plan, notes = known
+        self.repairs.extend(notes)
+        return plan
 
     def _section(self, name: str, element) -> None:
         if name == "report_metadata":
@@ -213,47 +305,6 @@ class RecordReader:
             discovery_method=found.get("discovery_method", ""),
         )
 
-    def _flush(self) -> None:
-        """Turn the pending Python lists into Arrow columns, trimmed and lower-cased in C.
-
-        Text is cleaned once per distinct value (results and domains repeat), not once per record."""
-        if not self._pending[0]:
-            return
-        self._read += len(self._pending[0])
-        pending = dict(zip(_PENDING, self._pending, strict=True))
-        for name in RECORD_COLUMNS:
-            column = pa.array(pending[name], pa.string())
-            if name in _FREE_TEXT:
-                self._batches[name].append(pc.utf8_trim_whitespace(column))
-                continue
-            indices, words = _clean(column, keep_case=False)
-            if len(pc.unique(words)) < len(words):  # "Pass" and "pass" became one word
-                self._batches[name].append(pc.take(words, indices).dictionary_encode())
-            else:
-                self._batches[name].append(pa.DictionaryArray.from_arrays(indices, words))
-        for name, fields in AUTH_FIELDS.items():
-            children = [_cleaned(pending[f"{name}.{field}"], field in _KEEP_CASE) for field in fields]
-            offsets = pa.array(accumulate(pending[f"{name}.count"], initial=0), pa.int32())
-            self._batches[name].append(pa.ListArray.from_arrays(offsets, pa.StructArray.from_arrays(children, fields)))
-        for values in self._pending:
-            values.clear()
-
-    @property
-    def records(self) -> pa.Table:
-        self._flush()
-        columns = {name: pa.chunked_array(batches, type=_COLUMN_TYPES[name]) for name, batches in self._batches.items()}
-        if self.max_records is not None:
-            columns = {name: column[: self.max_records] for name, column in columns.items()}
-        counts = columns["count"]
-        # A count is a number of messages; over 11 digits (a hundred billion messages in one record) it is
-        # no count, and sums of such would overflow the 64-bit totals.
-        numeric = pc.match_substring_regex(counts, r"^[0-9]{1,11}$")
-        bad = len(counts) - (pc.sum(numeric).as_py() or 0)
-        if bad:
-            self.repairs.append(f"{bad} record count(s) were not numbers of messages and were counted as 0")
-        columns["count"] = pc.cast(pc.if_else(numeric, counts, "0"), pa.int64())
-        return pa.table(columns)
-
 
 _PERCENT = re.compile(r"[0-9]{1,3}")
 _SURROGATE_REPAIR = "a character reference to a code point that is no character (&#xD800; and the like) was shown as �"
@@ -262,6 +313,9 @@ _FLUSH_RECORDS = 1 << 13
 _MAX_RESULTS = 64
 #: Compiled record shapes kept per report: real reports have a few dozen.
 _MAX_PLANS = 1024
+#: Compiled record shapes kept by the process for the next reports, and how many at most.
+_COMPILED: dict[tuple, tuple] = {}
+_MAX_COMPILED = 4096
 #: Columns with many distinct values or free text: trimmed row by row, case kept.
 _FREE_TEXT = frozenset({"source_ip", "count", "reason_comment"})
 #: Fields whose case carries meaning to a reader.

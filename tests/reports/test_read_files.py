@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dmarc_core import Limits, read_file
+from dmarc_core.reports import reading
 from dmarc_core.reports.reading import demo_files, read_files
 
 from reportkit import record, report
@@ -29,3 +31,44 @@ def test_demo_files_are_all_readable():
     outcomes = read_files(demo_files())
     assert len(outcomes) >= 3 and all(o.status == "read" for o in outcomes)
     assert len({o.reports[0].metadata.org_name for o in outcomes}) == 3
+
+
+def _as_read(outcome):
+    """An outcome as plain data: what two ways of reading must agree on."""
+    return (
+        outcome.name,
+        [(r.file, r.schema, r.version, r.metadata, r.policy, r.repairs, r.records.to_pylist()) for r in outcome.reports],
+        outcome.refusals,
+    )
+
+
+def test_small_files_read_in_a_batch_equal_each_read_alone(samples):
+    # The batch is a fast path: one set of columns for many small reports. On every real sample, and
+    # on files whose counts are no numbers or whose records pass the records budget, it must give
+    # exactly what reading each file alone gives.
+    files = [(path.name, path.read_bytes()) for path in sorted((samples / "aggregate").iterdir())]
+    files += [
+        ("bad-counts.xml", report(record(count=3), record(count="lots"), record(count=10**15), report_id="bad")),
+        ("budget.xml", report(*(record(count=n) for n in range(1, 40)), report_id="budget")),
+    ]
+    alone = [read_file(data, name, workers=1) for name, data in files]
+    batched = read_files(files, workers=1)
+    assert [_as_read(o) for o in batched] == [_as_read(o) for o in alone]
+    assert any("were not numbers of messages" in repair for o in batched for r in o.reports for repair in r.repairs)
+
+
+def test_the_records_budget_holds_in_a_batch():
+    files = [(f"r{n}.xml", report(*(record(count=1) for _ in range(30)), report_id=str(n))) for n in range(3)]
+    limits = Limits(max_records=20)
+    alone = [read_file(data, name, limits, workers=1) for name, data in files]
+    batched = read_files(files, limits, workers=1)
+    assert [_as_read(o) for o in batched] == [_as_read(o) for o in alone]
+    assert [o.record_count for o in batched] == [20, 20, 20]
+
+
+def test_a_batch_is_settled_every_so_many_records(monkeypatch):
+    # A month of files makes several batches; each file's rows are its own whichever batch holds them.
+    monkeypatch.setattr(reading._Batch, "RECORDS", 50)
+    files = [(f"r{n}.xml", report(*(record(count=n) for _ in range(n % 7 + 1)), report_id=str(n))) for n in range(60)]
+    batched = read_files(files, workers=1)
+    assert [o.messages for o in batched] == [n * (n % 7 + 1) for n in range(60)]
