@@ -143,7 +143,7 @@ def read_files(
             finish(index, read_file(data, name, limits))
             continue
         batch.outcomes.append((index, _read(data, name, limits, 1, CHUNK_BYTES, batch)))
-        if batch.columns.rows >= _Batch.RECORDS:
+        if batch.columns.rows >= _Batch.RECORDS or len(batch.outcomes) >= _Batch.FILES:
             for settled in batch.settle():
                 finish(*settled)
     for settled in batch.settle():
@@ -166,8 +166,9 @@ class _Batch:
     all: a month of reports of a few records each costs one table, not one per report. Their
     reports wait for their rows (``_Rows``) until ``settle``."""
 
-    #: Records gathered before the batch is settled; files at most this big join a batch.
-    RECORDS = 1 << 15
+    #: Records or files gathered before the batch is settled (often enough for a progress bar to
+    #: move); files at most FILE_BYTES big join a batch.
+    RECORDS, FILES = 1 << 15, 200
     FILE_BYTES = 1 << 20
 
     def __init__(self) -> None:

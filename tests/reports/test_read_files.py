@@ -70,5 +70,7 @@ def test_a_batch_is_settled_every_so_many_records(monkeypatch):
     # A month of files makes several batches; each file's rows are its own whichever batch holds them.
     monkeypatch.setattr(reading._Batch, "RECORDS", 50)
     files = [(f"r{n}.xml", report(*(record(count=n) for _ in range(n % 7 + 1)), report_id=str(n))) for n in range(60)]
-    batched = read_files(files, workers=1)
+    seen = []
+    batched = read_files(files, workers=1, progress=lambda done, total, outcome: seen.append(done))
     assert [o.messages for o in batched] == [n * (n % 7 + 1) for n in range(60)]
+    assert seen == list(range(1, 61))  # every file reported, in order, as its batch settles
