@@ -29,9 +29,8 @@ from .chunks import CHUNK_BYTES, UTF8_DECLARATION, Rejoined, halted, read_chunks
 from .containers import Budget, Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
 from .pool import cores, process_pool
-from .records import PARSER_OPTIONS, Columns, RecordReader, describe, local_name
+from .records import WATCHED, Columns, RecordReader, describe, first_element_name, local_name
 
-_WATCHED = ("{*}record", "{*}report_metadata", "{*}policy_published", "{*}version")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 #: Below this much data, starting worker processes for many files costs more than it saves.
 PARALLEL_THRESHOLD_BYTES = 8 << 20
@@ -223,7 +222,7 @@ def parse_payload(
         stream = io.BytesIO(chunks.header) if chunks else io.BufferedReader(Rejoined(start, stream))
         del start  # the chunks hold what they need
     reader = RecordReader(max_records, batch.columns if batch and not chunks else None)
-    events = etree.iterparse(stream, events=("end",), tag=_WATCHED, **PARSER_OPTIONS)
+    events = reader.events(stream, WATCHED, first_element_name(head))
     try:
         reader.read(events)
     except etree.XMLSyntaxError as exc:  # unrecoverable even in recover mode (e.g. no root at all)

@@ -155,6 +155,29 @@ class Columns:
         return pa.table(columns), numeric
 
 
+class _Pruning:
+    """The stream the parser reads, pruning the reader's tree before every read."""
+
+    def __init__(self, stream, reader: RecordReader) -> None:
+        self._stream, self._reader = stream, reader
+
+    def read(self, size: int = -1) -> bytes:
+        self._reader.prune()
+        return self._stream.read(size)
+
+
+#: The elements whose end events the reader handles.
+WATCHED = ("{*}record", "{*}report_metadata", "{*}policy_published", "{*}version")
+_WATCHED_NAMES = frozenset(tag[3:] for tag in WATCHED)
+_FIRST_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
+
+
+def first_element_name(head: bytes) -> str:
+    """The name of the first element in a document's first bytes, most likely its root."""
+    found = _FIRST_ELEMENT.search(head)
+    return found.group(1).decode("ascii", "replace") if found else ""
+
+
 class RecordReader:
     """Collects the report-level fields and fills the record columns."""
 
@@ -172,6 +195,7 @@ class RecordReader:
         self.seen: set[str] = set()
         self.repairs: list[str] = []
         self._local: dict[str, str] = {}
+        self._root = None
 
     @property
     def record_count(self) -> int:
@@ -198,8 +222,26 @@ class RecordReader:
             name = self._local[tag] = local_name(tag)
         return name
 
+    def events(self, stream, watched: tuple[str, ...], root_name: str = ""):
+        """iterparse over ``stream``: end events of the ``watched`` elements, and start events, whose
+        first tells where the root is, so that ``prune`` can free what no event will need."""
+        tags = (*watched, f"{{*}}{root_name}") if root_name else watched
+        return etree.iterparse(_Pruning(stream, self), events=("start", "end"), tag=tags, **PARSER_OPTIONS)
+
+    def prune(self) -> None:
+        """Free the finished elements outside those the reader watches, which no event frees: a flood
+        of elements no report has (a few KB of gzip can hold millions) would otherwise all stay in
+        memory. Called between two reads of the parser, when every event so far has been handled;
+        an open watched element is left whole, its end event still to come."""
+        node = self._root
+        while node is not None and self._name(node.tag) not in _WATCHED_NAMES:
+            count = len(node)
+            if count > 1:
+                del node[: count - 1]
+            node = node[-1] if count else None
+
     def read(self, events) -> None:
-        """Consume iterparse's end events; the records go to ``columns`` from ``start`` to ``stop``."""
+        """Consume the events; the records go to ``columns`` from ``start`` to ``stop``."""
         try:
             self._read(events)
         finally:
@@ -212,10 +254,16 @@ class RecordReader:
         columns = self.columns
         plans, appends, pending = self._plans, columns.appends, columns.pending[0]
         tag_of, text_of = attrgetter("tag"), attrgetter("text")
-        for _, element in events:
+        for event, element in events:
+            if event == "start":
+                if self._root is None:
+                    self._root = element.getroottree().getroot()
+                continue
             tag = element.tag
             if tag not in record_tags:
                 name = self._name(tag)
+                if name not in _WATCHED_NAMES:
+                    continue  # the root's end, watched only for its start
                 self.seen.add(name)
                 if name == "record":
                     record_tags.add(tag)
