@@ -6,6 +6,11 @@ Each chunk, wrapped in an element that carries the document's namespace declarat
 small document of whole records that a worker process parses; the main process reads the
 header itself and keeps the chunks in order. Only UTF-8 documents are cut (any byte offset
 after '>' is a character boundary there); others are read in one piece.
+
+The chunks must read exactly as the whole report reads in one piece. That holds for a report of
+plain records between a header and the root's end tag, which every big report is; anything else
+(a chunk with damage, a section among or after the records, an end tag written another way, a
+stretch without records) raises ``NotCuttable``, and the report is read again in one piece.
 """
 
 from __future__ import annotations
@@ -22,9 +27,17 @@ import pyarrow as pa
 from lxml import etree
 
 from .pool import cores, process_pool
-from .records import PARSER_OPTIONS, RecordReader, describe, local_name
+from .records import WATCHED, RecordReader, local_name
 
 CHUNK_BYTES = 4 << 20
+#: A stretch without a record end tag longer than this many chunks is not cut but read in one piece.
+_STRETCH_CHUNKS = 8
+
+
+class NotCuttable(Exception):
+    """The report cannot be cut into chunks that read as it reads whole: read it in one piece."""
+
+
 UTF8_DECLARATION = re.compile(
     rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*encoding=[\"'](?:utf-8|us-ascii|ascii)[\"']|<\?xml(?![^>]*encoding)|<(?![?!]))",
     re.IGNORECASE,
@@ -111,6 +124,8 @@ def _read_to_end_tag(stream: BinaryIO, end_tag: bytes, chunk_bytes: int) -> byte
     long stretch without records costs one copy, not one per block."""
     blocks: list[bytes] = []
     while block := stream.read(chunk_bytes):
+        if len(blocks) >= _STRETCH_CHUNKS:
+            raise NotCuttable  # no record ends here: not a report of plain records, and memory would grow
         blocks.append(block)
         # An end tag may straddle two blocks: look at the seam too.
         if end_tag in block or (len(blocks) > 1 and end_tag in blocks[-2][-len(end_tag) :] + block[: len(end_tag)]):
@@ -135,14 +150,9 @@ def _markup_end(data: bytes, start: int, end: int) -> int | None:
     return None
 
 
-def halted(error_log) -> bool:
-    """Whether libxml2 gave up at a resource limit (a text node over 10 MB): recover mode reads
-    nothing after it, so neither may the chunked reader."""
-    return any(entry.type_name == "ERR_RESOURCE_LIMIT" for entry in error_log)
-
-
 def read_chunks(chunks: _Chunks, root, workers: int, max_records: int) -> tuple[pa.Table, list[str]]:
-    """The records of every chunk in order, at most ``max_records``, and what was repaired."""
+    """The records of every chunk in order, at most ``max_records``, and what was repaired; or
+    ``NotCuttable`` where the chunks would not read as the whole report does."""
     declarations = "".join(
         f" xmlns{':' + prefix if prefix else ''}={quoteattr(uri)}"
         for prefix, uri in (root.nsmap if root is not None else {}).items()
@@ -152,37 +162,42 @@ def read_chunks(chunks: _Chunks, root, workers: int, max_records: int) -> tuple[
     workers = min(workers, cores())
     pending: collections.deque = collections.deque()
     tables, repairs = [], []
-    stopped = False
+    read = 0
 
     def collect() -> None:
-        nonlocal stopped
-        table, problems, stop = pending.popleft().result()
-        if stopped:
-            return  # a chunk before this one stopped the reading, as it stops the serial reader
-        first_record = sum(t.num_rows for t in tables) + 1
+        nonlocal read
+        table, notes, plain = pending.popleft().result()
+        if not plain:
+            raise NotCuttable
         tables.append(table)
-        repairs.extend(f"records {first_record}-{first_record + table.num_rows - 1}: {problem}" for problem in problems)
-        stopped = stop or first_record + table.num_rows > max_records  # enough read
+        repairs.extend(notes)
+        read += table.num_rows
 
-    for piece in chunks.pieces:
-        pending.append(pool.submit(_read_chunk, opening + piece + closing))
-        if len(pending) > workers:  # one chunk waiting per worker: busy workers, flat memory
+    try:
+        for piece in chunks.pieces:
+            pending.append(pool.submit(_read_chunk, opening + piece + closing))
+            if len(pending) > workers:  # one chunk waiting per worker: busy workers, flat memory
+                collect()
+            if read >= max_records:
+                break
+        while pending:
             collect()
-        if stopped:
-            break
-    while pending:
-        collect()
+    finally:
+        for future in pending:
+            future.cancel()
     root_name = local_name(root.tag) if root is not None else "feedback"
-    if not stopped and not re.search(rb"</(?:[\w.-]+:)?" + root_name.encode() + rb"\s*>", b"".join(chunks.tail)):
-        repairs.append(f"the file ends before <{root_name}> is closed; what came before was read")
+    if read < max_records and not re.fullmatch(rb"\s*</(?:[\w.-]+:)?" + root_name.encode() + rb"\s*>\s*", b"".join(chunks.tail)):
+        raise NotCuttable  # the records are not followed by the root's end tag alone
     return (pa.concat_tables(tables) if tables else RecordReader().records)[:max_records], repairs
 
 
 def _read_chunk(document: bytes) -> tuple[pa.Table, list[str], bool]:
-    """In a worker: the records of one chunk, what was repaired in it, and whether the reading
-    stopped in it."""
+    """In a worker: the records of one chunk, the repairs that reading them alone would say too,
+    and whether the chunk is plain records (no damage, no section, every count a number)."""
     reader = RecordReader()
-    events = etree.iterparse(io.BytesIO(document), events=("end",), tag="{*}record", **PARSER_OPTIONS)
+    events = reader.events(io.BytesIO(document), WATCHED, "chunk")
     reader.read(events)
-    problems = [describe(entry, with_line=False) for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
-    return reader.records, problems + reader.repairs, halted(events.error_log)
+    damaged = any(entry.level >= etree.ErrorLevels.ERROR for entry in events.error_log)
+    records = reader.records
+    plain = not damaged and reader.seen <= {"record"} and not reader.bad_counts
+    return records, reader.repairs, plain

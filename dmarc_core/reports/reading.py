@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from .chunks import CHUNK_BYTES, UTF8_DECLARATION, Rejoined, halted, read_chunks, record_chunks
+from .chunks import CHUNK_BYTES, UTF8_DECLARATION, NotCuttable, Rejoined, read_chunks, record_chunks
 from .containers import Budget, Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
 from .pool import cores, process_pool
@@ -59,6 +59,9 @@ def _read(data, filename, limits, workers, chunk_bytes, batch: _Batch | None) ->
     # its workers could only come from a fork server, which re-imports the caller's main module.
     if workers is None:
         workers = cores() if threading.active_count() == 1 else 1
+    replay = _replayable(data)
+    if replay is None:
+        workers = 1  # a big report is cut only where it can be read again whole, should the cutting fail
     limits = limits or Limits()
     name = filename or (str(data) if isinstance(data, (str, PathLike)) else "the upload")
     reports, refusals = [], []
@@ -77,12 +80,24 @@ def _read(data, filename, limits, workers, chunk_bytes, batch: _Batch | None) ->
                 refusals.append(Refusal(found.name, str(exc)))
     except ReportError as exc:  # the file itself, before any part of it could be told apart
         refusals.append(Refusal(name, str(exc)))
+    except NotCuttable:  # a big report that the chunks would not read as it reads whole: the simple path
+        return _read(replay(), filename, limits, 1, chunk_bytes, batch)
     finally:
         if stream is not data:
             stream.close()
     if not reports and not refusals:
         refusals.append(Refusal(name, f"{name} holds no report."))
     return FileOutcome(name, tuple(reports), tuple(refusals))
+
+
+def _replayable(data) -> Callable[[], bytes | str | PathLike | BinaryIO] | None:
+    """How to read ``data`` again from its start, if it can be."""
+    if isinstance(data, (bytes, bytearray, memoryview, str, PathLike)):
+        return lambda: data
+    if getattr(data, "seekable", lambda: False)():
+        start = data.tell()
+        return lambda: (data.seek(start), data)[1]
+    return None
 
 
 def parse_reports(
@@ -229,11 +244,11 @@ def parse_payload(
         raise ReportError(f"{payload.name} is not readable XML: {exc}.{_before(payload)}") from None
     root = events.root
     errors = [entry for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
-    if chunks and halted(events.error_log):
-        chunks = None  # the header stopped the reading: no record is read, as serially
     if chunks:
         # The header was cut short on purpose before the first record; the records come from the workers.
         errors = [entry for entry in errors if not entry.message.startswith("Premature end of data")]
+        if errors or "record" in reader.seen:
+            raise NotCuttable  # damage or a record in the header: only the whole report reads as it should
         try:
             records, chunk_repairs = read_chunks(chunks, root, workers, max_records)
         except concurrent.futures.process.BrokenProcessPool:

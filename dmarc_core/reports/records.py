@@ -196,6 +196,8 @@ class RecordReader:
         self.repairs: list[str] = []
         self._local: dict[str, str] = {}
         self._root = None
+        #: Record counts that were no numbers, once ``records`` or ``rows_of`` has made the table.
+        self.bad_counts = 0
 
     @property
     def record_count(self) -> int:
@@ -211,7 +213,7 @@ class RecordReader:
     def rows_of(self, table: pa.Table, numeric: pa.ChunkedArray) -> pa.Table:
         """This report's rows of its columns' ``table()``; counts that were no numbers are said."""
         start, count = self.start, self.record_count
-        bad = count - (pc.sum(numeric[start : start + count]).as_py() or 0)
+        self.bad_counts = bad = count - (pc.sum(numeric[start : start + count]).as_py() or 0)
         if bad:
             self.repairs.append(f"{bad} record count(s) were not numbers of messages and were counted as 0")
         return table.slice(start, count)

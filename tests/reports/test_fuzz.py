@@ -132,6 +132,7 @@ def test_the_chunked_reader_equals_the_serial_one_on_intact_input(big_report, ca
     one = read_file(document, "big.xml", workers=1)
     many = read_file(document, "big.xml", workers=2, chunk_bytes=32 << 10)
     assert [r.records.to_pylist() for r in many.reports] == [r.records.to_pylist() for r in one.reports]
+    assert [(r.metadata, r.policy, r.repairs) for r in many.reports] == [(r.metadata, r.policy, r.repairs) for r in one.reports]
 
 
 #: Cases a longer run found (make fuzz), kept so they stay fixed: a zip whose damaged header made
