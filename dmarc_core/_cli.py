@@ -274,13 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: C0 controls but tab and newline, DEL and C1 controls: what can retitle a terminal, clear it or
-#: draw links (escape sequences), as a report or a DNS answer may carry them.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: draw links (escape sequences), as a report or a DNS answer may carry them; and the bidirectional
+#: controls, which turn the text after them backwards.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal_safe(text: str) -> str:
-    """``text`` with every control character shown as an escape (``\\x1b``), never acted on."""
-    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    """``text`` with every control character shown as an escape (``\\x1b``, ``\\u202e``), never acted on."""
+    return _CONTROLS.sub(lambda match: _escape(ord(match.group())), text)
+
+
+def _escape(code: int) -> str:
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 class _Escaping:

@@ -178,3 +178,4 @@ def test_control_characters_from_a_report_never_reach_the_terminal(cli, tmp_path
     result = cli("triage", str(path))
     assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout + result.stderr
     assert terminal_safe("a\x1b]0;t\x07b\tc\n") == "a\\x1b]0;t\\x07b\tc\n"
+    assert terminal_safe("moc.elpmaxe\u202e is") == "moc.elpmaxe\\u202e is"  # a bidi override turns no text around

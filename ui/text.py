@@ -22,10 +22,13 @@ _LINK_TRIGGERS = re.compile(r"(?i)(www)(?=\\\.)|(?=@)|(?<=:)(?=//)|(?<=\\:)(?=//
 WORD_JOINER = "\u2060"
 #: Streamlit draws :material/icon: and :emoji: shortcodes even from escaped colons.
 _SHORTCODE = re.compile(r":(?=[\w/+\-]+:)")
+#: Bidirectional controls (U+202E and the like) turn the text after them backwards, the page's own
+#: words included: shown as U+FFFD, as the report reader shows them.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def inert(text: object) -> str:
-    escaped = _MARKDOWN.sub(r"\\\1", _SHORTCODE.sub(":" + WORD_JOINER, str(text)))
+    escaped = _MARKDOWN.sub(r"\\\1", _SHORTCODE.sub(":" + WORD_JOINER, _BIDI.sub("\ufffd", str(text))))
     return _LINK_TRIGGERS.sub(lambda match: (match.group(1) or "") + WORD_JOINER, escaped)
 
 
@@ -39,7 +42,7 @@ def inert_with_code(text: object) -> str:
 
 
 def chart_text(text: object) -> str:
-    return html.escape(str(text), quote=False)
+    return html.escape(_BIDI.sub("\ufffd", str(text)), quote=False)
 
 
 def chart_label(text: object, width: int = 22) -> str:

@@ -29,7 +29,7 @@ def read_with_progress(files: list[tuple[str, bytes]]) -> list[FileOutcome]:
         bar = st.progress(0.0, text="Reading reports…")
 
         def progress(done: int, total: int, outcome: FileOutcome) -> None:
-            bar.progress(done / total, text=f"Read {done} of {total}: {outcome.name}")
+            bar.progress(done / total, text=f"Read {done} of {total}: {inert(outcome.name)}")
 
         for (key, _), outcome in zip(missing, read_files([item for _, item in missing], progress=progress), strict=True):
             cache[key] = outcome

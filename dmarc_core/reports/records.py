@@ -68,7 +68,7 @@ def local_name(tag) -> str:
 
 
 def _text(element) -> str:
-    return (_safe_text(element) or "").strip()
+    return _UNSAFE_CHARACTERS.sub("\ufffd", (_safe_text(element) or "").strip())
 
 
 def _safe_text(element) -> str | None:
@@ -101,6 +101,20 @@ def _epoch(value: str, repairs: list[str], what: str) -> datetime | None:
     return moment
 
 
+#: A report covers a day or so (RFC 7489 ri= defaults to 86400 s); a range longer than this is no
+#: report's, and counting it would make one report weeks of evidence.
+_LONGEST_RANGE = timedelta(days=31)
+
+
+def _date_range(begin_text: str, end_text: str, repairs: list[str]) -> dict:
+    begin, end = _epoch(begin_text, repairs, "begin"), _epoch(end_text, repairs, "end")
+    if begin and end and not timedelta(0) <= end - begin <= _LONGEST_RANGE:
+        what = "ends before it begins" if end < begin else f"spans {(end - begin).days} days"
+        repairs.append(f"the date range {begin:%Y-%m-%d} to {end:%Y-%m-%d} {what}, so it was ignored and counts as no evidence")
+        begin = end = None
+    return {"begin": begin, "end": end}
+
+
 class Columns:
     """Record columns being filled: Python lists, made into Arrow batches every few thousand
     records. One ``Columns`` may serve many small reports in turn (a month of them), so that the
@@ -129,7 +143,7 @@ class Columns:
         for name in RECORD_COLUMNS:
             column = pa.array(pending[name], pa.string())
             if name in _FREE_TEXT:
-                self._batches[name].append(pc.utf8_trim_whitespace(column))
+                self._batches[name].append(pc.replace_substring_regex(pc.utf8_trim_whitespace(column), _CONTROLS, "\ufffd"))
                 continue
             indices, words = _clean(column, keep_case=False)
             if len(pc.unique(words)) < len(words):  # "Pass" and "pass" became one word
@@ -328,8 +342,7 @@ class RecordReader:
             email=found.get("email", ""),
             extra_contact_info=found.get("extra_contact_info", ""),
             report_id=found.get("report_id", ""),
-            begin=_epoch(found.get("begin", ""), self.repairs, "begin"),
-            end=_epoch(found.get("end", ""), self.repairs, "end"),
+            **_date_range(found.get("begin", ""), found.get("end", ""), self.repairs),
             errors=errors,
             generator=found.get("generator", ""),
         )
@@ -383,8 +396,11 @@ _PENDING = (
 _SECTIONS = frozenset({"row", "policy_evaluated", "identifiers", "identities", "auth_results"})
 _LEAVES = {"source_ip", "count", "disposition", "header_from", "envelope_from", "envelope_to"}
 #: C0 controls other than white space: XML 1.0 forbids them, but libxml2's recover mode keeps a
-#: character reference such as &#1;. Shown as U+FFFD, they can never pass for a separator.
-_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+#: character reference such as &#1;. Shown as U+FFFD, they can never pass for a separator. And the
+#: bidirectional controls (U+202E and the like), which would turn the text around them backwards.
+_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
+#: The same for Python's re, which writes code points as \uXXXX.
+_UNSAFE_CHARACTERS = re.compile(_CONTROLS.replace("\\x{", "\\u").replace("}", ""))
 
 
 def _clean(column: pa.Array, keep_case: bool) -> tuple[pa.Array, pa.Array]:

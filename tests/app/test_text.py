@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui.text import WORD_JOINER, chart_label, inert, inert_with_code
+from ui.text import WORD_JOINER, chart_label, chart_text, inert, inert_with_code
 
 
 def test_markdown_and_link_triggers_are_made_inert():
@@ -33,3 +33,9 @@ def test_icon_and_emoji_shortcodes_are_made_inert():
     for code in (":material/home:", ":smile:", "a :material/warning: b"):
         assert WORD_JOINER in inert(code)
     assert WORD_JOINER not in inert("mcsv.net:pass,example.com:fail")  # no shortcode here
+
+
+def test_bidirectional_controls_are_shown_not_obeyed():
+    # U+202E in a report's domain would turn the rest of the app's sentence backwards.
+    assert inert("example.com\u202e for") == "example\\.com\ufffd for"
+    assert chart_text("a\u2066b") == "a\ufffdb"

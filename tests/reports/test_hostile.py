@@ -112,17 +112,39 @@ def test_control_characters_cannot_forge_auth_results():
     assert triage(result).loc[0, "finding"] == "wrong_domain_unverified"  # one failing signature, not a forged pass
 
 
+def test_control_and_bidirectional_characters_never_leave_the_reader():
+    # U+202E would turn the page's own sentence after a domain backwards; ESC in an address or a
+    # comment would reach the CSV and a terminal. Every text of a report shows them as U+FFFD.
+    document = report(
+        record(
+            header_from="example.com&#x202E;",
+            source_ip="192.0.2.1&#x1b;]0;t",
+            reasons=["forwarded"],
+            comments=["moved&#x202D;&#x7;"],
+        ),
+        domain="example.com&#x2066;",
+        org_name="Receiver&#x1b;[2J",
+    ).replace(b"&amp;#x", b"&#x")
+    (result,) = parse_reports(document)
+    texts = [result.metadata.org_name, result.policy.domain, *map(str, result.records.to_pylist()[0].values())]
+    assert not any(ch in text for text in texts for ch in "\x1b\x07\u202e\u202d\u2066")
+    assert result.metadata.org_name == "Receiver\ufffd[2J" and result.policy.domain == "example.com\ufffd"
+
+
 @pytest.mark.parametrize(
     ("change", "repair"),
     [
         # A report that claims to end in 9999 would count as millions of days of evidence.
         ((b"<end>1759363199</end>", b"<end>253402300799</end>"), "the end date 9999-12-31 is in the future"),
         ((b"<begin>1759276800</begin>", b"<begin>100</begin>"), "predates DMARC"),
+        # One report claiming 2013 to now would count as years of evidence; one ending before it begins as none.
+        ((b"<begin>1759276800</begin>", b"<begin>1370000000</begin>"), "spans 4506 days"),
+        ((b"<begin>1759276800</begin>", b"<begin>1759449600</begin>"), "ends before it begins"),
     ],
 )
 def test_implausible_dates_are_repaired_and_never_evidence(change, repair):
     (result,) = parse_reports(report(record(count=1)).replace(*change))
-    assert any(repair in note for note in result.repairs)
+    assert any(repair in note for note in result.repairs), result.repairs
     assert (result.metadata.begin is None) or (result.metadata.end is None)
 
 
@@ -321,3 +343,24 @@ def test_a_flood_of_unknown_elements_is_freed_as_it_is_read(tmp_path, document):
     peak, reason = done.stdout.split(" ", 1)
     assert "DMARC aggregate report" in reason
     assert int(peak) < 400, f"peak {peak} MB"
+
+
+@pytest.mark.parametrize("kind", ["multipart", "message"])
+def test_an_email_nested_deeper_than_the_stack_is_refused_not_a_crash(kind):
+    body = "Content-Type: text/plain\n\nx\n"
+    for level in range(1200):
+        if kind == "multipart":
+            body = f'Content-Type: multipart/mixed; boundary="b{level}"\n\n--b{level}\n{body}--b{level}--\n'
+        else:
+            body = f"Content-Type: message/rfc822\n\nFrom: a@b.example\n{body}"
+    outcome = read_file(f"From: a@b.example\nMIME-Version: 1.0\n{body}".encode(), "deep.eml")
+    assert not outcome.reports and "nest deeper than any report e-mail" in outcome.refusals[0].reason
+
+
+def test_a_zip_declaring_a_million_entries_is_refused_before_its_directory_is_read():
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for number in range(3000):
+            zipped.writestr(f"e{number}", b"")
+    outcome = read_file(archive.getvalue(), "entries.zip", Limits(max_members=1000))
+    assert "holds 3,000 entries; more than 1000 files are refused" in outcome.refusals[0].reason
