@@ -372,7 +372,8 @@ class RecordReader:
 _PERCENT = re.compile(r"[0-9]{1,3}")
 _SURROGATE_REPAIR = "a character reference to a code point that is no character (&#xD800; and the like) was shown as �"
 _FLUSH_RECORDS = 1 << 13
-#: Results of one kind read from one record: real ones carry a handful; thousands are an attack.
+#: Results of one kind (and reasons, and comments) read from one record: real ones carry a
+#: handful; thousands are an attack.
 _MAX_RESULTS = 64
 #: Compiled record shapes kept per report: real reports have a few dozen.
 _MAX_PLANS = 1024
@@ -445,6 +446,11 @@ def _compile_plan(shape: tuple, repairs: list[str]):
             comments.append(index)
         elif name in _LEAVES:
             where.setdefault(name, index)
+
+    for what, indices in (("reason", reasons), ("comment", comments)):
+        if len(indices) > _MAX_RESULTS:
+            repairs.append(f"a record with {len(indices)} <{what}>s: the first {_MAX_RESULTS} were read")
+            del indices[_MAX_RESULTS:]
 
     def text(index: int | None) -> str:
         return "''" if index is None else f"(t[{index}] or '')"

@@ -218,6 +218,15 @@ def test_a_record_with_thousands_of_results_is_read_to_a_cap():
     assert result.message_count == 3
 
 
+def test_a_record_with_thousands_of_reasons_is_read_to_a_cap():
+    # 200,000 reasons in one record cost 27 s and 2.7 GB before: each widened the compiled plan.
+    many = record(reasons=["forwarded"] * 5000, comments=["note"] * 5000)
+    (result,) = parse_reports(report(many, record(count=1)))
+    assert result.records["reason"].to_pylist()[0] == ",".join(["forwarded"] * 64)
+    assert "a record with 5000 <reason>s: the first 64 were read" in result.repairs
+    assert "a record with 5000 <comment>s: the first 64 were read" in result.repairs
+
+
 def test_every_record_a_shape_of_its_own_stays_bounded():
     # Each record with a different number of results is a new shape; all are still read.
     records = [record(dkim=[(f"s{n}.example", "pass")] * (n % 60), count=1) for n in range(3000)]
