@@ -259,7 +259,12 @@ def parse_payload(
         reader.seen.add("record")
         repairs.extend(chunk_repairs)
     if not reader.seen:
-        root_name = local_name(root.tag) if root is not None else "none"
+        if root is None:
+            raise ReportError(
+                f"{payload.name} looks like XML, but no element in it could be read: is it written in an encoding "
+                f"reports never use (UTF-32, EBCDIC)?{_before(payload)}"
+            )
+        root_name = local_name(root.tag)
         if root_name == "feedback":
             raise ReportError(
                 f"{payload.name} is an empty DMARC aggregate report: its <feedback> holds no "

@@ -373,3 +373,9 @@ def test_a_zip_declaring_a_million_entries_is_refused_before_its_directory_is_re
             zipped.writestr(f"e{number}", b"")
     outcome = read_file(archive.getvalue(), "entries.zip", Limits(max_members=1000))
     assert "holds 3,000 entries; more than 1000 files are refused" in outcome.refusals[0].reason
+
+
+def test_a_report_in_an_encoding_libxml2_cannot_read_says_so():
+    document = report(record()).decode().replace('encoding="UTF-8"', 'encoding="UTF-32"').encode("utf-32")
+    (refusal,) = read_file(document, "wide.xml").refusals
+    assert "no element in it could be read" in refusal.reason and "UTF-32" in refusal.reason
