@@ -27,7 +27,7 @@ import pyarrow as pa
 from lxml import etree
 
 from .pool import cores, process_pool
-from .records import WATCHED, RecordReader, local_name
+from .records import WATCHED, RecordReader, qualified_name
 
 CHUNK_BYTES = 4 << 20
 #: A stretch without a record end tag longer than this many chunks is not cut but read in one piece.
@@ -185,8 +185,8 @@ def read_chunks(chunks: _Chunks, root, workers: int, max_records: int) -> tuple[
     finally:
         for future in pending:
             future.cancel()
-    root_name = local_name(root.tag) if root is not None else "feedback"
-    if read < max_records and not re.fullmatch(rb"\s*</(?:[\w.-]+:)?" + root_name.encode() + rb"\s*>\s*", b"".join(chunks.tail)):
+    root_name = qualified_name(root) if root is not None else "feedback"
+    if read < max_records and not re.fullmatch(rb"\s*</" + re.escape(root_name.encode()) + rb"\s*>\s*", b"".join(chunks.tail)):
         raise NotCuttable  # the records are not followed by the root's end tag alone
     return (pa.concat_tables(tables) if tables else RecordReader().records)[:max_records], repairs
 
@@ -199,5 +199,5 @@ def _read_chunk(document: bytes) -> tuple[pa.Table, list[str], bool]:
     reader.read(events)
     damaged = any(entry.level >= etree.ErrorLevels.ERROR for entry in events.error_log)
     records = reader.records
-    plain = not damaged and reader.seen <= {"record"} and not reader.bad_counts
+    plain = not damaged and reader.seen <= {"record"} and not reader.bad_counts and not reader.stopped
     return records, reader.repairs, plain

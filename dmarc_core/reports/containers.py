@@ -299,11 +299,12 @@ def _zip_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Ite
 
 
 def _archive_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
-    declared = _declared_entries(stream)
-    if declared > 2 * budget.limits.max_members:  # zipfile would read the whole directory first
+    entries, directory_bytes = _directory(stream)
+    if entries > 2 * budget.limits.max_members or directory_bytes > 2 * budget.limits.max_members * _ENTRY_BYTES:
+        # zipfile would read the whole directory first, walking it by its size
+        count = f"{entries:,} entries" if entries > 2 * budget.limits.max_members else f"a {directory_bytes >> 10:,} KB directory"
         yield Refusal(
-            name,
-            f"{name} holds {declared:,} entries; more than {budget.limits.max_members} files are refused (the limit is configurable).",
+            name, f"{name} holds {count}; more than {budget.limits.max_members} files are refused (the limit is configurable)."
         )
         return
     try:
@@ -349,25 +350,30 @@ def _archive_members(stream: BinaryIO, name: str, budget: Budget, depth: int) ->
                 yield _relabel(found, member, label)
 
 
-def _declared_entries(stream: BinaryIO) -> int:
-    """How many entries a zip's end-of-directory record declares (0 if it has none), read before
-    zipfile reads the directory itself: a million empty entries cost it seconds and hundreds of MB."""
+#: Bytes of a zip's directory per member, generously: a report's entry takes about a hundred.
+_ENTRY_BYTES = 1024
+
+
+def _directory(stream: BinaryIO) -> tuple[int, int]:
+    """The entries and bytes of a zip's directory as its end record declares them ((0, 0) if it has
+    none), read before zipfile reads the directory itself: a million empty entries cost it seconds
+    and hundreds of MB."""
     size = stream.seek(0, io.SEEK_END)
     stream.seek(max(0, size - 22 - 0xFFFF))
     tail = stream.read()
     stream.seek(0)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(tail):
-        return 0
-    entries = struct.unpack_from("<H", tail, at + 10)[0]
+        return 0, 0
+    entries, size = struct.unpack_from("<HI", tail, at + 10)
     locator = tail[at - 20 : at] if at >= 20 else b""
-    if entries == 0xFFFF and locator[:4] == b"PK\x06\x07":  # Zip64: the count is in the Zip64 record
+    if locator[:4] == b"PK\x06\x07":  # Zip64: the counts are in the Zip64 record
         stream.seek(struct.unpack_from("<Q", locator, 8)[0])
         record = stream.read(56)
         stream.seek(0)
         if record[:4] == b"PK\x06\x06" and len(record) == 56:
-            entries = struct.unpack_from("<Q", record, 32)[0]
-    return entries
+            entries, size = struct.unpack_from("<QQ", record, 32)
+    return entries, size
 
 
 def _overlapping(members: list[zipfile.ZipInfo]) -> bool:

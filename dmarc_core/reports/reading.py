@@ -29,7 +29,7 @@ from .chunks import CHUNK_BYTES, UTF8_DECLARATION, NotCuttable, Rejoined, read_c
 from .containers import Budget, Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
 from .pool import cores, process_pool
-from .records import WATCHED, Columns, RecordReader, describe, first_element_name, local_name
+from .records import WATCHED, Columns, RecordReader, describe, first_element_name, local_name, qualified_name
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 #: Below this much data, starting worker processes for many files costs more than it saves.
@@ -242,12 +242,15 @@ def parse_payload(
         reader.read(events)
     except etree.XMLSyntaxError as exc:  # unrecoverable even in recover mode (e.g. no root at all)
         raise ReportError(f"{payload.name} is not readable XML: {exc}.{_before(payload)}") from None
-    root = events.root
+    root = events.root if events.root is not None else reader.root  # the parser's is set only at the end
     errors = [entry for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
     if chunks:
-        # The header was cut short on purpose before the first record; the records come from the workers.
-        errors = [entry for entry in errors if not entry.message.startswith("Premature end of data")]
-        if errors or "record" in reader.seen:
+        # The header was cut short on purpose before the first record, inside the root alone (libxml2
+        # names the innermost open element); the records come from the workers.
+        names = {local_name(root.tag), qualified_name(root)} if root is not None else set()
+        cut_short = tuple(f"Premature end of data in tag {name} " for name in names)
+        errors = [entry for entry in errors if not (cut_short and entry.message.startswith(cut_short))]
+        if errors or "record" in reader.seen or reader.stopped:
             raise NotCuttable  # damage or a record in the header: only the whole report reads as it should
         try:
             records, chunk_repairs = read_chunks(chunks, root, workers, max_records)
@@ -257,7 +260,7 @@ def parse_payload(
                 "alone, or with fewer other files."
             ) from None
         reader.seen.add("record")
-        repairs.extend(chunk_repairs)
+        reader.repairs.extend(chunk_repairs)  # after the header's, as the serial reader says them
     if not reader.seen:
         if root is None:
             raise ReportError(

@@ -67,6 +67,12 @@ def local_name(tag) -> str:
     return tag.rpartition("}")[2].rpartition(":")[2] if isinstance(tag, str) else ""
 
 
+def qualified_name(element) -> str:
+    """An element's name as written in the document (``x:feedback``), namespace prefix included."""
+    local = element.tag.rpartition("}")[2]
+    return f"{element.prefix}:{local}" if element.prefix else local
+
+
 def _text(element) -> str:
     return _UNSAFE_CHARACTERS.sub("\ufffd", (_safe_text(element) or "").strip())
 
@@ -88,6 +94,8 @@ def _epoch(value: str, repairs: list[str], what: str) -> datetime | None:
     if not value:
         return None
     try:
+        if not value.isascii():  # int() also reads full-width and other digits, which no report writes
+            raise ValueError
         moment = datetime.fromtimestamp(int(value), UTC)
     except (ValueError, OverflowError, OSError):
         repairs.append(f"the {what} date '{value}' is not a Unix time and was ignored")
@@ -170,14 +178,28 @@ class Columns:
 
 
 class _Pruning:
-    """The stream the parser reads, pruning the reader's tree before every read."""
+    """The stream the parser reads: before every read the reader prunes its tree and checks that
+    the document still looks like a report (``_Stop`` otherwise)."""
 
     def __init__(self, stream, reader: RecordReader) -> None:
         self._stream, self._reader = stream, reader
 
     def read(self, size: int = -1) -> bytes:
         self._reader.prune()
-        return self._stream.read(size)
+        data = self._stream.read(size)
+        self._reader.bytes_read += len(data)
+        return data
+
+
+class _Stop(Exception):
+    """The document stopped looking like a report: reading ends here, what came before is kept."""
+
+
+#: Bytes one watched element (a record, the metadata) may span: real ones are a few KB; millions
+#: of elements inside one would all stay in memory until it ends.
+_MAX_ELEMENT_BYTES = 1 << 20
+#: Bytes without any watched element starting or ending: real reports have one every few KB.
+_MAX_SILENT_BYTES = 4 << 20
 
 
 #: The elements whose end events the reader handles.
@@ -209,7 +231,13 @@ class RecordReader:
         self.seen: set[str] = set()
         self.repairs: list[str] = []
         self._local: dict[str, str] = {}
-        self._root = None
+        #: The document's root element, once the first start event told where it is.
+        self.root = None
+        #: Bytes the parser has read; where the open watched element began; how deep they nest;
+        #: where the last watched element began or ended.
+        self.bytes_read = self._opened_at = self._open = self._last_event_at = 0
+        #: Whether the reading stopped early because the document stopped looking like a report.
+        self.stopped = False
         #: Record counts that were no numbers, once ``records`` or ``rows_of`` has made the table.
         self.bad_counts = 0
 
@@ -244,12 +272,19 @@ class RecordReader:
         tags = (*watched, f"{{*}}{root_name}") if root_name else watched
         return etree.iterparse(_Pruning(stream, self), events=("start", "end"), tag=tags, **PARSER_OPTIONS)
 
+    def _check(self) -> None:
+        if self._open and self.bytes_read - self._opened_at > _MAX_ELEMENT_BYTES:
+            raise _Stop(f"an element over {_MAX_ELEMENT_BYTES >> 20} MB long (no report has one) stopped the reading there")
+        if self.bytes_read - self._last_event_at > _MAX_SILENT_BYTES:
+            raise _Stop(f"{_MAX_SILENT_BYTES >> 20} MB without a record or a report section stopped the reading there")
+
     def prune(self) -> None:
         """Free the finished elements outside those the reader watches, which no event frees: a flood
         of elements no report has (a few KB of gzip can hold millions) would otherwise all stay in
         memory. Called between two reads of the parser, when every event so far has been handled;
         an open watched element is left whole, its end event still to come."""
-        node = self._root
+        self._check()
+        node = self.root
         while node is not None and self._name(node.tag) not in _WATCHED_NAMES:
             count = len(node)
             if count > 1:
@@ -260,6 +295,9 @@ class RecordReader:
         """Consume the events; the records go to ``columns`` from ``start`` to ``stop``."""
         try:
             self._read(events)
+        except _Stop as stop:
+            self.stopped = True
+            self.repairs.append(f"{stop}: what came after it was not read")
         finally:
             self.stop = self.columns.rows
 
@@ -271,9 +309,9 @@ class RecordReader:
         plans, appends, pending = self._plans, columns.appends, columns.pending[0]
         tag_of, text_of = attrgetter("tag"), attrgetter("text")
         for event, element in events:
+            self._last_event_at = self.bytes_read
             if event == "start":
-                if self._root is None:
-                    self._root = element.getroottree().getroot()
+                self._started(element)
                 continue
             tag = element.tag
             if tag not in record_tags:
@@ -284,8 +322,10 @@ class RecordReader:
                 if name == "record":
                     record_tags.add(tag)
                 else:
+                    self._open -= 1
                     self._section(name, element)
             if tag in record_tags:
+                self._open -= 1
                 elements = list(element.iter())
                 shape = tuple(map(tag_of, elements))
                 plan = plans.get(shape)
@@ -309,6 +349,14 @@ class RecordReader:
                 parent = element.getparent()
                 while element.getprevious() is not None:
                     del parent[0]
+
+    def _started(self, element) -> None:
+        if self.root is None:
+            self.root = element.getroottree().getroot()
+        if self._name(element.tag) in _WATCHED_NAMES:
+            if not self._open:
+                self._opened_at = self.bytes_read
+            self._open += 1
 
     def _plan(self, shape: tuple):
         """The compiled plan for a shape, from the process's cache when another report had it: a
@@ -397,11 +445,22 @@ _PENDING = (
 _SECTIONS = frozenset({"row", "policy_evaluated", "identifiers", "identities", "auth_results"})
 _LEAVES = {"source_ip", "count", "disposition", "header_from", "envelope_from", "envelope_to"}
 #: C0 controls other than white space: XML 1.0 forbids them, but libxml2's recover mode keeps a
-#: character reference such as &#1;. Shown as U+FFFD, they can never pass for a separator. And the
-#: bidirectional controls (U+202E and the like), which would turn the text around them backwards.
-_CONTROLS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
-#: The same for Python's re, which writes code points as \uXXXX.
-_UNSAFE_CHARACTERS = re.compile(_CONTROLS.replace("\\x{", "\\u").replace("}", ""))
+#: character reference such as &#1;. Shown as U+FFFD, they can never pass for a separator. And C1
+#: controls (terminal escapes), line separators, and the bidirectional controls (U+202E and the
+#: like), which would turn the text around them backwards.
+_UNSAFE = (
+    (0x00, 0x08),
+    (0x0B, 0x0C),
+    (0x0E, 0x1F),
+    (0x7F, 0x9F),
+    (0x061C, 0x061C),
+    (0x200E, 0x200F),
+    (0x2028, 0x202E),
+    (0x2066, 0x2069),
+)
+#: The same as a pattern for Arrow (RE2) and for Python's re.
+_CONTROLS = "[" + "".join(f"\\x{{{low:x}}}-\\x{{{high:x}}}" for low, high in _UNSAFE) + "]"
+_UNSAFE_CHARACTERS = re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in _UNSAFE) + "]")
 
 
 def _clean(column: pa.Array, keep_case: bool) -> tuple[pa.Array, pa.Array]:

@@ -131,26 +131,26 @@ def test_a_big_report_that_cannot_be_cut_is_still_read_whole(tiny_chunks, genera
         pytest.param(0, id="in-the-header"),
     ],
 )
-def test_a_text_over_libxml2s_limit_stops_both_readers_at_the_same_record(tiny_chunks, generated, where):
-    # libxml2 gives up at a text node over 10 MB (without XML_PARSE_HUGE, which we leave off to bound
-    # memory); recover mode reads nothing after it. The chunked reader must stop there too, not read on.
+def test_a_long_stretch_without_records_stops_both_readers_at_the_same_record(tiny_chunks, generated, where):
+    # 11 MB of blank: past libxml2's 10 MB text limit, and past the 4 MB without a record that no report
+    # has. The reading stops there, the same in one piece and in chunks, and says so.
     document = generated.read_bytes()
     at = document.index(b"<record>") if where == 0 else _after_record(document, where)
     document = document[:at] + b" " * (11 << 20) + document[at:]
     one, many = _table(document, 1), _table(document, 2)
     assert one.records.num_rows == where
-    assert many.records.to_pylist() == one.records.to_pylist()
-    assert any("over 10 MB" in repair for repair in many.repairs)
-    assert not any("ends before" in repair for repair in many.repairs)
+    assert many.records.to_pylist() == one.records.to_pylist() and many.repairs == one.repairs
+    assert any("without a record or a report section stopped the reading there" in repair for repair in many.repairs)
 
 
-def test_a_text_over_the_limit_inside_a_record_keeps_the_records_before_it(tiny_chunks, generated):
+def test_an_element_too_long_for_a_report_keeps_the_records_before_it(tiny_chunks, generated):
     document = generated.read_bytes()
     at = document.index(b"</source_ip>", _after_record(document, 2000))
     document = document[:at] + b"x" * (11 << 20) + document[at:]
     one, many = _table(document, 1), _table(document, 2)
     assert one.records.num_rows == 2000
-    assert many.records.to_pylist() == one.records.to_pylist()
+    assert many.records.to_pylist() == one.records.to_pylist() and many.repairs == one.repairs
+    assert any("an element over 1 MB long" in repair for repair in many.repairs)
 
 
 def _after_record(document: bytes, count: int) -> int:
@@ -202,6 +202,14 @@ ODD_SHAPES = {
     "section-among-records": lambda d: _second_half(d, lambda rest: b"<policy_published><p>reject</p></policy_published>" + rest),
     "counts-that-are-no-numbers": lambda d: _second_half(d, lambda rest: rest.replace(b"<count>", b"<count>x", 3)),
     "damage-among-records": lambda d: _second_half(d, lambda rest: rest.replace(b"</row>", b"</rows>", 1)),
+    "header-section-unclosed": lambda d: d.replace(b"</policy_published>", b"", 1),
+    "root-closed-with-another-prefix": lambda d: d.replace(b"</feedback>", b"</x:feedback>"),
+    "notes-from-header-and-records": lambda d: _second_half(
+        d.replace(b"<pct>100</pct>", b"<pct>200</pct>", 1), lambda rest: rest.replace(b"identifiers>", b"identities>")
+    ),
+    "a-record-too-long-for-a-report": lambda d: _second_half(
+        d, lambda rest: rest.replace(b"</row>", b"<x/>" * 300_000 + b"</row>", 1)
+    ),
 }
 
 

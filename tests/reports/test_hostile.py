@@ -49,8 +49,11 @@ def test_entities_are_never_expanded_even_without_a_dtd():
 
 
 def test_a_gzip_bomb_stops_at_the_cap_in_bounded_time_and_memory():
-    # 200 MB of whitespace inside a report compresses to ~200 KB.
-    bomb = gzip.compress(report(record()).replace(b"</feedback>", b" " * (200 << 20) + b"</feedback>"), compresslevel=9)
+    # 200 MB of one record repeated compresses to well under a megabyte.
+    one = record().encode()
+    bomb = gzip.compress(
+        report(record()).replace(b"</feedback>", one * ((200 << 20) // len(one)) + b"</feedback>"), compresslevel=9
+    )
     tracemalloc.start()
     started = time.monotonic()
     with pytest.raises(ReportError, match="compression bomb"):
@@ -123,12 +126,12 @@ def test_control_and_bidirectional_characters_never_leave_the_reader():
             comments=["moved&#x202D;&#x7;"],
         ),
         domain="example.com&#x2066;",
-        org_name="Receiver&#x1b;[2J",
+        org_name="Receiver&#x1b;[2J&#x9b;x&#x2028;y",
     ).replace(b"&amp;#x", b"&#x")
     (result,) = parse_reports(document)
     texts = [result.metadata.org_name, result.policy.domain, *map(str, result.records.to_pylist()[0].values())]
-    assert not any(ch in text for text in texts for ch in "\x1b\x07\u202e\u202d\u2066")
-    assert result.metadata.org_name == "Receiver\ufffd[2J" and result.policy.domain == "example.com\ufffd"
+    assert not any(ch in text for text in texts for ch in "\x1b\x07\x9b\u2028\u202e\u202d\u2066")
+    assert result.metadata.org_name == "Receiver\ufffd[2J\ufffdx\ufffdy" and result.policy.domain == "example.com\ufffd"
 
 
 @pytest.mark.parametrize(
@@ -140,6 +143,7 @@ def test_control_and_bidirectional_characters_never_leave_the_reader():
         # One report claiming 2013 to now would count as years of evidence; one ending before it begins as none.
         ((b"<begin>1759276800</begin>", b"<begin>1370000000</begin>"), "spans 4506 days"),
         ((b"<begin>1759276800</begin>", b"<begin>1759449600</begin>"), "ends before it begins"),
+        ((b"<begin>1759276800</begin>", "<begin>１７５９２７６８００</begin>".encode()), "is not a Unix time"),
     ],
 )
 def test_implausible_dates_are_repaired_and_never_evidence(change, repair):
@@ -373,6 +377,12 @@ def test_a_zip_declaring_a_million_entries_is_refused_before_its_directory_is_re
             zipped.writestr(f"e{number}", b"")
     outcome = read_file(archive.getvalue(), "entries.zip", Limits(max_members=1000))
     assert "holds 3,000 entries; more than 1000 files are refused" in outcome.refusals[0].reason
+    # zipfile walks the directory by its size, whatever count the end record declares.
+    lying = bytearray(archive.getvalue())
+    end = lying.rfind(b"PK\x05\x06")
+    lying[end + 8 : end + 12] = (1).to_bytes(2, "little") * 2
+    outcome = read_file(bytes(lying), "lying.zip", Limits(max_members=10))
+    assert "KB directory; more than 10 files are refused" in outcome.refusals[0].reason
 
 
 def test_a_report_in_an_encoding_libxml2_cannot_read_says_so():
