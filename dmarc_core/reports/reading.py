@@ -29,7 +29,7 @@ from .chunks import CHUNK_BYTES, UTF8_DECLARATION, NotCuttable, Rejoined, read_c
 from .containers import Budget, Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
 from .pool import cores, process_pool
-from .records import WATCHED, Columns, RecordReader, describe, first_element_name, local_name, qualified_name
+from .records import WATCHED, Columns, RecordReader, describe, first_element_name, local_name, qualified_name, tag_name
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 #: Below this much data, starting worker processes for many files costs more than it saves.
@@ -247,7 +247,7 @@ def parse_payload(
     if chunks:
         # The header was cut short on purpose before the first record, inside the root alone (libxml2
         # names the innermost open element); the records come from the workers.
-        names = {local_name(root.tag), qualified_name(root)} if root is not None else set()
+        names = {local_name(tag_name(root)), qualified_name(root)} if root is not None else set()
         cut_short = tuple(f"Premature end of data in tag {name} " for name in names)
         errors = [entry for entry in errors if not (cut_short and entry.message.startswith(cut_short))]
         if errors or "record" in reader.seen or reader.stopped:
@@ -267,7 +267,7 @@ def parse_payload(
                 f"{payload.name} looks like XML, but no element in it could be read: is it written in an encoding "
                 f"reports never use (UTF-32, EBCDIC)?{_before(payload)}"
             )
-        root_name = local_name(root.tag)
+        root_name = local_name(tag_name(root))
         if root_name == "feedback":
             raise ReportError(
                 f"{payload.name} is an empty DMARC aggregate report: its <feedback> holds no "
@@ -282,7 +282,8 @@ def parse_payload(
         repairs.append("the report has no <report_metadata>: the reporter and the date range are unknown")
     if "policy_published" not in reader.seen:
         repairs.append("the report has no <policy_published>: relaxed alignment (adkim=r, aspf=r) is assumed")
-    namespace = root.tag.partition("}")[0].lstrip("{") if root is not None and root.tag.startswith("{") else None
+    root_tag = tag_name(root) if root is not None else ""
+    namespace = root_tag.partition("}")[0].lstrip("{") if root_tag.startswith("{") else None
     schema = "RFC 9990" if namespace == RFC9990_NAMESPACE or reader.version.startswith("2") or reader.rfc9990 else "RFC 7489"
     if not chunks:
         records = _Rows(reader) if batch else reader.records

@@ -67,9 +67,18 @@ def local_name(tag) -> str:
     return tag.rpartition("}")[2].rpartition(":")[2] if isinstance(tag, str) else ""
 
 
+def tag_name(element) -> str:
+    """An element's tag; U+FFFD where recover mode kept a name whose bytes are no UTF-8, which lxml
+    cannot decode (such an element matches nothing the reader looks for)."""
+    try:
+        return element.tag
+    except UnicodeDecodeError:
+        return "\ufffd"
+
+
 def qualified_name(element) -> str:
     """An element's name as written in the document (``x:feedback``), namespace prefix included."""
-    local = element.tag.rpartition("}")[2]
+    local = tag_name(element).rpartition("}")[2]
     return f"{element.prefix}:{local}" if element.prefix else local
 
 
@@ -285,7 +294,7 @@ class RecordReader:
         an open watched element is left whole, its end event still to come."""
         self._check()
         node = self.root
-        while node is not None and self._name(node.tag) not in _WATCHED_NAMES:
+        while node is not None and self._name(tag_name(node)) not in _WATCHED_NAMES:
             count = len(node)
             if count > 1:
                 del node[: count - 1]
@@ -313,7 +322,7 @@ class RecordReader:
             if event == "start":
                 self._started(element)
                 continue
-            tag = element.tag
+            tag = tag_name(element)
             if tag not in record_tags:
                 name = self._name(tag)
                 if name not in _WATCHED_NAMES:
@@ -327,7 +336,10 @@ class RecordReader:
             if tag in record_tags:
                 self._open -= 1
                 elements = list(element.iter())
-                shape = tuple(map(tag_of, elements))
+                try:
+                    shape = tuple(map(tag_of, elements))
+                except UnicodeDecodeError:
+                    shape = tuple(map(tag_name, elements))
                 plan = plans.get(shape)
                 if plan is None:
                     plan = self._plan(shape)
@@ -353,7 +365,7 @@ class RecordReader:
     def _started(self, element) -> None:
         if self.root is None:
             self.root = element.getroottree().getroot()
-        if self._name(element.tag) in _WATCHED_NAMES:
+        if self._name(tag_name(element)) in _WATCHED_NAMES:
             if not self._open:
                 self._opened_at = self.bytes_read
             self._open += 1
@@ -380,10 +392,10 @@ class RecordReader:
             self.version = _text(element)
 
     def _metadata(self, element) -> None:
-        found = {self._name(child.tag): _text(child) for child in element.iter()}
+        found = {self._name(tag_name(child)): _text(child) for child in element.iter()}
         if "data_range" in found and "date_range" not in found:
             self.repairs.append("<data_range> was read as <date_range>")
-        errors = tuple(_text(child) for child in element.iter() if self._name(child.tag) == "error")
+        errors = tuple(_text(child) for child in element.iter() if self._name(tag_name(child)) == "error")
         self.rfc9990 |= "generator" in found
         self.metadata = ReportMetadata(
             org_name=found.get("org_name", ""),
@@ -396,7 +408,7 @@ class RecordReader:
         )
 
     def _policy(self, element) -> None:
-        found = {self._name(child.tag): _text(child).lower() for child in element.iter()}
+        found = {self._name(tag_name(child)): _text(child).lower() for child in element.iter()}
         self.rfc9990 |= bool({"np", "testing", "discovery_method"} & found.keys())
         pct = found.get("pct", "")
         # RFC 7489 C: an integer 0-100; anything else (a superscript digit, 5,000 digits) is ignored.
