@@ -16,7 +16,6 @@ import concurrent.futures.process
 import dataclasses
 import io
 import itertools
-import re
 import threading
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -29,9 +28,19 @@ from .chunks import CHUNK_BYTES, UTF8_DECLARATION, NotCuttable, Rejoined, read_c
 from .containers import Budget, Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
 from .pool import cores, process_pool
-from .records import WATCHED, Columns, RecordReader, describe, first_element_name, local_name, qualified_name, tag_name
+from .records import (
+    DOCTYPE,
+    WATCHED,
+    Columns,
+    DtdFound,
+    RecordReader,
+    describe,
+    first_element_name,
+    local_name,
+    qualified_name,
+    tag_name,
+)
 
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 #: Below this much data, starting worker processes for many files costs more than it saves.
 PARALLEL_THRESHOLD_BYTES = 8 << 20
 
@@ -225,8 +234,9 @@ def parse_payload(
     if body_start and head[body_start : body_start + 5] == b"<?xml":
         stream.read(body_start)  # whitespace before the declaration is the one thing libxml2 will not skip
         repairs.append("whitespace before the XML declaration was skipped")
-    if _DOCTYPE.search(head[: head.find(b"<feedback") if b"<feedback" in head else len(head)]):
-        raise ReportError(f"{payload.name} declares a DTD (<!DOCTYPE>); aggregate reports never do, so it is refused for safety.")
+    dtd = f"{payload.name} declares a DTD (<!DOCTYPE>); aggregate reports never do, so it is refused for safety."
+    if DOCTYPE.search(head[: head.find(b"<feedback") if b"<feedback" in head else len(head)]):
+        raise ReportError(dtd)
     chunks = None
     if workers > 1 and UTF8_DECLARATION.match(head):
         # The first read holds the report's header (metadata, policy) and the first records.
@@ -240,6 +250,8 @@ def parse_payload(
     events = reader.events(stream, WATCHED, first_element_name(head))
     try:
         reader.read(events)
+    except DtdFound:  # after a prolog longer than the first bytes checked above
+        raise ReportError(dtd) from None
     except etree.XMLSyntaxError as exc:  # unrecoverable even in recover mode (e.g. no root at all)
         raise ReportError(f"{payload.name} is not readable XML: {exc}.{_before(payload)}") from None
     root = events.root if events.root is not None else reader.root  # the parser's is set only at the end

@@ -191,13 +191,23 @@ class _Pruning:
     the document still looks like a report (``_Stop`` otherwise)."""
 
     def __init__(self, stream, reader: RecordReader) -> None:
-        self._stream, self._reader = stream, reader
+        self._stream, self._reader, self._last = stream, reader, b""
 
     def read(self, size: int = -1) -> bytes:
         self._reader.prune()
         data = self._stream.read(size)
+        if self._reader.root is None and DOCTYPE.search(self._last + data):
+            raise DtdFound  # the prolog declares a DTD: reports never do (the first bytes were checked before)
+        self._last = data[-len(b"<!DOCTYPE") :]
         self._reader.bytes_read += len(data)
         return data
+
+
+class DtdFound(Exception):
+    """A document type declaration before the root: no report has one, and it is refused for safety."""
+
+
+DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 
 
 class _Stop(Exception):

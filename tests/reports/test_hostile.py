@@ -42,6 +42,13 @@ def test_documents_with_a_dtd_are_refused(document):
         parse_reports(gzip.compress(document), "evil.xml.gz")
 
 
+def test_a_dtd_after_a_long_prolog_is_refused_too():
+    # The first 64 KB are checked before parsing; a DTD after a longer comment is caught while reading.
+    document = BILLION_LAUGHS.replace(b"<!DOCTYPE", b"<!--" + b" " * (100 << 10) + b"--><!DOCTYPE", 1)
+    with pytest.raises(ReportError, match="declares a DTD"):
+        parse_reports(document, "evil.xml")
+
+
 def test_entities_are_never_expanded_even_without_a_dtd():
     document = report(record()).replace(b"receiver.example</org_name>", b"&xxe;</org_name>")
     (result,) = parse_reports(document)
