@@ -108,21 +108,21 @@ def record(rng: random.Random) -> str:
 """
 
 
-def write(records: int, path: Path, compress: bool = False, seed: int = 7489) -> Path:
-    rng = random.Random(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if compress else open
-    with opener(path, "wt", encoding="utf-8") as out:
-        out.write(f"""<?xml version="1.0" encoding="UTF-8"?>
+BEGIN, END = 1759276800, 1759363199
+
+
+def report_header(report_id: str) -> str:
+    """A report's XML up to its first record: Google's metadata, and p=none for DOMAIN."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
 <feedback>
   <version>1.0</version>
   <report_metadata>
     <org_name>google.com</org_name>
     <email>noreply-dmarc-support@google.com</email>
-    <report_id>synthetic-{records}</report_id>
+    <report_id>{report_id}</report_id>
     <date_range>
-      <begin>1759276800</begin>
-      <end>1759363199</end>
+      <begin>{BEGIN}</begin>
+      <end>{END}</end>
     </date_range>
   </report_metadata>
   <policy_published>
@@ -133,7 +133,15 @@ def write(records: int, path: Path, compress: bool = False, seed: int = 7489) ->
     <sp>none</sp>
     <pct>100</pct>
   </policy_published>
-""")
+"""
+
+
+def write(records: int, path: Path, compress: bool = False, seed: int = 7489) -> Path:
+    rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if compress else open
+    with opener(path, "wt", encoding="utf-8") as out:
+        out.write(report_header(f"synthetic-{records}"))
         for _ in range(records):
             out.write(record(rng))
         out.write("</feedback>\n")

@@ -32,6 +32,8 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
+from generate import BEGIN, END, report_header
+
 # TARGETS were measured from the samples by ``measure_samples()`` (``--measure-samples``): lxml
 # (recover mode) on the 384 files of shared/samples/aggregate/ (SOURCES.md there: parsedmarc,
 # mail-auth, DmarcRua and 20 other public repositories), every container opened (.xml, .gz, .zip,
@@ -436,34 +438,13 @@ def _record(draw: _Draw) -> str:
 """
 
 
-BEGIN, END = 1759276800, 1759363199
 CONTAINERS = ("xml", "xml.gz", "zip", "eml")
 
 
 def report_xml(records: int, seed: int = SEED) -> bytes:
     """The report: ``records`` records drawn with ``seed``."""
     draw = _Draw(random.Random(seed))
-    head = f"""<?xml version="1.0" encoding="UTF-8"?>
-<feedback>
-  <version>1.0</version>
-  <report_metadata>
-    <org_name>google.com</org_name>
-    <email>noreply-dmarc-support@google.com</email>
-    <report_id>variety-{seed}-{records}</report_id>
-    <date_range>
-      <begin>{BEGIN}</begin>
-      <end>{END}</end>
-    </date_range>
-  </report_metadata>
-  <policy_published>
-    <domain>{DOMAIN}</domain>
-    <adkim>r</adkim>
-    <aspf>r</aspf>
-    <p>none</p>
-    <sp>none</sp>
-    <pct>100</pct>
-  </policy_published>
-"""
+    head = report_header(f"variety-{seed}-{records}")
     return "".join([head, *(_record(draw) for _ in range(records)), "</feedback>\n"]).encode()
 
 
