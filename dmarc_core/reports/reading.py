@@ -210,7 +210,7 @@ class _Batch:
             return dataclasses.replace(report, records=records, repairs=tuple(dict.fromkeys((*report.repairs, *reader.repairs))))
 
         done = [(index, dataclasses.replace(o, reports=tuple(map(settled, o.reports)))) for index, o in self.outcomes]
-        self.__init__()
+        self.columns, self.outcomes = Columns(), []  # the next files start a batch of their own
         return done
 
 

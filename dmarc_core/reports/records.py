@@ -79,7 +79,11 @@ def tag_name(element) -> str:
 def qualified_name(element) -> str:
     """An element's name as written in the document (``x:feedback``), namespace prefix included."""
     local = tag_name(element).rpartition("}")[2]
-    return f"{element.prefix}:{local}" if element.prefix else local
+    try:
+        prefix = element.prefix
+    except UnicodeDecodeError:  # as for tag_name
+        prefix = None
+    return f"{prefix}:{local}" if prefix else local
 
 
 def _text(element) -> str:
