@@ -312,7 +312,7 @@ def _archive_members(stream: BinaryIO, name: str, budget: Budget, depth: int) ->
     except _ZIP_DAMAGE as exc:
         yield Refusal(name, f"{name} is a damaged zip archive ({exc}).")
         return
-    members = [info for info in archive.infolist() if not info.is_dir()]
+    members = [info for info in archive.infolist() if not info.filename.endswith("/")]  # is_dir() fails on a name ''
     if not members:
         yield Refusal(name, f"{name} is a zip archive with no files in it.")
         return

@@ -137,8 +137,9 @@ def test_the_chunked_reader_equals_the_serial_one_on_intact_input(big_report, ca
 
 #: Cases a longer run found (make fuzz), kept so they stay fixed: a zip whose damaged header made
 #: zipfile seek before the archive's start (ValueError rather than BadZipFile); an element name whose
-#: bytes are no UTF-8, which lxml cannot decode (UnicodeDecodeError from ``element.tag``).
-FOUND = [100809, 102723, 103456, 267144]
+#: bytes are no UTF-8, which lxml cannot decode (UnicodeDecodeError from ``element.tag``); a zip
+#: member with an empty name (IndexError from zipfile's is_dir).
+FOUND = [100809, 102723, 103456, 267144, 451362]
 
 
 @pytest.mark.parametrize("case", FOUND)
