@@ -27,7 +27,7 @@ import pyarrow as pa
 from lxml import etree
 
 from .pool import cores, process_pool
-from .records import WATCHED, RecordReader, qualified_name
+from .records import RecordReader, qualified_name
 
 CHUNK_BYTES = 4 << 20
 #: A stretch without a record end tag longer than this many chunks is not cut but read in one piece.
@@ -195,7 +195,7 @@ def _read_chunk(document: bytes) -> tuple[pa.Table, list[str], bool]:
     """In a worker: the records of one chunk, the repairs that reading them alone would say too,
     and whether the chunk is plain records (no damage, no section, every count a number)."""
     reader = RecordReader()
-    events = reader.events(io.BytesIO(document), WATCHED, "chunk")
+    events = reader.events(io.BytesIO(document), "chunk")
     reader.read(events)
     damaged = any(entry.level >= etree.ErrorLevels.ERROR for entry in events.error_log)
     records = reader.records

@@ -30,7 +30,6 @@ from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, Repo
 from .pool import cores, process_pool
 from .records import (
     DOCTYPE,
-    WATCHED,
     Columns,
     DtdFound,
     RecordReader,
@@ -247,7 +246,7 @@ def parse_payload(
         stream = io.BytesIO(chunks.header) if chunks else io.BufferedReader(Rejoined(start, stream))
         del start  # the chunks hold what they need
     reader = RecordReader(max_records, batch.columns if batch and not chunks else None)
-    events = reader.events(stream, WATCHED, first_element_name(head))
+    events = reader.events(stream, first_element_name(head))
     try:
         reader.read(events)
     except DtdFound:  # after a prolog longer than the first bytes checked above

@@ -289,10 +289,10 @@ class RecordReader:
             name = self._local[tag] = local_name(tag)
         return name
 
-    def events(self, stream, watched: tuple[str, ...], root_name: str = ""):
-        """iterparse over ``stream``: end events of the ``watched`` elements, and start events, whose
+    def events(self, stream, root_name: str = ""):
+        """iterparse over ``stream``: end events of the ``WATCHED`` elements, and start events, whose
         first tells where the root is, so that ``prune`` can free what no event will need."""
-        tags = (*watched, f"{{*}}{root_name}") if root_name else watched
+        tags = (*WATCHED, f"{{*}}{root_name}") if root_name else WATCHED
         return etree.iterparse(_Pruning(stream, self), events=("start", "end"), tag=tags, **PARSER_OPTIONS)
 
     def _check(self) -> None:
