@@ -106,6 +106,7 @@ def floor_many(folder: Path) -> tuple[int, float]:
     import io
 
     from lxml import etree
+
     from variety import payloads
 
     documents = [document for _, data in _files(folder) for document in payloads(data)]

@@ -26,10 +26,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from variety import CONTAINERS, write_variety  # noqa: E402
-
 from generate import write  # noqa: E402
 from reference import differences, reference_triage  # noqa: E402
+from variety import CONTAINERS, write_variety  # noqa: E402
 
 SAMPLES = Path(os.environ.get("DMARC_SAMPLES", ROOT.parent / "shared" / "samples"))
 

@@ -58,3 +58,12 @@ def report(
         f"<policy_published><domain>{escape(domain)}</domain><adkim>{escape(adkim)}</adkim><aspf>{escape(aspf)}</aspf><p>{escape(p)}</p><sp>{escape(p)}</sp>{pct_xml}"
         f"</policy_published>{''.join(records)}</feedback>\n"
     ).encode()
+
+
+#: Text a report can carry that has broken the reader before, and hostile text besides.
+SNIPPETS = [
+    b"<!-- </record> -->", b"</record>", b"<record>", b"<![CDATA[</record>]]>", b"&#1;", b"&#2;", b"&#xD800;",
+    b"&#0;", b"<x:feedback>", b"<!DOCTYPE x [<!ENTITY a 'b'>]>", b"&a;", b"\x00", b"\xff\xfe", b"999999999999999999999",
+    b"<count>-1</count>", b"<pct>\xc2\xb2</pct>", b"<begin>253402300799</begin>", b"<disposition/>", b"]]>", b"<?pi?>",
+    b"<dkim><domain></domain><result></result></dkim>", b"<script>alert(1)</script>", b":material/home:",
+]  # fmt: skip

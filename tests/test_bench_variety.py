@@ -9,11 +9,12 @@ import sys
 from collections import Counter
 
 import pytest
-import variety
 from lxml import etree
-from variety import CONTAINERS, GENERATED_TOLERANCE, SAMPLE_TOLERANCE, TARGETS, measure_file, misfits, write_variety
 
 import dmarc_core
+
+import variety
+from variety import CONTAINERS, GENERATED_TOLERANCE, SAMPLE_TOLERANCE, TARGETS, measure_file, misfits, write_variety
 
 RECORDS = 3000
 

@@ -26,6 +26,7 @@ from xml.sax.saxutils import quoteattr
 import pyarrow as pa
 from lxml import etree
 
+from .plain import read_plain
 from .pool import cores, process_pool
 from .records import RecordReader, qualified_name
 
@@ -152,21 +153,21 @@ def _markup_end(data: bytes, start: int, end: int) -> int | None:
 
 def read_chunks(chunks: _Chunks, root, workers: int, max_records: int) -> tuple[pa.Table, list[str]]:
     """The records of every chunk in order, at most ``max_records``, and what was repaired; or
-    ``NotCuttable`` where the chunks would not read as the whole report does."""
+    ``NotCuttable`` where the chunks would not read as the whole report does. With one worker the
+    chunks are read here, one after another."""
     declarations = "".join(
         f" xmlns{':' + prefix if prefix else ''}={quoteattr(uri)}"
         for prefix, uri in (root.nsmap if root is not None else {}).items()
     )
     opening, closing = f"<chunk{declarations}>".encode(), b"</chunk>"
-    pool = process_pool()
     workers = min(workers, cores())
     pending: collections.deque = collections.deque()
     tables, repairs = [], []
     read = 0
 
-    def collect() -> None:
+    def collect(result: tuple[pa.Table, list[str], bool]) -> None:
         nonlocal read
-        table, notes, plain = pending.popleft().result()
+        table, notes, plain = result
         if not plain:
             raise NotCuttable
         tables.append(table)
@@ -175,13 +176,16 @@ def read_chunks(chunks: _Chunks, root, workers: int, max_records: int) -> tuple[
 
     try:
         for piece in chunks.pieces:
-            pending.append(pool.submit(_read_chunk, opening + piece + closing))
-            if len(pending) > workers:  # one chunk waiting per worker: busy workers, flat memory
-                collect()
+            if workers <= 1:
+                collect(_read_chunk(opening, piece, closing))
+            else:
+                pending.append(process_pool().submit(_read_chunk, opening, piece, closing))
+                if len(pending) > workers:  # one chunk waiting per worker: busy workers, flat memory
+                    collect(pending.popleft().result())
             if read >= max_records:
                 break
         while pending:
-            collect()
+            collect(pending.popleft().result())
     finally:
         for future in pending:
             future.cancel()
@@ -191,11 +195,17 @@ def read_chunks(chunks: _Chunks, root, workers: int, max_records: int) -> tuple[
     return (pa.concat_tables(tables) if tables else RecordReader().records)[:max_records], repairs
 
 
-def _read_chunk(document: bytes) -> tuple[pa.Table, list[str], bool]:
-    """In a worker: the records of one chunk, the repairs that reading them alone would say too,
-    and whether the chunk is plain records (no damage, no section, every count a number)."""
+def _read_chunk(opening: bytes, piece: bytes, closing: bytes) -> tuple[pa.Table, list[str], bool]:
+    """The records of one chunk, the repairs that reading them alone would say too, and whether the
+    chunk is plain records (no damage, no section, every count a number). Plain records written
+    the plain way are read without a tree; the rest by lxml, the chunk wrapped in ``opening`` and
+    ``closing`` (an element with the document's namespace declarations)."""
     reader = RecordReader()
-    events = reader.events(io.BytesIO(document), "chunk")
+    if read_plain(piece, reader.columns):
+        reader.stop = reader.columns.rows
+        records = reader.records
+        return records, reader.repairs, not reader.bad_counts
+    events = reader.events(io.BytesIO(opening + piece + closing), "chunk")
     reader.read(events)
     damaged = any(entry.level >= etree.ErrorLevels.ERROR for entry in events.error_log)
     records = reader.records

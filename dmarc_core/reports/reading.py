@@ -3,8 +3,9 @@ refusal with its reason, so every file ends read, read with repairs, or refused,
 file (or one bad member of an archive) never hides the good ones.
 
 ``lxml.etree.iterparse`` yields each ``<record>`` as it ends, and the element is freed once
-read, so memory stays flat whatever the size. Reports over twice ``CHUNK_BYTES`` are read on
-several processes, and many files together are shared out over every core. The parser never
+read, so memory stays flat whatever the size. Reports over twice ``CHUNK_BYTES`` are cut into
+chunks of whole records, read without a tree where they are plain (``plain``) and on several
+processes when asked; many big files together are shared out over every core. The parser never
 expands entities, never loads a DTD, never touches the network, and refuses documents that
 declare a DOCTYPE.
 """
@@ -49,14 +50,16 @@ def read_file(
     filename: str | None = None,
     limits: Limits | None = None,
     workers: int | None = None,
-    chunk_bytes: int = CHUNK_BYTES,
+    chunk_bytes: int | None = CHUNK_BYTES,
 ) -> FileOutcome:
     """Every aggregate report in one uploaded file (an archive or e-mail may hold several), and
     every part of it that is not one, with the reason.
 
     ``data`` is the file's bytes, a path, or a binary stream. A report larger than twice
     ``chunk_bytes`` is cut into chunks of about that size, parsed on ``workers`` processes
-    (default: every core, when this process runs a single thread).
+    (default: every core, when this process runs a single thread), records written the plain way
+    without a tree (``plain``). ``chunk_bytes=None`` reads every report in one piece with lxml:
+    the simple path, which the fast one must equal.
     """
     return _read(data, filename, limits, workers, chunk_bytes, None)
 
@@ -69,7 +72,7 @@ def _read(data, filename, limits, workers, chunk_bytes, batch: _Batch | None) ->
         workers = cores() if threading.active_count() == 1 else 1
     replay = _replayable(data)
     if replay is None:
-        workers = 1  # a big report is cut only where it can be read again whole, should the cutting fail
+        chunk_bytes = None  # a big report is cut only where it can be read again whole, should the cutting fail
     limits = limits or Limits()
     name = filename or (str(data) if isinstance(data, (str, PathLike)) else "the upload")
     reports, refusals = [], []
@@ -89,7 +92,7 @@ def _read(data, filename, limits, workers, chunk_bytes, batch: _Batch | None) ->
     except ReportError as exc:  # the file itself, before any part of it could be told apart
         refusals.append(Refusal(name, str(exc)))
     except NotCuttable:  # a big report that the chunks would not read as it reads whole: the simple path
-        return _read(replay(), filename, limits, 1, chunk_bytes, batch)
+        return _read(replay(), filename, limits, 1, None, batch)
     finally:
         if stream is not data:
             stream.close()
@@ -113,7 +116,7 @@ def parse_reports(
     filename: str | None = None,
     limits: Limits | None = None,
     workers: int | None = None,
-    chunk_bytes: int = CHUNK_BYTES,
+    chunk_bytes: int | None = CHUNK_BYTES,
 ) -> list[Report]:
     """The reports in one file (see ``read_file``); ``ReportError`` with every reason when there
     is none. Parts refused beside readable reports are in ``read_file``'s outcome."""
@@ -225,7 +228,11 @@ class _Rows:
 
 
 def parse_payload(
-    payload: Payload, workers: int = 1, chunk_bytes: int = CHUNK_BYTES, max_records: int = 1 << 62, batch: _Batch | None = None
+    payload: Payload,
+    workers: int = 1,
+    chunk_bytes: int | None = CHUNK_BYTES,
+    max_records: int = 1 << 62,
+    batch: _Batch | None = None,
 ) -> Report:
     stream, repairs = payload.stream, []
     head = stream.peek(1 << 16)[: 1 << 16]
@@ -237,7 +244,7 @@ def parse_payload(
     if DOCTYPE.search(head[: head.find(b"<feedback") if b"<feedback" in head else len(head)]):
         raise ReportError(dtd)
     chunks = None
-    if workers > 1 and UTF8_DECLARATION.match(head):
+    if chunk_bytes and UTF8_DECLARATION.match(head):
         # The first read holds the report's header (metadata, policy) and the first records.
         first = max(2 * chunk_bytes, 1 << 16)
         start = stream.read(first)

@@ -153,6 +153,11 @@ class Columns:
     def rows(self) -> int:
         return self._flushed + len(self.pending[0])
 
+    def extend(self, pending: list[list]) -> None:
+        """Append records read elsewhere (``plain.read_plain``), given as lists in ``_PENDING`` order."""
+        for values, more in zip(self.pending, pending, strict=True):
+            values.extend(more)
+
     def flush(self) -> None:
         """Turn the pending Python lists into Arrow columns, trimmed and lower-cased in C.
 

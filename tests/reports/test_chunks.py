@@ -50,12 +50,18 @@ def _table(path_or_bytes, workers, chunk_bytes=SMALL):
     return report
 
 
+def _one(path_or_bytes):
+    """The simple path, the reference: one piece, lxml."""
+    return _table(path_or_bytes, 1, None)
+
+
 def test_chunked_parsing_equals_one_process(tiny_chunks, generated):
-    one, many = _table(generated, 1), _table(generated, 2)
-    assert len(tiny_chunks) == 1
+    one, many, here = _one(generated), _table(generated, 2), _table(generated, 1)
+    assert len(tiny_chunks) == 2  # on workers, and in this process
     assert many.records.num_rows == 3000
-    assert many.records.to_pylist() == one.records.to_pylist()
-    assert (many.metadata, many.policy, many.repairs) == (one.metadata, one.policy, one.repairs)
+    for chunked in (many, here):
+        assert chunked.records.to_pylist() == one.records.to_pylist()
+        assert (chunked.metadata, chunked.policy, chunked.repairs) == (one.metadata, one.policy, one.repairs)
 
 
 def test_the_fast_triage_equals_the_reference(tiny_chunks, generated):
@@ -64,7 +70,7 @@ def test_the_fast_triage_equals_the_reference(tiny_chunks, generated):
 
 def test_namespaced_and_compressed_documents_are_cut_too(tiny_chunks, generated):
     namespaced = generated.read_bytes().replace(b"<feedback>", b'<feedback xmlns="urn:ietf:params:xml:ns:dmarc-2.0">', 1)
-    one, many = _table(namespaced, 1), _table(gzip.compress(namespaced), 2)
+    one, many = _one(namespaced), _table(gzip.compress(namespaced), 2)
     assert len(tiny_chunks) == 1
     assert many.schema == "RFC 9990" and many.records.num_rows == 3000
     assert many.records.to_pylist() == one.records.to_pylist()
@@ -74,7 +80,7 @@ def test_a_truncated_big_report_says_so(tiny_chunks, generated):
     # Cut, then read again in one piece (the records are not followed by the root's end tag): what
     # the serial reader says, the chunked one says.
     cut = generated.read_bytes().rsplit(b"</feedback>", 1)[0]
-    one, many = _table(cut, 1), _table(cut, 2)
+    one, many = _one(cut), _table(cut, 2)
     assert len(tiny_chunks) == 1 and many.records.num_rows == 3000
     assert any("the file ends before <feedback> is closed; what came before was read" in r for r in many.repairs)
     assert (many.records.to_pylist(), many.repairs) == (one.records.to_pylist(), one.repairs)
@@ -88,7 +94,7 @@ def test_other_encodings_are_read_in_one_piece(tiny_chunks, generated):
 
 def test_records_longer_than_a_chunk_are_taken_whole(tiny_chunks, shorter):
     # Every record is longer than 256 bytes, so each is a chunk of its own: a round trip to a worker.
-    one, many = _table(shorter, 1), _table(shorter, 2, chunk_bytes=256)
+    one, many = _one(shorter), _table(shorter, 2, chunk_bytes=256)
     assert len(tiny_chunks) == 1 and many.records.num_rows == 150
     assert many.records.to_pylist() == one.records.to_pylist() and many.repairs == one.repairs
 
@@ -107,14 +113,14 @@ def test_a_record_end_tag_inside_markup_is_no_place_to_cut(tiny_chunks, generate
     document = generated.read_bytes()
     middle = document.index(b"</record>", len(document) // 3) + len(b"</record>")
     marked = document[:middle] + markup * 40 + document[middle:]
-    one, many = _table(marked, 1), _table(marked, 2)
+    one, many = _one(marked), _table(marked, 2)
     assert many.records.num_rows == one.records.num_rows == 3000
     assert many.records.to_pylist() == one.records.to_pylist()
 
 
 def test_a_comment_in_the_header_reads_in_one_piece(tiny_chunks, generated):
     document = generated.read_bytes().replace(b"<record>", b"<!-- <record> --><record>", 1)
-    assert _table(document, 2).records.to_pylist() == _table(document, 1).records.to_pylist()
+    assert _table(document, 2).records.to_pylist() == _one(document).records.to_pylist()
 
 
 def test_a_big_report_that_cannot_be_cut_is_still_read_whole(tiny_chunks, generated):
@@ -137,7 +143,7 @@ def test_a_long_stretch_without_records_stops_both_readers_at_the_same_record(ti
     document = generated.read_bytes()
     at = document.index(b"<record>") if where == 0 else _after_record(document, where)
     document = document[:at] + b" " * (11 << 20) + document[at:]
-    one, many = _table(document, 1), _table(document, 2)
+    one, many = _one(document), _table(document, 2)
     assert one.records.num_rows == where
     assert many.records.to_pylist() == one.records.to_pylist() and many.repairs == one.repairs
     assert any("without a record or a report section stopped the reading there" in repair for repair in many.repairs)
@@ -147,7 +153,7 @@ def test_an_element_too_long_for_a_report_keeps_the_records_before_it(tiny_chunk
     document = generated.read_bytes()
     at = document.index(b"</source_ip>", _after_record(document, 2000))
     document = document[:at] + b"x" * (11 << 20) + document[at:]
-    one, many = _table(document, 1), _table(document, 2)
+    one, many = _one(document), _table(document, 2)
     assert one.records.num_rows == 2000
     assert many.records.to_pylist() == one.records.to_pylist() and many.repairs == one.repairs
     assert any("an element over 1 MB long" in repair for repair in many.repairs)
@@ -162,7 +168,7 @@ def _after_record(document: bytes, count: int) -> int:
 
 def test_the_records_budget_cuts_both_readers_at_the_same_record(tiny_chunks, generated):
     limits = Limits(max_records=1234)
-    (one,) = parse_reports(generated, "report.xml", limits, workers=1)
+    (one,) = parse_reports(generated, "report.xml", limits, workers=1, chunk_bytes=None)
     (many,) = parse_reports(generated, "report.xml", limits, workers=2, chunk_bytes=SMALL)
     assert len(tiny_chunks) == 1
     assert one.records.num_rows == 1234
@@ -216,9 +222,10 @@ ODD_SHAPES = {
 @pytest.mark.parametrize("shape", ODD_SHAPES)
 def test_reports_of_odd_shapes_read_as_they_read_in_one_piece(tiny_chunks, generated, shape):
     document = ODD_SHAPES[shape](generated.read_bytes())
-    one, many = _table(document, 1), _table(document, 2)
-    assert many.records.to_pylist() == one.records.to_pylist()
-    assert (many.metadata, many.policy, many.repairs) == (one.metadata, one.policy, one.repairs)
+    one = _one(document)
+    for chunked in (_table(document, 2), _table(document, 1)):
+        assert chunked.records.to_pylist() == one.records.to_pylist()
+        assert (chunked.metadata, chunked.policy, chunked.repairs) == (one.metadata, one.policy, one.repairs)
 
 
 def test_a_stream_is_read_again_from_its_start_when_cutting_fails(tiny_chunks, generated):

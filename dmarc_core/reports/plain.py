@@ -1,0 +1,164 @@
+"""Plain records read without a tree: the fast path for the records of a big report.
+
+Nearly every report writes its records the same plain way: the elements of RFC 7489 Appendix C
+without namespace prefixes, attributes, comments, CDATA or character references, and text
+without ``<`` or ``&``. That much of XML is a regular language, so one regular expression
+recognises it exactly; where it matches, the text of each element is the text between its tags,
+as libxml2 would give it, and every field is where the record reader would look for it. Those
+records go straight into the reader's ``Columns`` (and are cleaned there like any other).
+
+Anything else (another order of the row's fields, an unknown element, a duplicate field, more
+than ``_MAX_RESULTS`` results, text that XML would change) is no plain record: ``read_plain``
+then says so and leaves the records to lxml and ``RecordReader``, which remain the reference
+the tests compare this path with.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .records import _MAX_ELEMENT_BYTES, _MAX_RESULTS, _PENDING, Columns
+
+# White space between tags, and an element's text: no markup, no reference, no character XML
+# forbids or rewrites (C0 controls, CR, which XML turns into LF, U+FFFE and U+FFFF).
+_SPACE = r"[ \t\r\n]*+"
+_TEXT = r"[^<&\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]*+"
+
+
+def _leaf(name: str) -> str:
+    """One optional element of text, captured (None when absent, as an empty element reads)."""
+    return rf"(?:<{name}>({_TEXT})</{name}>|<{name}/>)?+{_SPACE}"
+
+
+def _any(names: str) -> str:
+    """Elements of text among ``names`` (each closed by its own name), in any order and number."""
+    return rf"(?:(?:{'|'.join(rf'<{name}>{_TEXT}</{name}>|<{name}/>' for name in names.split('|'))}){_SPACE})*+"
+
+
+_ENTRY_FIELDS = "domain|selector|result|scope|human_result"
+_RECORD = re.compile(
+    rf"<record>{_SPACE}<row>{_SPACE}{_leaf('source_ip')}{_leaf('count')}"
+    rf"<policy_evaluated>{_SPACE}{_leaf('disposition')}{_leaf('dkim')}{_leaf('spf')}"
+    rf"((?:<reason>{_SPACE}{_any('type|comment')}</reason>{_SPACE})*+)"
+    rf"</policy_evaluated>{_SPACE}</row>{_SPACE}"
+    rf"<identifiers>{_SPACE}({_any('header_from|envelope_from|envelope_to')})</identifiers>{_SPACE}"
+    rf"(?:<auth_results>{_SPACE}((?:(?:<dkim>{_SPACE}{_any(_ENTRY_FIELDS)}</dkim>|<spf>{_SPACE}{_any(_ENTRY_FIELDS)}</spf>){_SPACE})*+)"
+    rf"</auth_results>"
+    rf"|<auth_results/>){_SPACE}</record>{_SPACE}"
+)
+#: An element of text: its name, and its text ("" when written <name/>).
+_FIELDS = re.compile(rf"<(\w+)(?:>({_TEXT})</\1>|/>)")
+#: An auth result whose fields come in the usual order, each at most once: read in one step.
+_USUAL_ENTRY = re.compile(
+    rf"<(dkim|spf)>{_SPACE}{_leaf('domain')}{_leaf('selector')}{_leaf('scope')}{_leaf('result')}"
+    rf"{_any('human_result')}</\1>"
+)
+_ENTRIES = re.compile(rf"<(dkim|spf)>{_SPACE}({_any(_ENTRY_FIELDS)})</\1>")
+_FIRST_SPACE = re.compile(_SPACE)
+
+
+_ROW = ("source_ip", "count", "disposition", "reported_dkim", "reported_spf")
+_REST = ("reason", "reason_comment", "header_from", "envelope_from", "envelope_to")
+#: Characters in one record beyond which it is left to the reader, which stops at an element over
+#: ``_MAX_ELEMENT_BYTES`` (a character is at most 4 bytes; no real record comes near).
+_LONGEST = _MAX_ELEMENT_BYTES // 16
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def _fields(text: str) -> dict[str, str]:
+    found = _FIELDS.findall(text)
+    fields = dict(found)
+    if len(fields) != len(found):
+        raise _NotPlain  # a field twice: the reader keeps the first; rare enough to leave to it
+    return fields
+
+
+def _entries(results: str | None) -> list[tuple]:
+    """(kind, domain, selector, scope, result) of every <dkim> and <spf> in an <auth_results>."""
+    if not results:
+        return []
+    usual = _USUAL_ENTRY.findall(results)
+    if len(usual) == results.count("</dkim>") + results.count("</spf>"):
+        return usual
+    # Fields in another order (a receiver's own), or one twice: read field by field.
+    entries = []
+    for kind, entry in _ENTRIES.findall(results):
+        fields = _fields(entry)
+        entries.append((kind, fields.get("domain"), fields.get("selector"), fields.get("scope"), fields.get("result")))
+    return entries
+
+
+def _joined(values: list[str], separator: str) -> str:
+    # As the record reader joins them: empty ones left out, the separator inside one replaced.
+    return separator.join(filter(None, (value.replace(separator, "?") for value in values)))
+
+
+def read_plain(piece: bytes, columns: Columns) -> bool:
+    """Append the records of ``piece`` (whole ``<record>`` elements, white space around them) to
+    ``columns`` when every one is plain, and say so; otherwise append nothing and return False."""
+    try:
+        text = piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if "]]>" in text:  # XML forbids it in text; libxml2 would report it
+        return False
+    pending: list[list] = [[] for _ in _PENDING]
+    add = {name: values.append for name, values in zip(_PENDING, pending, strict=True)}
+    source_ip, count, disposition, reported_dkim, reported_spf = (add[name] for name in _ROW)
+    reason, reason_comment, header_from, envelope_from, envelope_to = (add[name] for name in _REST)
+    dkim_domain, dkim_selector, dkim_result, dkim_count = (
+        add[f"dkim.{name}"] for name in ("domain", "selector", "result", "count")
+    )
+    spf_domain, spf_scope, spf_result, spf_count = (add[f"spf.{name}"] for name in ("domain", "scope", "result", "count"))
+    at = _FIRST_SPACE.match(text).end()
+    try:
+        for match in _RECORD.finditer(text, at):
+            if match.start() != at or match.end() - at > _LONGEST:
+                return False  # something that is no plain record lies between two; or a record the reader stops at
+            at = match.end()
+            ip, messages, evaluated, dkim, spf, reasons, identifiers, results = match.groups()
+            source_ip(ip or "")
+            count(messages or "")
+            disposition(evaluated or "")
+            reported_dkim(dkim or "")
+            reported_spf(spf or "")
+            if reasons:
+                pairs = _FIELDS.findall(reasons)
+                types = [value for name, value in pairs if name == "type"]
+                comments = [value for name, value in pairs if name == "comment"]
+                if len(types) > _MAX_RESULTS or len(comments) > _MAX_RESULTS:
+                    return False
+                reason(_joined(types, ","))
+                reason_comment(_joined(comments, "; "))
+            else:
+                reason("")
+                reason_comment("")
+            names = _fields(identifiers)
+            header_from(names.get("header_from", ""))
+            envelope_from(names.get("envelope_from", ""))
+            envelope_to(names.get("envelope_to", ""))
+            signatures = checks = 0
+            for kind, domain, selector, scope, result in _entries(results):
+                if kind == "dkim":
+                    dkim_domain(domain or "")
+                    dkim_selector(selector or "")
+                    dkim_result(result or "")
+                    signatures += 1
+                else:
+                    spf_domain(domain or "")
+                    spf_scope(scope or "")
+                    spf_result(result or "")
+                    checks += 1
+            if signatures > _MAX_RESULTS or checks > _MAX_RESULTS:
+                return False
+            dkim_count(signatures)
+            spf_count(checks)
+    except _NotPlain:
+        return False
+    if at != len(text):
+        return False
+    columns.extend(pending)
+    return True
