@@ -3,6 +3,7 @@
     python bench/measure.py ours|floor|floor-every-element|parsedmarc FILE
     python bench/measure.py ours-many|floor-many|parsedmarc-many FOLDER
     python bench/measure.py cli-align -
+    python bench/measure.py MODE FILE --profile     # the top entries of a profile instead
 
 Prints one JSON line: {"seconds": ..., "peak_rss_mb": ..., "records": ...}.
 """
@@ -154,9 +155,40 @@ MODES = {
     "cli-align": cli_align,
 }
 
+
+def profile(mode: str, file: Path, entries: int = 8) -> list[str]:
+    """Where the time of one run goes: the functions with the most time of their own."""
+    import cProfile
+    import pstats
+
+    import pyarrow.compute  # noqa: F401
+
+    import dmarc_core.analysis.triage  # noqa: F401 - imports are no part of the work
+
+    profiler = cProfile.Profile()
+    profiler.runcall(MODES[mode], file)
+    stats = pstats.Stats(profiler)
+    own = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:entries]  # type: ignore[attr-defined]
+    return [f"{_where(*key)}: {seconds:.2f} s ({seconds / stats.total_tt:.0%})" for key, (_, _, seconds, _, _) in own]  # type: ignore[attr-defined]
+
+
+def _where(filename: str, line: int, function: str) -> str:
+    if filename == "~":  # a built-in
+        return function
+    parts = Path(filename).parts
+    for anchor in ("site-packages", "dmarc_core"):
+        if anchor in parts:
+            parts = parts[parts.index(anchor) + (anchor == "site-packages") :]
+            break
+    return f"{'/'.join(parts[-2:])}:{line} {function}"
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     mode, file = sys.argv[1], Path(sys.argv[2])
+    if sys.argv[3:] == ["--profile"]:
+        print(json.dumps({"top": profile(mode, file)}))
+        sys.exit(0)
     records, seconds = MODES[mode](file)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if mode == "cli-align" else 0.0
     print(

@@ -17,7 +17,6 @@ import concurrent.futures.process
 import dataclasses
 import io
 import itertools
-import threading
 from collections.abc import Callable, Sequence
 from importlib import resources
 from os import PathLike
@@ -49,27 +48,24 @@ def read_file(
     data: bytes | str | PathLike | BinaryIO,
     filename: str | None = None,
     limits: Limits | None = None,
-    workers: int | None = None,
+    workers: int = 1,
     chunk_bytes: int | None = CHUNK_BYTES,
 ) -> FileOutcome:
     """Every aggregate report in one uploaded file (an archive or e-mail may hold several), and
     every part of it that is not one, with the reason.
 
     ``data`` is the file's bytes, a path, or a binary stream. A report larger than twice
-    ``chunk_bytes`` is cut into chunks of about that size, parsed on ``workers`` processes
-    (default: every core, when this process runs a single thread), records written the plain way
-    without a tree (``plain``). ``chunk_bytes=None`` reads every report in one piece with lxml:
-    the simple path, which the fast one must equal.
+    ``chunk_bytes`` is cut into chunks of about that size, whose records written the plain way
+    are read without a tree (``plain``), in this process or on ``workers`` processes: more
+    workers pay only on many cores, each with a copy of the libraries in memory.
+    ``chunk_bytes=None`` reads every report in one piece with lxml: the simple path, which the
+    fast one must equal.
     """
     return _read(data, filename, limits, workers, chunk_bytes, None)
 
 
 def _read(data, filename, limits, workers, chunk_bytes, batch: _Batch | None) -> FileOutcome:
     """``read_file``, with the records of its reports put in ``batch`` when one is given."""
-    # Left to itself, a process with several threads (a web server) reads a big report in one piece:
-    # its workers could only come from a fork server, which re-imports the caller's main module.
-    if workers is None:
-        workers = cores() if threading.active_count() == 1 else 1
     replay = _replayable(data)
     if replay is None:
         chunk_bytes = None  # a big report is cut only where it can be read again whole, should the cutting fail
@@ -115,7 +111,7 @@ def parse_reports(
     data: bytes | str | PathLike | BinaryIO,
     filename: str | None = None,
     limits: Limits | None = None,
-    workers: int | None = None,
+    workers: int = 1,
     chunk_bytes: int | None = CHUNK_BYTES,
 ) -> list[Report]:
     """The reports in one file (see ``read_file``); ``ReportError`` with every reason when there
