@@ -143,6 +143,7 @@ def main() -> int:
     if args.many:
         sections.append(many_section(args.many, args.runs, with_parsedmarc))
     sections.append(cli_section(args.runs))
+    sections.append(profile_section(args.variety, args.many))
     output = "\n\n".join(sections)
     print(output)
     print("\n".join(notes))
@@ -226,6 +227,23 @@ def cli_section(runs: int) -> str:
         "The CLI: `python -m dmarc_core align user@example.com mail.example.com`, start-up and imports included: "
         f"{result['seconds']:.2f} s, {result['peak_rss_mb']:.0f} MB (median of {result['runs']})."
     )
+
+
+def profile_section(records: int, files: int) -> str:
+    """Where the time goes: the top entries of one profiled run of each path (time of their own)."""
+    paths = {}
+    if records:
+        paths[f"parse + triage of {records:,} varied records (.xml.gz)"] = ("ours", HERE / "out" / f"variety-{records}.xml.gz")
+    if files:
+        paths[f"a month of reports ({files:,} files)"] = ("ours-many", HERE / "out" / f"many-{files}")
+    lines = ["Where the time goes (one run under cProfile, the functions with the most time of their own):"]
+    for title, (mode, path) in paths.items():
+        done = subprocess.run(
+            [sys.executable, str(HERE / "measure.py"), mode, str(path), "--profile"], capture_output=True, text=True, cwd=ROOT
+        )
+        top = json.loads(done.stdout)["top"] if done.returncode == 0 else [f"failed: {done.stderr.strip()[-200:]}"]
+        lines += ["", f"- {title}:", *(f"  - `{entry}`" for entry in top)]
+    return "\n".join(lines)
 
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
