@@ -17,9 +17,11 @@ bench:
 bench-quick:
 	$(UV) run python bench/run.py --sizes 1000 10000 100000 --variety 10000 --many 300 --runs 3 --no-write
 
-# The fuzzer of tests/reports/test_fuzz.py at length (about 20 cases a second); seeds are the case numbers.
+# The fuzzers at length: tests/reports/test_fuzz.py (about 20 cases a second; seeds are the case
+# numbers) and the plain-records fast path against lxml (tests/reports/test_plain.py, about 40 a second).
 fuzz:
-	FUZZ_CASES=$${FUZZ_CASES:-50000} FUZZ_CHUNK_CASES=$${FUZZ_CHUNK_CASES:-300} $(UV) run pytest tests/reports/test_fuzz.py -q
+	FUZZ_CASES=$${FUZZ_CASES:-50000} FUZZ_CHUNK_CASES=$${FUZZ_CHUNK_CASES:-300} PLAIN_CASES=$${PLAIN_CASES:-40000} \
+		$(UV) run pytest tests/reports/test_fuzz.py tests/reports/test_plain.py -q
 
 lint:
 	$(UV) run ruff check . && $(UV) run ruff format --check .
