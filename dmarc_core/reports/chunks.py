@@ -40,7 +40,7 @@ class NotCuttable(Exception):
 
 
 UTF8_DECLARATION = re.compile(
-    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*encoding=[\"'](?:utf-8|us-ascii|ascii)[\"']|<\?xml(?![^>]*encoding)|<(?![?!]))",
+    rb"(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*encoding=[\"']utf-8[\"']|<\?xml(?![^>]*encoding)|<(?![?!]))",
     re.IGNORECASE,
 )
 _RECORD_START = re.compile(rb"<((?:[\w.-]+:)?record)[\s>]")

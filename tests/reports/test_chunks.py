@@ -213,6 +213,11 @@ ODD_SHAPES = {
     "notes-from-header-and-records": lambda d: _second_half(
         d.replace(b"<pct>100</pct>", b"<pct>200</pct>", 1), lambda rest: rest.replace(b"identifiers>", b"identities>")
     ),
+    # Issue 15's review: a chunk is read as UTF-8, where the whole report reads bytes over 127 as damage.
+    "declared-ascii-with-other-bytes": lambda d: _second_half(
+        d.replace(b'encoding="UTF-8"', b'encoding="us-ascii"', 1),
+        lambda rest: rest.replace(b"<header_from>", "<header_from>é".encode(), 1),
+    ),
     "a-record-too-long-for-a-report": lambda d: _second_half(
         d, lambda rest: rest.replace(b"</row>", b"<x/>" * 300_000 + b"</row>", 1)
     ),
