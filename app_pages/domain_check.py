@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from dmarc_core import NAMESERVER_ENV, check_domain, knowledge, make_resolver
+from dmarc_core import check_domain, knowledge, make_resolver
 from ui import check as draw
 from ui.text import inert
 
@@ -61,20 +61,23 @@ except ValueError as problem:
 
 if result.unreachable:
     st.error(
-        f"### DNS did not answer\nThe DNS server ({inert(result.nameservers)}) answered none of the lookups within a "
-        f"few seconds, so nothing could be checked. Try again in a minute; if it keeps failing, check the network "
-        f"or set the environment variable {NAMESERVER_ENV} to a DNS server that answers (ip or ip:port).",
+        f"### DNS did not answer\nThe DNS server this app asks ({inert(result.nameservers)}) answered none of the "
+        "lookups within a few seconds, so nothing could be checked. Try again in a minute; if it keeps failing, it may be "
+        "down or unreachable from where the app runs, and whoever runs the app can point it at another one.",
         icon=":material/cloud_off:",
     )
     st.stop()
 
+findings = list(result.findings)
+if not result.exists:  # before anything else: the rest is about a name nobody can send from
+    draw.finding(findings.pop(0))
 draw.verdict(result)
 st.caption(f"Asked {inert(result.nameservers)}.")
 
 st.header("Findings")
 if not result.findings:
     st.success("Nothing to fix: the record, the keys found and SPF look right.", icon=":material/thumb_up:")
-for note in result.findings:
+for note in findings:
     draw.finding(note)
 
 st.header("DMARC record")

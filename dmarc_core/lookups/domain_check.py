@@ -79,6 +79,11 @@ class DomainCheck:
         return self.dmarc.tree_walk.organizational_domain or self.dmarc.rfc7489.organizational_domain
 
     @property
+    def exists(self) -> bool:
+        """False when DNS answered that the name itself does not exist (NXDOMAIN for its TXT)."""
+        return self.spf.status != "nxdomain"
+
+    @property
     def policy(self) -> tuple[str, str] | None:
         """The tag that decides for mail from this domain and its value: p= for the domain's own
         record; for an inherited one sp=, or np= if the domain does not exist (RFC 9989 4.10.1)."""
@@ -87,7 +92,7 @@ class DomainCheck:
             return None
         if self.dmarc.applied.found_at == f"_dmarc.{self.domain}":
             return "p", record.p
-        return ("np", record.np) if self.spf.status == "nxdomain" else ("sp", record.sp)
+        return ("sp", record.sp) if self.exists else ("np", record.np)
 
     @property
     def common_keys(self) -> tuple[DkimKeyLookup, ...]:
@@ -199,6 +204,8 @@ def _findings(check: DomainCheck) -> list[Observation]:
     def note(key: str, **words: object) -> None:
         notes.append(Observation(texts[key], {**base, **{name: str(value) for name, value in words.items()}}))
 
+    if not check.exists:  # said first: every other finding about a name that does not exist is noise
+        note("domain_missing")
     failed = [detail for status, detail in check.asked.values() if status in FAILED]
     if failed:
         note("dns_failed", failed=len(failed), total=len(check.asked), detail=failed[0])
@@ -230,11 +237,11 @@ def _findings(check: DomainCheck) -> list[Observation]:
             note(f"selector_{key.status}", **words)
         elif key.key_size_concern:
             note(f"selector_{key.key_size_concern}_key", bits=key.bits, **words)
-    if check.dkim and all(key.missing for key in check.dkim):
+    if check.exists and check.dkim and all(key.missing for key in check.dkim):
         note("no_dkim_key", count=len(check.dkim))
     if check.spf.status == "multiple":
         note("spf_multiple", count=len(check.spf.records))
-    elif check.spf.status in ("nxdomain", "no_record"):
+    elif check.spf.status == "no_record":
         note("spf_missing")
     if check.dmarc.differences:
         note("methods_differ", differences=" ".join(check.dmarc.differences))

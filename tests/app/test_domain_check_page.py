@@ -95,7 +95,16 @@ def test_unreachable_dns_is_a_clear_message_within_seconds(check_page, monkeypat
     assert not test.exception
     message = texts(test.error)
     assert len(message) == 1 and message[0].startswith("### DNS did not answer")
-    assert silent_dns.address in message[0] and NAMESERVER_ENV in message[0]
+    # In words for the visitor: the server's setting is the README's business, not the page's.
+    assert silent_dns.address in message[0] and "whoever runs the app" in message[0] and NAMESERVER_ENV not in message[0]
+
+
+def test_a_name_that_does_not_exist_is_said_first(check_page):
+    test = check_page(domain="ghost.example.com")
+    first = texts(test.error)[0]
+    assert first.startswith("**ghost.example.com does not exist in DNS**") and "NXDOMAIN" in first
+    assert texts(test.success)[0].startswith("### DMARC record found at _dmarc.example.com")  # np= applies, said next
+    assert "has no SPF record" not in boxes(test)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,9 @@ def test_an_inherited_record_applies_sp_and_np_to_a_name_that_does_not_exist(res
     assert "quarantined" in next(note.title for note in news.findings if note.key == "enforcing")
     ghost = check_domain("ghost.example.com", resolver=resolver)
     assert ghost.spf.status == "nxdomain" and ghost.policy == ("np", "quarantine")
+    # Issue 16: a name that does not exist is said first, and no SPF or DKIM finding follows about it.
+    assert not ghost.exists and keys(ghost)[0] == ("domain_missing", None)
+    assert {"spf_missing", "no_dkim_key"}.isdisjoint(key for key, _ in keys(ghost))
 
 
 def test_dkim_keys_tie_to_root_cause_4_and_an_empty_search_to_root_cause_1(resolver):
