@@ -9,7 +9,7 @@ import streamlit as st
 
 # An emoji icon: Streamlit draws it as an inline SVG. A :material/...: page icon makes every
 # browser fetch the favicon from fonts.gstatic.com, a request to Google the app promises not to make.
-st.set_page_config(page_title="DMARC Alignment Explainer", page_icon="📧", layout="wide")
+st.set_page_config(page_icon="📧", layout="wide")
 
 navigation = st.navigation(
     [
@@ -19,6 +19,9 @@ navigation = st.navigation(
         st.Page("app_pages/domain_check.py", title="Domain Check", icon=":material/dns:", url_path="check"),
     ]
 )
+
+# One tab title per page, so that a person with several tabs open tells them apart.
+st.set_page_config(page_title=f"{navigation.title} · DMARC Alignment Explainer")
 
 with st.sidebar:
     st.markdown("**DMARC Alignment Explainer**")

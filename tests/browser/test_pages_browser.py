@@ -29,6 +29,8 @@ def expect_page(page, title: str) -> None:
     expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name=title.split(":")[0])).to_have_attribute(
         "aria-current", "page"
     )
+    # One tab title per page (issue 16): the page's own name first, then the app's.
+    expect(page).to_have_title(f"{title.split(':')[0]} · DMARC Alignment Explainer")
 
 
 @pytest.mark.parametrize(("path", "title"), PAGES)
