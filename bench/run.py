@@ -154,8 +154,8 @@ def main() -> int:
             f"Median of {args.runs} runs per cell (parsedmarc: {args.parsedmarc_runs}), each in its own process. "
             "Time is `triage(parse_reports(path))` on a synthetic RFC 7489 report from `bench/generate.py`, "
             "without interpreter start-up and imports; peak RSS is the process's maximum resident set (VmHWM), imports included. "
-            'Reports over 8 MB are read by worker processes forked from it (none below that: "0 MB"); '
-            '"each worker" is the largest of their peaks, pages shared with the parent counted in both. '
+            "Reports over 8 MB are cut into chunks of whole records, read in the same process (plain records by one "
+            'regular expression, the rest by lxml): "each worker" stays 0 MB unless workers are asked for. '
             "parsedmarc is `parse_aggregate_report_xml(..., offline=True)` on the same file. "
             'Floors are lxml iterparse with no extraction: the issue\'s "bare iterparse" (an end event for every '
             'element) and DESIGN.md\'s tighter one (`tag="record"`), on the same decompressed bytes.\n\n'
