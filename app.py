@@ -7,27 +7,35 @@ frame and its st.navigation."""
 
 import streamlit as st
 
-# An emoji icon: Streamlit draws it as an inline SVG. A :material/...: page icon makes every
-# browser fetch the favicon from fonts.gstatic.com, a request to Google the app promises not to make.
-st.set_page_config(page_icon="📧", layout="wide")
 
-navigation = st.navigation(
-    [
-        st.Page("app_pages/explorer.py", title="Alignment Explorer", icon=":material/compare_arrows:", default=True),
-        st.Page("app_pages/triage.py", title="Report Triage", icon=":material/fact_check:", url_path="triage"),
-        st.Page("app_pages/guide.py", title="Guide", icon=":material/menu_book:", url_path="guide"),
-        st.Page("app_pages/domain_check.py", title="Domain Check", icon=":material/dns:", url_path="check"),
-    ]
-)
+def main() -> None:
+    # An emoji icon: Streamlit draws it as an inline SVG. A :material/...: page icon makes every
+    # browser fetch the favicon from fonts.gstatic.com, a request to Google the app promises not to make.
+    st.set_page_config(page_icon="📧", layout="wide")
 
-# One tab title per page, so that a person with several tabs open tells them apart.
-st.set_page_config(page_title=f"{navigation.title} · DMARC Alignment Explainer")
-
-with st.sidebar:
-    st.markdown("**DMARC Alignment Explainer**")
-    st.caption(
-        "Why does mail fail DMARC although DKIM passes? Explore alignment, triage your aggregate "
-        "reports, check your DNS. Nothing leaves your browser session unless you ask for a DNS lookup."
+    navigation = st.navigation(
+        [
+            st.Page("app_pages/explorer.py", title="Alignment Explorer", icon=":material/compare_arrows:", default=True),
+            st.Page("app_pages/triage.py", title="Report Triage", icon=":material/fact_check:", url_path="triage"),
+            st.Page("app_pages/guide.py", title="Guide", icon=":material/menu_book:", url_path="guide"),
+            st.Page("app_pages/domain_check.py", title="Domain Check", icon=":material/dns:", url_path="check"),
+        ]
     )
 
-navigation.run()
+    # One tab title per page, so that a person with several tabs open tells them apart.
+    st.set_page_config(page_title=f"{navigation.title} · DMARC Alignment Explainer")
+
+    with st.sidebar:
+        st.markdown("**DMARC Alignment Explainer**")
+        st.caption(
+            "Why does mail fail DMARC although DKIM passes? Explore alignment, triage your aggregate "
+            "reports, check your DNS. Nothing leaves your browser session unless you ask for a DNS lookup."
+        )
+
+    navigation.run()
+
+
+# Worker processes reading big reports import the main module again, as __mp_main__ (multiprocessing
+# with a fork server): the frame runs only when Streamlit runs this script.
+if __name__ == "__main__":
+    main()

@@ -34,6 +34,15 @@ def test_no_legacy_pages_folder():
     assert not (ROOT / "pages").exists()
 
 
+def test_worker_processes_can_import_the_apps_main_script():
+    # A worker started by a fork server imports the main module again as __mp_main__, and under
+    # Streamlit (and AppTest) that module is app.py: it must run nothing there. (Issue 15: a worker
+    # that ran the frame died, and every big report read after an app test with it.)
+    code = f"import runpy; runpy.run_path({str(ROOT / 'app.py')!r}, run_name='__mp_main__')"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "streamlit" not in done.stderr.lower(), done.stderr
+
+
 def test_ruff_finds_nothing_to_lint_or_format():
     ruff = [sys.executable, "-m", "ruff"]
     lint = subprocess.run([*ruff, "check", "--quiet", "."], cwd=ROOT, capture_output=True, text=True)
