@@ -34,9 +34,11 @@ def parse_mode(value: str | None, tag: str = "adkim") -> Mode:
     return mode
 
 
+@functools.lru_cache(maxsize=1024)
 def reported_result(value: str | None, identifier: Identifier) -> str:
     """A result as a report writes it, as the RFC word it stands for: synonyms mapped, and any
-    other word (or none) neutral, RFC 8601's result for what could not be processed."""
+    other word (or none) neutral, RFC 8601's result for what could not be processed. Cached: a
+    report repeats a few words on every entry."""
     result = str(value or "").strip().lower()
     result = _RESULT_SYNONYMS[identifier].get(result, result)
     return result if result in (DKIM_RESULTS if identifier == "dkim" else SPF_RESULTS) else "neutral"
@@ -124,4 +126,9 @@ def aligns(from_domain: str | None, domain: str | None, mode: str = "r") -> bool
     if mode == "s":
         return safe_domain(domain) == from_domain
     org = safe_organizational_domain(from_domain)
-    return org is not None and safe_organizational_domain(domain) == org
+    auth = safe_domain(domain)
+    # A domain's organizational domain ends its name, so a name that does not end with ``org`` is
+    # of another organization without a look-up in the Public Suffix List (most domains in reports).
+    if org is None or auth is None or not (auth == org or auth.endswith("." + org)):
+        return False
+    return safe_organizational_domain(auth) == org

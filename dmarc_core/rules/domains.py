@@ -18,6 +18,8 @@ import tldextract
 MAX_LABEL_OCTETS = 63
 MAX_NAME_OCTETS = 253
 _LDH_LABEL = re.compile(r"^[a-z0-9-]+$")
+#: A name in normal form: lower-case LDH labels of at most 63 octets, none starting or ending with a hyphen.
+_NORMAL_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 #: A From: header value ends with the address in angle brackets: ``Jane Doe <jane@example.com>``.
 _FROM_HEADER = re.compile(r"^[^<>]*<([^<>]*)>$")
 
@@ -63,6 +65,8 @@ def normalize_domain(value: str) -> str:
     """
     if value is None:
         raise ValueError("A domain is required.")
+    if type(value) is str and len(value) <= MAX_NAME_OCTETS and _NORMAL_NAME.fullmatch(value):
+        return value  # already as the steps below would write it: most names in reports
     text = str(value).strip()
     header = _FROM_HEADER.match(text)
     if header:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .alignment import Alignment, Identifier, Mode, aligns, check_alignment, parse_mode, parse_result, safe_domain
-from .diagnosis import Diagnosis, authenticated_sender, diagnose, spf_passes_for
+from .diagnosis import KEY_ERRORS, Diagnosis, authenticated_sender, diagnose, spf_passes_for
 from .domains import normalize_domain, organizational_domain
 from .knowledge import KnownSender
 
@@ -251,7 +251,14 @@ def judge_record(
     from_domain = safe_domain(header_from)
     mail_from = mail_from_results(spf)
     ours_dkim = any(result == "pass" and aligns(from_domain, domain, adkim) for domain, result in dkim)
-    ours_spf = any(result == "pass" and aligns(from_domain, domain, aspf) for domain, result in mail_from)
+    # What the MAIL FROM results say, in one pass: a varied report has a new one on almost every record.
+    ours_spf = passed_for_others = error_for_you = False
+    for domain, result in mail_from:
+        if result == "pass":
+            ours_spf = ours_spf or aligns(from_domain, domain, aspf)
+            passed_for_others = passed_for_others or not aligns(from_domain, domain)
+        elif result in KEY_ERRORS:
+            error_for_you = error_for_you or aligns(from_domain, domain)
     dkim_verdict = reported_dkim == "pass" if reported_dkim else ours_dkim
     spf_verdict = reported_spf == "pass" if reported_spf else ours_spf
     disagrees = (bool(reported_dkim) and dkim_verdict != ours_dkim) or (bool(reported_spf) and spf_verdict != ours_spf)
@@ -262,10 +269,8 @@ def judge_record(
         dkim_pass=dkim_verdict,
         # With no SPF in auth_results, the receiver's verdict says whether it passed for you.
         spf_passed_for_you=spf_passes_for(from_domain, mail_from) if mail_from else spf_verdict,
-        spf_passed_for_others=any(result == "pass" and not aligns(from_domain, domain) for domain, result in mail_from),
-        spf_error_for_you=any(
-            result in ("permerror", "temperror") and aligns(from_domain, domain) for domain, result in mail_from
-        ),
+        spf_passed_for_others=passed_for_others,
+        spf_error_for_you=error_for_you,
         reasons=reasons,
     )
     return RecordVerdict(ours_dkim, ours_spf, dkim_verdict or spf_verdict, disagrees, diagnosis)

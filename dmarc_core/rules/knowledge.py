@@ -100,18 +100,33 @@ class ScenarioPreset:
     root_cause: int | None = None
 
 
+#: The kinds of known sender (``data/senders.toml`` explains each), those that send mail as it was
+#: written first, then those that also relay, and may change and re-sign, mail written elsewhere.
+ORIGINATING_KINDS = ("esp", "crm", "ticketing", "payroll", "platform")
+RELAYING_KINDS = ("mailbox", "gateway", "forwarder", "mailing_list")
+SENDER_KINDS = ORIGINATING_KINDS + RELAYING_KINDS
+
+
 @dataclass(frozen=True)
 class KnownSender:
+    """A service that sends mail for other domains: what identifies it in a report (its own DKIM d=,
+    SPF MAIL FROM and SPF include domains; the PTR host-name suffixes of its servers), whether it
+    can sign with your domain and where, and the pages those facts come from."""
+
     name: str
     kind: str
     domains: tuple[str, ...]
-    setting: str | None
+    setting: str | None = None
+    host_patterns: tuple[str, ...] = ()  # PTR host-name suffixes, with a leading dot: ".google.com"
+    can_sign: bool | None = None  # DKIM with your own domain: None where the sources do not say
+    sources: tuple[str, ...] = ()
 
     @property
     def originates(self) -> bool:
-        """Sends mail as it was written (an ESP, a platform), unlike a forwarder or a mailbox
-        provider (Microsoft 365, Gmail), which also passes on and re-signs mail it may have changed."""
-        return self.kind in ("esp", "platform")
+        """Sends mail as it was written (an ESP, a CRM, a help desk, a payroll or other platform),
+        unlike a mailbox provider (Microsoft 365, Gmail), a security gateway, a forwarder or a
+        mailing list, which also pass on and re-sign mail they may have changed."""
+        return self.kind in ORIGINATING_KINDS
 
 
 @dataclass(frozen=True)
@@ -249,7 +264,10 @@ def knowledge() -> Knowledge:
         pct_note=rollout["pct_note"],
         faq=tuple(FaqEntry(**{"scenario": None, **entry}) for entry in data["faq"]),
         scenarios=tuple(ScenarioPreset(**preset) for preset in data["scenarios"]),
-        senders=tuple(KnownSender(**{"setting": None, **sender, "domains": tuple(sender["domains"])}) for sender in senders),
+        senders=tuple(
+            KnownSender(**{**sender, **{key: tuple(sender.get(key, ())) for key in ("domains", "host_patterns", "sources")}})
+            for sender in senders
+        ),
         record_tags={tag: RecordTag(tag=tag, **{"values": {}, **entry}) for tag, entry in data["record_tags"].items()},
         dkim_selectors=tuple(CommonSelector(**entry) for entry in data["dkim_selectors"]),
         lookup_statuses=data["lookup_statuses"],
@@ -272,6 +290,28 @@ def known_sender(domain: str | None) -> KnownSender | None:
     labels = domain.strip().rstrip(".").lower().split(".")
     table = _sender_by_domain()
     for start in range(len(labels) - 1):
+        sender = table.get(".".join(labels[start:]))
+        if sender:
+            return sender
+    return None
+
+
+@functools.cache
+def _sender_by_host() -> dict[str, KnownSender]:
+    return {pattern.lstrip("."): sender for sender in knowledge().senders for pattern in sender.host_patterns}
+
+
+@functools.lru_cache(maxsize=65536)
+def known_sender_by_host(host: str | None) -> KnownSender | None:
+    """The known sender whose host pattern the PTR host name ``host`` ends with
+    (``mail-wr1-f54.google.com`` ends with ``.google.com``); the longest pattern wins. A pattern is
+    a suffix at a label boundary below its domain: ``google.com`` itself and ``notgoogle.com`` name
+    nobody."""
+    if not host:
+        return None
+    labels = host.strip().rstrip(".").lower().split(".")
+    table = _sender_by_host()
+    for start in range(1, len(labels) - 1):
         sender = table.get(".".join(labels[start:]))
         if sender:
             return sender
