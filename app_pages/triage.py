@@ -3,16 +3,12 @@
 import streamlit as st
 
 from dmarc_core.analysis.summary import csv_bytes
-from dmarc_core.analysis.triage import EXPORTED_COLUMNS
 from dmarc_core.reports.reading import demo_files
 from ui import triage_dns as dns_actions
 from ui import triage_view as view
 from ui.text import inert
 
 state = st.session_state
-RECORD_PREVIEW = 1000
-# The CSV's columns, less the long texts the senders table already shows.
-PREVIEW_COLUMNS = [name for name in EXPORTED_COLUMNS if name not in ("explanation", "fix", "explorer_link")]
 
 st.title("Report Triage")
 st.markdown(
@@ -57,7 +53,8 @@ st.subheader("Ready for a stricter policy?")
 view.readiness(frame)
 
 st.subheader("Senders and sources")
-shown = view.filtered(frame)
+selection = view.filtered(frame)
+shown = selection.rows
 if shown.empty:
     st.info("No record matches these filters.", icon=":material/filter_alt_off:")
     st.stop()
@@ -66,13 +63,10 @@ with enrich_column:
     enrichment = dns_actions.enrichment(shown)
 with selectors_column:
     dns_actions.selectors(shown)
-view.sources_table(shown, enrichment)
-view.charts(shown)
+sources = view.sources_table(selection, enrichment)
+view.charts(selection, sources)
 
-with st.expander(f"Records ({len(shown):,})"):
-    if len(shown) > RECORD_PREVIEW:
-        st.caption(f"The first {RECORD_PREVIEW:,} records; the download has all {len(shown):,}.")
-    st.dataframe(shown.head(RECORD_PREVIEW)[list(PREVIEW_COLUMNS)], hide_index=True)
+view.records(selection)
 st.download_button(
     f"Download the {len(shown):,} triaged records (CSV)",
     data=lambda: csv_bytes(shown),

@@ -3,11 +3,16 @@ fail and why, how it went over time, and whether the domain is ready for a stric
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..rules.alignment import exact_domain
 from ..rules.diagnosis import KEY_ERRORS
@@ -58,49 +63,119 @@ def headline(frame: pd.DataFrame) -> Headline:
     )
 
 
-SOURCE_COLUMNS = ["source", "header_from", "cause", "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link"]
+#: The sources table's one source for every address whose mail nothing authenticated (no DKIM or
+#: SPF pass for any domain), which the triage names by its address: spoofers and broken servers
+#: send from thousands of addresses, and a row for each would bury the senders people act on.
+UNAUTHENTICATED = "Unauthenticated addresses"
+#: Addresses, AS names or host names a source row spells out; ``(+N)`` counts the rest.
+_SHOWN_VALUES = 3
+_SOURCE_KEYS = ["source", "header_from", "cause"]
+SOURCE_COLUMNS = [*_SOURCE_KEYS, "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link", "addresses"]
 ENRICHED_COLUMNS = ["as_names", "host_names"]
 
 
-def by_source(frame: pd.DataFrame, enrichment: Mapping[str, IpInfo] | None = None) -> pd.DataFrame:
-    """One row per sending source and cause: messages, how many pass, the fix, and a link to the
-    Explorer (for the source's most common combination). With ``enrichment`` (IP → PTR and AS,
-    from ``enrich_ips``), the AS names and host names of the source's addresses too."""
+def by_source(
+    frame: pd.DataFrame,
+    enrichment: Mapping[str, IpInfo] | None = None,
+    links: Callable[[pd.DataFrame], pd.Series] = explorer_links,
+) -> pd.DataFrame:
+    """One row per sending source, From: domain and cause: messages, the share that passes, how
+    many addresses sent them and the busiest few, the fix and a link to the Explorer (both for the
+    row's busiest record). Addresses nothing authenticated are one source, ``UNAUTHENTICATED``.
+    With ``enrichment`` (IP → PTR and AS, from ``enrich_ips``), the AS names and host names of the
+    row's addresses too, those of the most addresses first. ``links`` makes records' Explorer links."""
     columns = SOURCE_COLUMNS + (ENRICHED_COLUMNS if enrichment is not None else [])
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    work = frame.assign(passing=frame["count"].where(frame["dmarc_pass"], 0))
-    keys = ["source", "header_from", "cause"]
-    grouped = work.groupby(keys, sort=False, dropna=False)
-    summary = grouped.agg(
-        table_row=("table_row", "first"),
-        messages=("count", "sum"),
-        passing=("passing", "sum"),
-        ips=("source_ip", "nunique"),
-        fix=("fix", "first"),
+    unauthenticated = _unauthenticated(frame)
+    rows = _source_rows(frame, unauthenticated)
+    counts = frame["count"].to_numpy()
+    messages = np.bincount(rows, weights=counts).astype(np.int64)
+    passing = np.bincount(rows, weights=np.where(frame["dmarc_pass"], counts, 0)).astype(np.int64)
+    busiest = _busiest_records(rows, counts)
+    records = frame.iloc[busiest]
+    address_codes, addresses = pd.factorize(frame["source_ip"])
+    shown_addresses, ips = _few(rows, address_codes, counts, addresses, len(messages))
+    table = pd.DataFrame(
+        {
+            "source": np.where(unauthenticated[busiest], UNAUTHENTICATED, records["source"].to_numpy(dtype=object)),
+            "header_from": records["header_from"].to_numpy(dtype=object),
+            "cause": records["cause"].to_numpy(dtype=object),
+            "table_row": records["table_row"].array,
+            "messages": messages,
+            "pass_rate": passing / np.where(messages > 0, messages, np.nan),
+            "ips": ips,
+            "fix": records["fix"].to_numpy(dtype=object),
+            "explorer_link": links(records).to_numpy(dtype=object),
+            "addresses": shown_addresses,
+        }
     )
-    busiest = work.sort_values("count", ascending=False).drop_duplicates(keys)
-    summary["explorer_link"] = explorer_links(busiest).set_axis(pd.MultiIndex.from_frame(busiest[keys])).reindex(summary.index)
-    summary["pass_rate"] = summary["passing"] / summary["messages"].where(summary["messages"] > 0)
     if enrichment is not None:
-        looked_up = {ip: info for ip, info in enrichment.items() if info is not None}
-        names = work.assign(
-            as_name=work["source_ip"].map(lambda ip: looked_up[ip].as_name if ip in looked_up else None),
-            host_name=work["source_ip"].map(lambda ip: looked_up[ip].ptr if ip in looked_up else None),
-        ).groupby(keys, sort=False, dropna=False)
-        summary["as_names"] = names["as_name"].agg(_distinct)
-        summary["host_names"] = names["host_name"].agg(_distinct)
-    summary = summary.reset_index().sort_values(["messages", "source"], ascending=[False, True], ignore_index=True)
-    text = ["source", "header_from", "cause", "fix", "explorer_link"]
-    summary[text] = summary[text].astype(str)  # plain text for display and links, not categories
-    return summary[columns]
+        table = table.assign(**_names(rows, address_codes, addresses, enrichment, len(table)))
+    table = table.sort_values(["messages", "source"], ascending=[False, True], ignore_index=True)
+    text = [name for name in columns if name not in ("table_row", "messages", "pass_rate", "ips")]
+    table[text] = table[text].fillna("").astype(str)  # plain text for display and links
+    return table[columns]
 
 
-def _distinct(values: pd.Series) -> str:
-    """A few distinct values as text, most frequent first."""
-    counted = values.dropna().value_counts()
-    shown = ", ".join(counted.index[:3])
-    return shown + (f" (+{len(counted) - 3})" if len(counted) > 3 else "")
+def _unauthenticated(frame: pd.DataFrame) -> np.ndarray:
+    """Records whose source is their address: the triage names a source so when nothing authenticated."""
+    source, address = (pa.array(frame[column]) for column in ("source", "source_ip"))
+    if pa.types.is_dictionary(source.type):  # a category column
+        source = source.dictionary_decode()
+    return pc.equal(source, address).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _source_rows(frame: pd.DataFrame, unauthenticated: np.ndarray) -> np.ndarray:
+    """Each record's row of the sources table, numbered from 0: its distinct (source, From: domain,
+    cause), every unauthenticated source counting as one."""
+    key = np.zeros(len(frame), dtype=np.int64)
+    for column in _SOURCE_KEYS:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        if column == "source":
+            codes = np.where(unauthenticated, len(uniques), codes)
+        key = key * (len(uniques) + 1) + codes
+    return pd.factorize(key)[0]
+
+
+def _busiest_records(rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The position of each source row's record with the most messages (the first of equals)."""
+    order = np.lexsort((-counts, rows))
+    return order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+
+
+def _few(rows: np.ndarray, values: np.ndarray, weights: np.ndarray, names: pd.Index, size: int) -> tuple[list[str], np.ndarray]:
+    """For each of ``size`` source rows, its distinct values (codes into ``names``, -1 for none)
+    with the most ``weights`` first: a few of them as text, and how many there are."""
+    known = values >= 0
+    pairs, which = np.unique(rows[known] * len(names) + values[known], return_inverse=True)
+    totals = np.bincount(which, weights=weights[known])
+    row, value = np.divmod(pairs, len(names))
+    order = np.lexsort((-totals, row))
+    row, value = row[order], value[order]
+    count = np.bincount(row, minlength=size)
+    rank = np.arange(len(row)) - (np.cumsum(count) - count)[row]  # place within its row's values
+    shown: list[list[str]] = [[] for _ in count]
+    leading = rank < _SHOWN_VALUES
+    for number, name in zip(row[leading].tolist(), names.take(value[leading]).tolist(), strict=True):
+        shown[number].append(name)
+    more = (f" (+{extra:,})" if extra > 0 else "" for extra in (count - _SHOWN_VALUES).tolist())
+    return [", ".join(values) + rest for values, rest in zip(shown, more, strict=True)], count
+
+
+def _names(
+    rows: np.ndarray, address_codes: np.ndarray, addresses: pd.Index, enrichment: Mapping[str, IpInfo], size: int
+) -> dict[str, list[str]]:
+    """The AS names and host names of each source row's addresses, by how many addresses have them."""
+    known = address_codes >= 0
+    pairs = np.unique(rows[known] * len(addresses) + address_codes[known])
+    pair_rows, pair_addresses = np.divmod(pairs, len(addresses))
+    infos = [enrichment.get(address) for address in addresses.tolist()]
+    names = {}
+    for column, attribute in (("as_names", "as_name"), ("host_names", "ptr")):
+        codes, found = pd.factorize(pd.Series([getattr(info, attribute, None) or None for info in infos], dtype=object))
+        names[column] = _few(pair_rows, codes[pair_addresses], np.ones(len(pairs)), found, size)[0]
+    return names
 
 
 def missing_selectors(frame: pd.DataFrame) -> dict[str, list[str]]:
@@ -131,7 +206,9 @@ def by_cause(frame: pd.DataFrame) -> pd.DataFrame:
 
 def by_day(frame: pd.DataFrame) -> pd.DataFrame:
     """Messages per day (the day a report's range begins) and disposition."""
-    dated = frame.dropna(subset=["begin"])
+    # Summed per report start first: a report's records share it, so only those few become days.
+    totals = frame.groupby(["begin", "disposition"], observed=True, dropna=False)["count"].sum().reset_index()
+    dated = totals.dropna(subset=["begin"])
     day = dated["begin"].dt.tz_convert(None).dt.floor("D")
     disposition = dated["disposition"].astype(str).replace("", "(none given)")
     return (
@@ -159,20 +236,24 @@ def published_policies(frame: pd.DataFrame) -> pd.DataFrame:
     return receivers.agg(lambda names: ", ".join(sorted({name for name in names if name}))).rename("reported_by").reset_index()
 
 
-def pass_fail_by_source(frame: pd.DataFrame, limit: int = 15) -> pd.DataFrame:
-    """Messages that pass and that fail DMARC per source, for the ``limit`` sources with the most
-    messages: one row per source and verdict (``pass``/``fail``)."""
-    verdicts = frame.assign(verdict=frame["dmarc_pass"].map({True: "pass", False: "fail"}))
-    totals = verdicts.groupby(["source", "verdict"], as_index=False, observed=True)["count"].sum()
-    busiest = totals.groupby("source", observed=True)["count"].sum().nlargest(limit).index
-    return totals[totals["source"].isin(busiest)].rename(columns={"count": "messages"}).reset_index(drop=True)
+def pass_fail_by_source(sources: pd.DataFrame, limit: int = 15) -> pd.DataFrame:
+    """Messages that pass and that fail DMARC per source of the sources table (``by_source``), for
+    the ``limit`` sources with the most messages: one row per source and verdict (``pass``/``fail``)."""
+    # Exact: a pass rate times the messages it was divided by rounds back to the count.
+    passing = (sources["messages"] * sources["pass_rate"].fillna(0)).round().astype("int64")
+    totals = sources.assign(passing=passing).groupby("source", sort=False)[["messages", "passing"]].sum()
+    busiest = totals.nlargest(limit, "messages")
+    verdicts = pd.DataFrame({"pass": busiest["passing"], "fail": busiest["messages"] - busiest["passing"]})
+    rows = verdicts.rename_axis(columns="verdict").stack().rename("messages").reset_index()
+    return rows[rows["messages"] > 0].reset_index(drop=True)
 
 
 def busiest_addresses(frame: pd.DataFrame, limit: int = ENRICH_LIMIT) -> list[str]:
     """The source addresses behind the most messages, most first, at most ``limit``: the ones
     worth the DNS lookups of ``enrich_ips``."""
-    totals = frame.groupby("source_ip", observed=True)["count"].sum().nlargest(limit)
-    return [ip for ip in totals.index if ip]
+    codes, addresses = pd.factorize(frame["source_ip"])
+    totals = np.bincount(codes[codes >= 0], weights=frame["count"].to_numpy()[codes >= 0], minlength=len(addresses))
+    return [address for address in addresses.take(np.argsort(-totals, kind="stable")[:limit]).tolist() if address]
 
 
 def matching(
@@ -184,8 +265,8 @@ def matching(
     search: str = "",
 ) -> pd.DataFrame:
     """The rows the triage's filters keep: one policy domain, some causes, failing mail only, and
-    a text found in the source, its address, the From: domain or the DKIM results. The reader
-    lower-cases domains, so only the source (a sender's name) needs lower-casing to compare."""
+    a text found, whatever its case, in the source (``UNAUTHENTICATED`` included), its address,
+    the From: domain or the DKIM results."""
     keep = pd.Series(True, index=frame.index)
     if policy_domain:
         keep &= frame["policy_domain"] == policy_domain
@@ -196,13 +277,20 @@ def matching(
         keep &= ~frame["dmarc_pass"]
     text = search.strip().lower()
     if text:
-        keep &= (
-            frame["source"].str.lower().str.contains(text, regex=False)
-            | frame["source_ip"].str.contains(text, regex=False)
-            | frame["header_from"].str.contains(text, regex=False)
-            | frame["dkim"].str.contains(text, regex=False)
-        )
+        found = _contains(frame["source"], text) | _contains(frame["source_ip"], text)
+        found |= _contains(frame["header_from"], text) | _contains(frame["dkim"], text)
+        if text in UNAUTHENTICATED.lower():  # the sources table's name for them
+            found |= _unauthenticated(frame)
+        keep &= found
     return frame[keep]
+
+
+def _contains(column: pd.Series, text: str) -> np.ndarray:
+    """Which values hold ``text``, whatever their case; a category column's looked at once per category."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        found = column.cat.categories.str.contains(text, case=False, regex=False)
+        return np.append(found, False)[column.cat.codes.to_numpy()]  # code -1, a missing value, finds nothing
+    return column.str.contains(text, case=False, regex=False).fillna(False).to_numpy(dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -228,35 +316,72 @@ class Readiness:
 
 
 def rollout_readiness(frame: pd.DataFrame) -> list[Readiness]:
-    """One assessment per policy domain in the reports (the policy of the latest report counts)."""
-    return [_readiness(domain, rows) for domain, rows in frame.groupby("policy_domain", sort=True, observed=True) if domain]
-
-
-def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
-    facts = knowledge()
-    threshold, needs, bar = facts.pass_rate_threshold, facts.evidence, facts.rollback
+    """One assessment per policy domain in the reports (the policy of the latest report counts).
+    The evidence is gathered for every domain at once: a month of reports can name hundreds."""
+    quoted = reports(frame)
     # The latest dated report decides; one whose dates were placeholders never outranks a dated one.
-    latest = rows.sort_values("end", na_position="first").iloc[-1]
-    policy = latest["p"] or "none"
-    pct = int(latest["pct"]) if pd.notna(latest["pct"]) else 100
+    latest = quoted.sort_values("end", na_position="first", kind="stable").drop_duplicates("policy_domain", keep="last")
+    latest = latest.set_index("policy_domain")
     # Left out of the rate: mail the receiver itself called forwarded (no sender can fix it), and mail
     # nobody vouches for (no DKIM, no SPF pass for anyone: what enforcement is meant to stop).
-    judged = rows[~rows["finding"].isin(_NOT_YOURS)]
-    messages = int(judged["count"].sum())
-    pass_rate = float(judged.loc[judged["dmarc_pass"], "count"].sum() / messages) if messages else 0.0
-    days = _days_covered(rows)
-    receivers = reports(rows)["org_name"].astype(str).replace("", pd.NA).nunique()
+    judged = frame[~frame["finding"].isin(_NOT_YOURS)]
+    messages = judged.groupby("policy_domain", observed=True)["count"].sum()
+    passing = judged[judged["dmarc_pass"]].groupby("policy_domain", observed=True)["count"].sum()
+    receivers = quoted["org_name"].astype(str).replace("", pd.NA).groupby(quoted["policy_domain"], observed=True).nunique()
+    days = _days_covered(quoted)
+    blockers = _blockers(judged, messages)
+    enforced = judged[judged["enforced_before_fix"] & (judged["cause"] != "forwarded")]  # forwarding never asks for a rollback
+    enforced_by_domain = dict(tuple(enforced.groupby("policy_domain", observed=True)))
+    assessments = []
+    for domain in sorted(filter(None, frame["policy_domain"].dropna().unique())):
+        count = int(messages.get(domain, 0))
+        assessment = _readiness(
+            domain,
+            policy=latest.at[domain, "p"] or "none",
+            pct=int(latest.at[domain, "pct"]) if pd.notna(latest.at[domain, "pct"]) else 100,
+            messages=count,
+            pass_rate=float(passing.get(domain, 0) / count) if count else 0.0,
+            days=days.get(domain, 0.0),
+            receivers=int(receivers.get(domain, 0)),
+            blockers=blockers.get(domain, ()),
+            harmed=_harmed(enforced_by_domain.get(domain), count),
+        )
+        assessments.append(assessment)
+    return assessments
+
+
+def _blockers(judged: pd.DataFrame, messages: pd.Series) -> dict[str, tuple[tuple[str, str, int], ...]]:
+    """Per policy domain, the senders whose legitimate mail fails with a real share of the domain's
+    messages (source, cause, messages), at most five, most messages first."""
     # Forwarding only inferred (your signature failed, SPF passed for nobody of yours) blocks too when it
     # is a real share: the article's forwarding failures are low-count, many are more likely your server.
-    blocking = [key for key, finding in facts.findings.items() if finding.blocks_rollout or key == "forwarded"]
+    blocking = [key for key, finding in knowledge().findings.items() if finding.blocks_rollout or key == "forwarded"]
     failing = judged[~judged["dmarc_pass"] & judged["finding"].isin(blocking)]
-    blockers = tuple(
-        (source, cause, int(count))
-        for (source, cause), count in failing.groupby(["source", "cause"], observed=True)["count"].sum().nlargest(5).items()
-        if count >= _SIGNIFICANT_SHARE * max(messages, 1)
-    )
+    totals = failing.groupby(["policy_domain", "source", "cause"], observed=True)["count"].sum()
+    busiest = totals.sort_values(ascending=False, kind="stable").groupby(level="policy_domain", observed=True, sort=False).head(5)
+    found: dict[str, list[tuple[str, str, int]]] = {}
+    for (domain, source, cause), count in busiest.items():
+        if count >= _SIGNIFICANT_SHARE * max(int(messages.get(domain, 0)), 1):
+            found.setdefault(domain, []).append((source, cause, int(count)))
+    return {domain: tuple(entries) for domain, entries in found.items()}
+
+
+def _readiness(
+    domain: str,
+    *,
+    policy: str,
+    pct: int,
+    messages: int,
+    pass_rate: float,
+    days: float,
+    receivers: int,
+    blockers: tuple[tuple[str, str, int], ...],
+    harmed: _Harm,
+) -> Readiness:
+    """Where the evidence the reports give about ``domain`` puts it in the rollout plan."""
+    facts = knowledge()
+    threshold, needs = facts.pass_rate_threshold, facts.evidence
     missing = _missing_evidence(days, receivers, messages, needs)
-    harmed = _harmed(judged[judged["cause"] != "forwarded"], messages, bar)  # forwarding never asks for a rollback
     # Only a validated domain goes into a record the app tells you to publish: report text never does.
     published_as = exact_domain(domain)
 
@@ -265,7 +390,7 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
 
     good = pass_rate >= threshold
     rate = f"{pass_rate:.1%} of {messages:,} messages pass (mail the receiver called forwarded, and mail nobody vouches for, left out)"
-    evidence = f"Not enough evidence for the next step yet: {'; '.join(missing)}." if missing else ""
+    not_enough = f"Not enough evidence for the next step yet: {'; '.join(missing)}." if missing else ""
     # Where the published policy puts the domain in the plan.
     step = {"none": 1 if days < needs.days else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)
 
@@ -289,9 +414,9 @@ def _readiness(domain: str, rows: pd.DataFrame) -> Readiness:
     )
     if policy == "reject":
         state = "" if good else " Fix the failing senders below."
-        return result(good and not missing, f"p=reject is the last step; {rate}.{state}{aside} {evidence}".strip(), None)
+        return result(good and not missing, f"p=reject is the last step; {rate}.{state}{aside} {not_enough}".strip(), None)
     if missing:
-        return result(False, f"{evidence} So far {rate}.{aside}", None)
+        return result(False, f"{not_enough} So far {rate}.{aside}", None)
     if policy == "quarantine":
         if not good:
             return result(False, f"{rate}, below {threshold:.0%}: fix the senders below before going further.{aside}", None)
@@ -327,13 +452,13 @@ class _Harm:
     significant: bool
 
 
-def _harmed(judged: pd.DataFrame, messages: int, bar) -> _Harm:
-    """Root cause 5: DMARC failed, a DKIM result passed and the receiver quarantined or rejected
-    the mail. Forwarded mail is no sender's fault; a sender counts when it is a real share."""
-    rows = judged[judged["enforced_before_fix"]]
-    if rows.empty:
+def _harmed(rows: pd.DataFrame | None, messages: int) -> _Harm:
+    """Root cause 5 in ``rows`` (a domain's records where DMARC failed, a DKIM result passed and
+    the receiver quarantined or rejected the mail; forwarded mail is no sender's fault): a sender
+    counts when it is a real share of the domain's ``messages``."""
+    if rows is None:
         return _Harm((), "", False)
-    findings = knowledge().findings
+    bar, findings = knowledge().rollback, knowledge().findings
     parts, significant, senders = [], False, []
     per_sender = rows.groupby(["source", "finding"], observed=True)
     for (source, finding), group in sorted(per_sender, key=lambda item: -int(item[1]["count"].sum())):
@@ -354,18 +479,23 @@ def _harmed(judged: pd.DataFrame, messages: int, bar) -> _Harm:
     return _Harm(tuple(senders), "; ".join(parts) + "." if parts else "", significant)
 
 
-def _days_covered(rows: pd.DataFrame) -> float:
-    """Days that at least one report covers: the union of the reports' date ranges, so that two
-    one-day reports a year apart count 2 days, not 366, and receivers reporting the same day count once."""
-    ranges = reports(rows)[["begin", "end"]].dropna().drop_duplicates().sort_values("begin")
-    covered, reach = 0.0, None
-    for begin, end in ranges.itertuples(index=False):
-        if reach is not None and begin < reach:
-            begin = reach
-        if end > begin:
-            covered += (end - begin).total_seconds()
-            reach = end
-    return round(covered / 86400, 2)  # a day reported as 00:00:00 to 23:59:59 is a whole day
+def _days_covered(quoted: pd.DataFrame) -> dict[str, float]:
+    """Per policy domain of the reports ``quoted``, the days that at least one of its reports covers:
+    the union of their date ranges, so that two one-day reports a year apart count 2 days, not 366,
+    and receivers reporting the same day count once."""
+    ranges = quoted[["policy_domain", "begin", "end"]].dropna().drop_duplicates()
+    covered = {}
+    spans = ranges.sort_values(["policy_domain", "begin"], kind="stable").itertuples(index=False)
+    for domain, domain_spans in itertools.groupby(spans, key=operator.itemgetter(0)):
+        seconds, reach = 0.0, None
+        for _, begin, end in domain_spans:
+            if reach is not None and begin < reach:
+                begin = reach
+            if end > begin:
+                seconds += (end - begin).total_seconds()
+                reach = end
+        covered[domain] = round(seconds / 86400, 2)  # a day reported as 00:00:00 to 23:59:59 is a whole day
+    return covered
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pandas as pd
 import pytest
 
-from dmarc_core import parse_reports, triage
+from dmarc_core import IpInfo, parse_reports, triage
+from dmarc_core._cli import main
 from dmarc_core.analysis.summary import (
+    UNAUTHENTICATED,
     busiest_addresses,
     by_cause,
     by_day,
@@ -21,7 +24,7 @@ from dmarc_core.analysis.summary import (
     reports,
     rollout_readiness,
 )
-from dmarc_core.analysis.triage import EXPORTED_COLUMNS
+from dmarc_core.analysis.triage import EXPORTED_COLUMNS, explorer_links
 
 from reportkit import record, report
 
@@ -229,7 +232,7 @@ def test_pass_and_fail_per_source_for_the_busiest_sources():
         mailchimp(10),
         unsigned(1, "203.0.113.7"),
     )
-    shown = pass_fail_by_source(frame, limit=2)
+    shown = pass_fail_by_source(by_source(frame), limit=2)
     assert sorted(shown[["source", "verdict", "messages"]].values.tolist()) == [
         ["Mailchimp", "fail", 10],
         ["example.com", "fail", 4],
@@ -238,9 +241,9 @@ def test_pass_and_fail_per_source_for_the_busiest_sources():
 
 
 def test_the_pass_fail_chart_keeps_fifteen_sources():
-    frame = frame_of(*(unsigned(count, f"192.0.2.{count}") for count in range(1, 17)))
-    shown = pass_fail_by_source(frame)
-    assert shown["source"].nunique() == 15 and "192.0.2.1" not in set(shown["source"])
+    frame = frame_of(*(record(spf=[(f"relay{count}.net", "pass")], count=count) for count in range(1, 17)))
+    shown = pass_fail_by_source(by_source(frame))
+    assert shown["source"].nunique() == 15 and "relay1.net" not in set(shown["source"])
 
 
 def test_the_busiest_addresses_sum_their_records():
@@ -326,3 +329,77 @@ def test_much_mail_only_inferred_as_forwarded_holds_the_rollout_back():
     (assessment,) = rollout_readiness(frame_of(aligned(60), broken, p="quarantine", pct=100, days=15, receivers=RECEIVERS))
     assert not assessment.ready and assessment.pass_rate < 0.5
     assert assessment.blockers == (("203.0.113.7", "forwarded", 400),)
+
+
+def spoofed(count, source_ip):
+    """Mail no DKIM or SPF vouches for, from one address."""
+    return record(spf=[("example.com", "fail")], count=count, source_ip=source_ip)
+
+
+def test_addresses_nothing_authenticated_are_one_source_with_the_busiest_named():
+    frame = frame_of(aligned(50), mailchimp(7), *(spoofed(count, f"203.0.113.{count}") for count in (1, 2, 3, 4, 5)))
+    table = by_source(frame)
+    assert table[["source", "cause", "messages", "ips"]].values.tolist() == [
+        ["example.com", "aligned", 50, 1],
+        [UNAUTHENTICATED, "unsigned", 15, 5],
+        ["Mailchimp", "wrong_domain", 7, 1],
+    ]
+    assert table.loc[1, "addresses"] == "203.0.113.5, 203.0.113.4, 203.0.113.3 (+2)"  # the most messages first
+    assert table.loc[2, "addresses"] == "198.2.140.17"
+    # Every address stays reachable: the records keep it, and the search finds the group by its name.
+    assert matching(frame, search="unauthenticated")["source_ip"].tolist() == [f"203.0.113.{count}" for count in (1, 2, 3, 4, 5)]
+
+
+def test_a_source_rows_fix_and_link_are_its_busiest_records():
+    frame = frame_of(mailchimp(3), record(dkim=[("mcsv.net", "pass")], count=9, source_ip="198.2.140.18"))
+    asked = []
+
+    def links(records):
+        asked.append(records["count"].tolist())
+        return explorer_links(records)
+
+    (row,) = by_source(frame, links=links).itertuples()
+    assert asked == [[9]] and row.messages == 12 and row.ips == 2  # one link, for the record with 9 messages
+    assert row.explorer_link == explorer_links(frame).iloc[1] and "&spf=" not in row.explorer_link
+
+
+def test_enriched_sources_name_networks_by_how_many_addresses_have_them():
+    frame = frame_of(*(spoofed(1, f"203.0.113.{number}") for number in range(1, 6)))
+    enrichment = {
+        "203.0.113.1": IpInfo("203.0.113.1", "a.example.net", "found", as_name="NET-A"),
+        "203.0.113.2": IpInfo("203.0.113.2", None, "nxdomain", as_name="NET-B"),
+        "203.0.113.3": IpInfo("203.0.113.3", None, "nxdomain", as_name="NET-B"),
+        "203.0.113.4": None,  # its lookup failed
+    }
+    (row,) = by_source(frame, enrichment).itertuples()
+    assert (row.as_names, row.host_names) == ("NET-B, NET-A", "a.example.net")
+
+
+def test_readiness_of_many_domains_is_each_domains_own():
+    # Assessed together (the way a month of reports is), each domain gets what it gets alone.
+    documents = [
+        report(aligned(100), mailchimp(40), domain="example.com", p="quarantine", pct=100, report_id="a", org_name="google.com"),
+        report(aligned_for("example.org", 20), domain="example.org", p="reject", report_id="b", org_name="yahoo.com"),
+        report(aligned_for("example.org", 5), domain="example.org", p="none", report_id="c", org_name="google.com", end=START),
+        report(spoofed(3, "203.0.113.9"), domain="example.net", report_id="d", begin=START + 20 * DAY, end=START + 21 * DAY),
+    ]
+    frame = triage_of(*documents)
+    together = rollout_readiness(frame)
+    alone = [
+        rollout_readiness(frame[frame["policy_domain"] == domain])[0] for domain in ("example.com", "example.net", "example.org")
+    ]
+    assert [assessment.domain for assessment in together] == ["example.com", "example.net", "example.org"]
+    assert together == alone
+    assert together[2].policy == "reject"  # the latest report's policy, whichever order the reports came in
+
+
+def test_the_cli_lists_the_sources_as_the_page_does(tmp_path, capsys):
+    path = tmp_path / "report.xml"
+    path.write_bytes(report(aligned(50), *(spoofed(count, f"203.0.113.{count}") for count in (1, 2, 3))))
+    assert main(["triage", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert UNAUTHENTICATED in printed and "203.0.113.3, 203.0.113.2, 203.0.113.1" in printed
+    assert main(["triage", str(path), "--format", "json"]) == 0
+    sources = json.loads(capsys.readouterr().out)["sources"]
+    expected = json.loads(by_source(triage(parse_reports(path.read_bytes()))).to_json(orient="records"))
+    assert sources == expected and sources[1]["source"] == UNAUTHENTICATED
