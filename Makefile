@@ -1,7 +1,7 @@
 # Shortcuts; the README's two commands need none of this.
 UV ?= python3 -m uv
 
-.PHONY: run test bench bench-quick fuzz lint
+.PHONY: run test bench bench-quick bench-page fuzz lint
 
 run:
 	$(UV) run streamlit run app.py
@@ -16,6 +16,10 @@ bench:
 # A quick look without parsedmarc's slow sizes; does not touch BENCHMARKS.md.
 bench-quick:
 	$(UV) run python bench/run.py --sizes 1000 10000 100000 --variety 10000 --many 300 --runs 3 --no-write
+
+# The Triage page in Chromium: upload to senders table, and filter reruns (bench/page.py); prints a table.
+bench-page:
+	$(UV) run python bench/page.py --script-runs 9
 
 # The fuzzers at length: tests/reports/test_fuzz.py (about 20 cases a second; seeds are the case
 # numbers) and the plain-records fast path against lxml (tests/reports/test_plain.py, about 40 a second).

@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 from generate import write  # noqa: E402
 from reference import differences, reference_triage  # noqa: E402
-from variety import CONTAINERS, write_variety  # noqa: E402
+from variety import CONTAINERS, replicated_samples, write_variety  # noqa: E402
 
 SAMPLES = Path(os.environ.get("DMARC_SAMPLES", ROOT.parent / "shared" / "samples"))
 
@@ -196,12 +196,7 @@ def variety_section(records: int, runs: int, notes: list[str]) -> str:
 def many_section(count: int, runs: int, with_parsedmarc: bool) -> str:
     """A month of small files: the real aggregate samples, replicated to ``count`` files."""
     folder = HERE / "out" / f"many-{count}"
-    if not folder.exists():
-        originals = sorted(path for path in (SAMPLES / "aggregate").iterdir() if path.is_file())
-        folder.mkdir(parents=True)
-        for number in range(count):
-            source = originals[number % len(originals)]
-            (folder / f"{number:05d}-{source.name}").write_bytes(source.read_bytes())
+    replicated_samples(count, folder, SAMPLES / "aggregate")
     ours, floor = measure("ours-many", folder, runs), measure("floor-many", folder, runs)
     theirs = measure("parsedmarc-many", folder, 1) if with_parsedmarc else None
     lines = [

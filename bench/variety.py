@@ -666,6 +666,18 @@ def measure_file(path: Path) -> dict[str, dict[str, float]]:
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "aggregate"
 
 
+def replicated_samples(count: int, folder: Path, samples: Path = SAMPLES) -> list[Path]:
+    """``count`` real reports in ``folder`` (made once): the samples in name order, repeated when
+    there are fewer (a file seen twice is a duplicate report, as in a mailbox that received it twice)."""
+    if not folder.exists():
+        originals = sorted(path for path in samples.iterdir() if path.is_file())
+        folder.mkdir(parents=True)
+        for number in range(count):
+            source = originals[number % len(originals)]
+            (folder / f"{number:05d}-{source.name}").write_bytes(source.read_bytes())
+    return sorted(folder.iterdir())
+
+
 def measure_samples(folder: Path = SAMPLES) -> dict[str, dict[str, float]]:
     """TARGETS measured again from the sample reports in ``folder`` (shared/samples/aggregate)."""
     return distributions(reports_in(sorted(path for path in Path(folder).iterdir() if path.is_file() and path.suffix != ".md")))
