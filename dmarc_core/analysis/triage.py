@@ -1,17 +1,20 @@
 """Triage: every report record diagnosed, as one DataFrame row.
 
 Records repeat: a big report has 100,000 rows but a few hundred distinct combinations of
-From: domain, DKIM and SPF results and policy. The rules run once per combination and the
-answers are mapped back onto the rows with array indexing. A varied report (a new return-path
-domain on almost every record) still has tens of thousands of combinations, so what depends on
-less than a whole one is worked out once per distinct part: <dkim> and <spf> entries and lists
-are numbered in Arrow and become Python objects once each, senders and sources are named once
-per distinct <auth_results>, and texts are read once per distinct diagnosis.
+From: domain, DKIM and SPF results and policy. The rules run once per combination of what they
+read and the answers are mapped back onto the rows with array indexing. A varied report (a new
+return-path domain on almost every record) still has tens of thousands of distinct
+<auth_results>, so the work is done per distinct part, with the rows numbered in Arrow and numpy:
+<dkim> and <spf> entries and lists become Python objects once each, senders and sources are
+found once per distinct entry, an SPF domain is judged by whether it aligns with the From:
+domain (so a new return-path domain of another organization adds no combination to judge), and
+texts are read once per distinct diagnosis.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import re
 from collections.abc import Iterable
@@ -23,9 +26,9 @@ import pyarrow.compute as pc
 
 from ..reports.model import AuthResults, DkimResult, Report, SpfResult
 from ..rules.alignment import aligns, reported_result, safe_domain, safe_organizational_domain
-from ..rules.diagnosis import Diagnosis, authenticated_sender
+from ..rules.diagnosis import Diagnosis
 from ..rules.evaluation import judge_record, mail_from_results
-from ..rules.knowledge import KnownSender
+from ..rules.knowledge import KnownSender, known_sender
 from ..rules.scenario import REASONS, Scenario
 
 #: Report-level values on each of the report's rows; ``report`` numbers the reports triaged
@@ -84,8 +87,13 @@ def exported(frame: pd.DataFrame) -> pd.DataFrame:
 def _combinations(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Every row's number among the distinct combinations of the columns the rules read, and the
     first row of each."""
-    codes = _numbered(*(pd.factorize(frame[name], use_na_sentinel=False)[0] for name in _KEY))
+    codes = _numbered(*_column_codes(frame, _KEY))
     return codes, _first_rows(codes)
+
+
+def _column_codes(frame: pd.DataFrame, names) -> list[np.ndarray]:
+    """Each named column's values numbered among its distinct ones."""
+    return [pd.factorize(frame[name], use_na_sentinel=False)[0] for name in names]
 
 
 def _link(header_from, policy_domain, auth, adkim, aspf, reported_dkim, reported_spf, reason) -> str:
@@ -117,25 +125,16 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     frame["auth_results"] = pd.Categorical.from_codes(auth.codes, categories=pd.Index(auth.values, dtype=object))
     for name, column in auth.text_columns().items():  # the auth results as text, for tables and CSV
         frame[name] = column
-    # Who sent it depends on the auth results alone: named once per distinct one.
-    senders = [authenticated_sender((*signatures, *spf_results)) for signatures, _, spf_results in auth.identifiers]
+    # Who sent it depends on the auth results alone: found once per distinct entry and list.
+    senders, sources = auth.senders_and_sources()
     frame["sender"] = _expand("sender", [sender.name if sender else "" for sender in senders], auth.codes)
-    sources = [
-        _source(sender, signatures, spf_results)
-        for sender, (signatures, _, spf_results) in zip(senders, auth.identifiers, strict=True)
-    ]
     frame["source"] = _source_column(sources, auth.codes, table["source_ip"])
 
-    # The rules run once per distinct combination of the columns they read.
-    codes, first_rows = _combinations(frame)
-    auth_codes = auth.codes[first_rows].tolist()
-    flags, diagnoses = _judged(
-        frame[[name for name in _KEY if name != "auth_results"]].iloc[first_rows], auth_codes, auth.identifiers
-    )
+    # The rules run once per distinct combination of what they read.
+    codes, flags, diagnoses = _judged(frame, auth)
     for name, column in zip(_FLAGS, flags.T, strict=True):
         frame[name] = column[codes]
-    combination_senders = [senders[auth_code] for auth_code in auth_codes]
-    for name, column in _diagnosis_columns(diagnoses, combination_senders, codes).items():
+    for name, column in _diagnosis_columns(diagnoses, codes, senders, auth.codes).items():
         frame[name] = column
     # Root cause 5: DMARC failed, yet a DKIM result passed, and the receiver quarantined or rejected it.
     frame["enforced_before_fix"] = (
@@ -148,14 +147,27 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
 _FLAGS = ("dkim_aligned", "spf_aligned", "dmarc_pass", "disagrees")
 
 
-def _judged(combos: pd.DataFrame, auth_codes: list[int], identifiers: list[tuple]) -> tuple[np.ndarray, list[Diagnosis]]:
-    """Each combination's verdict flags (a row of _FLAGS) and diagnosis, by the rules."""
+def _judged(frame: pd.DataFrame, auth: _AuthResultsColumn) -> tuple[np.ndarray, np.ndarray, list[Diagnosis]]:
+    """Every row's number among the distinct combinations of what the rules read, and each
+    combination's verdict flags (a row of _FLAGS) and diagnosis, by the rules."""
+    from_codes, from_domains = _from_domains(frame)
+    spf_codes, spf_lists = auth.spf_as_judged(from_codes, from_domains)
+    dkim_codes, dkim_lists = auth.signatures()
+    codes = _numbered(from_codes, dkim_codes, spf_codes, *_column_codes(frame, _RULE_COLUMNS))
+    first_rows = _first_rows(codes)
+    combos = zip(
+        from_codes[first_rows].tolist(),
+        dkim_codes[first_rows].tolist(),
+        spf_codes[first_rows].tolist(),
+        frame[list(_RULE_COLUMNS)].iloc[first_rows].itertuples(index=False, name=None),
+        strict=True,
+    )
     flags, diagnoses = [], []
-    rows = zip(auth_codes, combos.itertuples(index=False, name=None), strict=True)
-    for auth_code, (header_from, policy_domain, adkim, aspf, reported_dkim, reported_spf, reason) in rows:
+    for from_code, dkim, spf, (adkim, aspf, reported_dkim, reported_spf, reason) in combos:
         verdict = judge_record(
-            _from_domain(header_from, policy_domain),
-            *identifiers[auth_code][:2],
+            from_domains[from_code],
+            dkim_lists[dkim],
+            spf_lists[spf],
             adkim=adkim,
             aspf=aspf,
             reported_dkim=reported_dkim,
@@ -163,36 +175,80 @@ def _judged(combos: pd.DataFrame, auth_codes: list[int], identifiers: list[tuple
             reasons=_reasons(reason),
         )
         # The verdict itself is not kept: thousands more objects alive make the garbage collector
-        # run its full collection once more (measured: 3 instead of 2 on 100,000 varied records).
+        # run its full collection once more.
         flags.append((verdict.dkim_aligned, verdict.spf_aligned, verdict.dmarc_pass, verdict.disagrees))
         diagnoses.append(verdict.diagnosis)
-    return np.array(flags, dtype=bool).reshape(-1, len(_FLAGS)), diagnoses
+    return codes, np.array(flags, dtype=bool).reshape(-1, len(_FLAGS)), diagnoses
 
 
-def _diagnosis_columns(diagnoses: list[Diagnosis], senders: list[KnownSender | None], codes: np.ndarray) -> dict:
-    """The columns of each combination's diagnosis (and sender, for the fix), onto every row by
-    ``codes``. Combinations share diagnoses (diagnose is memoized, so equal ones are mostly one
-    object) and senders: each text is made once per distinct diagnosis, or pair of it and a sender."""
+#: The columns the rules read beside the From: domain and the auth results.
+_RULE_COLUMNS = ("adkim", "aspf", "reported_dkim", "reported_spf", "reason")
+
+
+def _from_domains(frame: pd.DataFrame) -> tuple[np.ndarray, list[str | None]]:
+    """Every row's number among the distinct From: domains the rules read, and those."""
+    pairs = _numbered(*_column_codes(frame, ("header_from", "policy_domain")))
+    first_rows = _first_rows(pairs)
+    domains = [
+        _from_domain(*pair)
+        for pair in frame[["header_from", "policy_domain"]].iloc[first_rows].itertuples(index=False, name=None)
+    ]
+    codes, distinct = _distinct(domains)
+    return codes[pairs], distinct
+
+
+def _aligning(from_domains: list[str | None], domains: list[str]) -> np.ndarray:
+    """Whether each domain aligns (relaxed) with the From: domain beside it, as ``aligns`` says.
+
+    Most are of other organizations. A domain aligns only if, normalized, it ends with the From:
+    domain's organizational domain; normalizing an ASCII name only trims, cuts and lower-cases it,
+    so an ASCII name without that text aligns with nothing, found without normalizing it (which
+    costs most for a name met only once)."""
+    orgs = {from_domain: safe_organizational_domain(from_domain) for from_domain in set(from_domains)}
+    return np.fromiter(
+        (
+            bool(org := orgs[from_domain])
+            and bool(domain)
+            and (not domain.isascii() or org in domain.lower())
+            and aligns(from_domain, domain)
+            for from_domain, domain in zip(from_domains, domains, strict=True)
+        ),
+        dtype=bool,
+        count=len(domains),
+    )
+
+
+def _distinct(values: list) -> tuple[np.ndarray, list]:
+    """Each value's number among the distinct values (hashable, compared by equality), and those,
+    in order of first appearance."""
+    numbers: dict = {}
+    codes = np.fromiter((numbers.setdefault(value, len(numbers)) for value in values), np.int64, len(values))
+    return codes, list(numbers)
+
+
+def _diagnosis_columns(
+    diagnoses: list[Diagnosis], codes: np.ndarray, senders: list[KnownSender | None], auth_codes: np.ndarray
+) -> dict:
+    """The columns of each combination's diagnosis (and the row's sender, for the fix), onto every
+    row by ``codes`` (and ``auth_codes``, each row's number among ``senders``). Combinations
+    share diagnoses (diagnose is memoized, so equal ones are mostly one object) and senders: each
+    text is made once per distinct diagnosis, or pair of it and a sender."""
     diagnosis_codes = _by_identity(diagnoses)
     distinct = [diagnoses[index] for index in _first_rows(diagnosis_codes)]
+    row_codes = diagnosis_codes[codes]
     columns = {
-        name: _expand(name, [getattr(diagnosis, name) for diagnosis in distinct], diagnosis_codes[codes])
+        name: _expand(name, [getattr(diagnosis, name) for diagnosis in distinct], row_codes)
         for name in ("cause", "table_row", "explanation")
     }
-    columns["finding"] = _expand("finding", [diagnosis.finding.key for diagnosis in distinct], diagnosis_codes[codes])
-    fix_codes = _numbered(diagnosis_codes, _by_identity(senders))
-    fixes = [diagnoses[index].fix_for(senders[index]) for index in _first_rows(fix_codes)]
-    columns["fix"] = _expand("fix", fixes, fix_codes[codes])
+    columns["finding"] = _expand("finding", [diagnosis.finding.key for diagnosis in distinct], row_codes)
+    fix_codes = _numbered(row_codes, _by_identity(senders)[auth_codes])
+    first_rows = _first_rows(fix_codes)
+    fixes = [
+        distinct[diagnosis].fix_for(senders[auth_code])
+        for diagnosis, auth_code in zip(row_codes[first_rows].tolist(), auth_codes[first_rows].tolist(), strict=True)
+    ]
+    columns["fix"] = _expand("fix", fixes, fix_codes)
     return columns
-
-
-def _source(sender: KnownSender | None, signatures, spf_results) -> str:
-    """Who sent it: the known sender, or else the organization of the first domain that
-    authenticated, if any."""
-    if sender:
-        return sender.name
-    authenticated = next((domain for domain, result in (*signatures, *spf_results) if result == "pass" and domain), None)
-    return safe_organizational_domain(authenticated) or ""
 
 
 def _source_column(sources: list[str], auth_codes: np.ndarray, source_ips: pa.ChunkedArray) -> pd.Series:
@@ -219,23 +275,73 @@ class _AuthResultsColumn:
         self._spf = _Lists(records["spf"].combine_chunks(), SpfResult)
         self.codes = _numbered(self._dkim.numbers, self._spf.numbers)
         first_rows = _first_rows(self.codes)
-        pairs = list(zip(self._dkim.numbers[first_rows].tolist(), self._spf.numbers[first_rows].tolist(), strict=True))
+        #: Each distinct one's <dkim> and <spf> list, by number.
+        self._dkim_lists, self._spf_lists = self._dkim.numbers[first_rows].tolist(), self._spf.numbers[first_rows].tolist()
         signatures, checks = self._dkim.tuples(), self._spf.tuples()
-        self.values = [AuthResults(signatures[dkim], checks[spf]) for dkim, spf in pairs]
-        signatures, checks = self._dkim.tuples(_signature), self._spf.tuples(_spf_check)
-        mail_from = list(map(mail_from_results, checks))
-        #: (signatures, SPF results, MAIL FROM's SPF results) of each, as the rules read them.
-        self.identifiers = [(signatures[dkim], checks[spf], mail_from[spf]) for dkim, spf in pairs]
+        self.values = [
+            AuthResults(signatures[dkim], checks[spf]) for dkim, spf in zip(self._dkim_lists, self._spf_lists, strict=True)
+        ]
+
+    def signatures(self) -> tuple[np.ndarray, list[tuple]]:
+        """Every record's DKIM signatures as the rules read them, numbered, and those: lists that
+        differ only in selectors are one list of signatures to the rules."""
+        codes, signatures = _distinct(self._dkim.tuples(_signature))
+        return codes[self._dkim.numbers], signatures
+
+    def spf_as_judged(self, from_codes: np.ndarray, from_domains: list[str | None]) -> tuple[np.ndarray, list[tuple]]:
+        """Every record's SPF checks as the rules judge them for its From: domain (``from_codes``
+        among ``from_domains``), numbered, and those.
+
+        The rules read an SPF domain only for whether it aligns with the From: domain (relaxed;
+        strict alignment implies it), and judge one that does not like the empty domain: so it is
+        judged as that, and a new return-path domain on every record adds no combination. Whether
+        a domain aligns is found once per distinct pair of it and a From: domain."""
+        rows, entries = self._spf.row_entries()
+        pairs = _numbered(from_codes[rows], entries)
+        first = _first_rows(pairs)
+        aligned = _aligning(
+            [from_domains[code] for code in from_codes[rows[first]].tolist()],
+            [self._spf.entries[entry].domain for entry in entries[first].tolist()],
+        )[pairs]
+        # A check judged as the entry itself where its domain aligns, else as its scope and result alone.
+        blank = self._spf.numbered_by(("scope", "result"))
+        codes = self._spf.list_numbers(np.where(aligned, entries, len(self._spf.entries) + blank[entries]))
+
+        def judged(position: int) -> tuple[str, str, str]:
+            domain, scope, result = _spf_check(self._spf.entries[entries[position]])
+            return domain if aligned[position] else "", scope, result
+
+        return codes, [tuple(map(judged, self._spf.row_span(row))) for row in _first_rows(codes).tolist()]
+
+    def senders_and_sources(self) -> tuple[list[KnownSender | None], list[str]]:
+        """Each distinct one's known sender, the one the first DKIM or MAIL FROM result that passed
+        names (as ``authenticated_sender``), and who sent it: that sender, or else the organization
+        of the first domain that authenticated, if any. Found once per distinct entry and list."""
+        dkim_domains = [_authenticated(*_signature(entry)) for entry in self._dkim.entries]
+        # The scopes that count as MAIL FROM, as the rule says of a check of each.
+        mail_from = {scope for scope in {entry.scope for entry in self._spf.entries} if mail_from_results((("", scope, ""),))}
+        spf_domains = [
+            _authenticated(entry.domain, reported_result(entry.result, "spf")) if entry.scope in mail_from else None
+            for entry in self._spf.entries
+        ]
+        dkim_senders = self._dkim.first(list(map(known_sender, dkim_domains)))
+        spf_senders = self._spf.first(list(map(known_sender, spf_domains)))
+        dkim_domains, spf_domains = self._dkim.first(dkim_domains), self._spf.first(spf_domains)
+        lists = list(zip(self._dkim_lists, self._spf_lists, strict=True))
+        senders = [dkim_senders[dkim] or spf_senders[spf] for dkim, spf in lists]
+        sources = [
+            sender.name if sender else safe_organizational_domain(dkim_domains[dkim] or spf_domains[spf]) or ""
+            for sender, (dkim, spf) in zip(senders, lists, strict=True)
+        ]
+        return senders, sources
 
     def text_columns(self) -> dict[str, pd.Categorical]:
         """The text columns: ``domain:result`` entries (the link format) and the DKIM selectors,
         comma-separated."""
         return {
-            "dkim": _expand("dkim", self._dkim.joined(_entry_text), self._dkim.numbers),
-            "dkim_selectors": _expand(
-                "dkim_selectors", self._dkim.joined(lambda signature: _as_text(signature.selector)), self._dkim.numbers
-            ),
-            "spf": _expand("spf", self._spf.joined(_entry_text), self._spf.numbers),
+            "dkim": _expand("dkim", self._dkim.joined(("domain", "result")), self._dkim.numbers),
+            "dkim_selectors": _expand("dkim_selectors", self._dkim.joined(("selector",)), self._dkim.numbers),
+            "spf": _expand("spf", self._spf.joined(("domain", "result")), self._spf.numbers),
         }
 
     def dkim_passed(self) -> np.ndarray:
@@ -243,17 +349,23 @@ class _AuthResultsColumn:
         return self._dkim.any(lambda signature: signature.result == "pass" and bool(signature.domain))[self._dkim.numbers]
 
 
-def _entry_text(entry: DkimResult | SpfResult) -> str:
-    return f"{_as_text(entry.domain)}:{_as_text(entry.result)}"
+def _authenticated(domain: str, result: str) -> str | None:
+    """The domain of a (domain, result) that passed: one that authenticated the message."""
+    return domain if result == "pass" and domain else None
 
 
 def _numbered(*parts: np.ndarray) -> np.ndarray:
     """Each position's number among the distinct combinations of ``parts`` (arrays of numbers
     from 0), counting up from 0 in order of first appearance."""
-    numbers = np.zeros(len(parts[0]), dtype=np.int64)
+    # Mixed radix: each combination one int64, renumbered only when the next part would overflow it.
+    numbers, bound = np.zeros(len(parts[0]), dtype=np.int64), 1
     for part in parts:
-        numbers = pd.factorize(numbers * (int(part.max(initial=0)) + 1) + part)[0]
-    return numbers
+        radix = int(part.max(initial=0)) + 1
+        if bound * radix >= 1 << 63:
+            numbers = pd.factorize(numbers)[0]
+            bound = int(numbers.max(initial=0)) + 1
+        numbers, bound = numbers * radix + part, bound * radix
+    return pd.factorize(numbers)[0]
 
 
 def _by_identity(objects: list) -> np.ndarray:
@@ -270,38 +382,89 @@ def _first_rows(numbers: np.ndarray) -> np.ndarray:
 class _Lists:
     """A list column of structs (a record's <dkim> or <spf> elements) by its distinct lists: every
     row's list numbered among them (``numbers``), in order of first appearance, and each entry
-    among the distinct entries, which become ``kind`` once each. Lists and entries repeat across
-    rows, so Python sees each distinct one once."""
+    among the distinct entries, which become ``kind`` once each (``entries``). Lists and entries
+    repeat across rows, so Python sees each distinct one once."""
 
     def __init__(self, column: pa.ListArray, kind: type):
         offsets, values = column.offsets.to_numpy(), column.values  # a sliced column's values are not sliced
-        # Text equal for equal entries: fields joined by U+001F. The reader replaced every control
-        # character in report text, so no value holds it.
-        codes = pc.binary_join_element_wise(*values.flatten(), "\x1f").dictionary_encode().indices.to_numpy()
-        taken = values.take(_first_rows(codes))
-        self._entries = list(map(kind, *(taken.field(field.name).to_pylist() for field in dataclasses.fields(kind))))
-        # A list as the bytes of its entries' numbers: equal lists, equal bytes.
-        buffers = [None, pa.py_buffer(offsets * codes.itemsize), pa.py_buffer(codes)]
-        self.numbers = pa.BinaryArray.from_buffers(pa.binary(), len(offsets) - 1, buffers).dictionary_encode().indices.to_numpy()
-        distinct = pa.ListArray.from_arrays(offsets, codes).take(_first_rows(self.numbers))
+        codes = _joined_codes(values.flatten())
+        self._distinct_entries = values.take(_first_rows(codes))
+        self.entries = list(
+            map(kind, *(self._distinct_entries.field(field.name).to_pylist() for field in dataclasses.fields(kind)))
+        )
+        #: Every row's entries (their numbers, in row order) and where each row's start.
+        self._row_codes, self._row_offsets = codes[offsets[0] : offsets[-1]], offsets - offsets[0]
+        self.numbers = self.list_numbers(self._row_codes)
+        distinct = pa.ListArray.from_arrays(self._row_offsets, self._row_codes).take(_first_rows(self.numbers))
         self._codes, self._offsets = distinct.flatten().to_numpy(), distinct.offsets.to_numpy()
+
+    def list_numbers(self, codes: np.ndarray) -> np.ndarray:
+        """Every row's list numbered by ``codes``, a number for each entry of every row, in row
+        order: rows whose entries have equal numbers get equal numbers, in order of first appearance."""
+        # A list as the bytes of its entries' numbers: equal lists, equal bytes.
+        buffers = [None, pa.py_buffer(self._row_offsets * codes.itemsize), pa.py_buffer(codes)]
+        lists = pa.BinaryArray.from_buffers(pa.binary(), len(self._row_offsets) - 1, buffers)
+        return lists.dictionary_encode().indices.to_numpy()
+
+    def row_entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every row's entries, in row order: the row of each, and its number among ``entries``."""
+        return np.repeat(np.arange(len(self._row_offsets) - 1), np.diff(self._row_offsets)), self._row_codes
+
+    def row_span(self, row: int) -> range:
+        """Where ``row``'s entries are among those of ``row_entries``."""
+        return range(self._row_offsets[row], self._row_offsets[row + 1])
+
+    def numbered_by(self, fields: tuple[str, ...]) -> np.ndarray:
+        """Each of ``entries`` numbered among the distinct values of the named fields."""
+        return _joined_codes([self._distinct_entries.field(name) for name in fields])
 
     def tuples(self, made=None) -> list[tuple]:
         """Each distinct list as a tuple of its entries, or of what ``made`` makes of each."""
-        items = self._entries if made is None else list(map(made, self._entries))
+        items = self.entries if made is None else list(map(made, self.entries))
         flat = np.fromiter(items, dtype=object, count=len(items))[self._codes].tolist()
         return [tuple(flat[start:end]) for start, end in itertools.pairwise(self._offsets.tolist())]
 
-    def joined(self, text) -> list[str]:
-        """Each distinct list as the ``text`` of its entries, comma-separated."""
-        texts = pa.array(list(map(text, self._entries)), pa.string()).take(self._codes)
-        return pc.binary_join(pa.ListArray.from_arrays(self._offsets, texts), ",").to_pylist()
+    def first(self, values: list) -> list:
+        """For each distinct list, the first of its entries' ``values`` (one per entry) that is not
+        None, else None."""
+        given = np.empty(len(values) + 1, dtype=object)
+        given[:-1] = values
+        present = np.flatnonzero(np.fromiter((value is not None for value in values), bool, len(values))[self._codes])
+        # Each list's first entry with a value, if the list reaches it; else the None at the end.
+        found = np.append(present, len(self._codes))[np.searchsorted(present, self._offsets[:-1])]
+        chosen = np.where(found < self._offsets[1:], np.append(self._codes, -1)[found], -1)
+        return given[chosen].tolist()
+
+    def joined(self, fields: tuple[str, ...]) -> list[str]:
+        """Each distinct list as text: each entry's named fields as ``_as_text`` writes them, joined
+        by ":", and the entries comma-separated."""
+        values = [self._distinct_entries.field(name) for name in fields]
+        texts = pc.binary_join_element_wise(*values, ":")
+        # _as_text leaves letters, digits, dots, hyphens and underscores as they are (most values):
+        # only entries with another character reach Python.
+        plain = functools.reduce(pc.and_, (pc.match_substring_regex(value, r"^[A-Za-z0-9._-]*$") for value in values))
+        rewritten = pc.invert(plain.fill_null(False))
+        if pc.any(rewritten).as_py():
+            entries = [self.entries[index] for index in np.flatnonzero(rewritten.to_numpy(zero_copy_only=False)).tolist()]
+            texts = pc.replace_with_mask(
+                texts,
+                rewritten,
+                pa.array([":".join(_as_text(getattr(entry, name)) for name in fields) for entry in entries], pa.string()),
+            )
+        return pc.binary_join(pa.ListArray.from_arrays(self._offsets, texts.take(self._codes)), ",").to_pylist()
 
     def any(self, test) -> np.ndarray:
         """For each distinct list, whether ``test`` holds for any of its entries."""
-        held = np.fromiter(map(test, self._entries), dtype=bool, count=len(self._entries))[self._codes]
+        held = np.fromiter(map(test, self.entries), dtype=bool, count=len(self.entries))[self._codes]
         counts = np.concatenate(([0], np.cumsum(held)))
         return counts[self._offsets[1:]] > counts[self._offsets[:-1]]
+
+
+def _joined_codes(fields: list[pa.Array]) -> np.ndarray:
+    """Each position numbered among the distinct values of ``fields`` together, in order of first
+    appearance. Text equal for equal values: the fields joined by U+001F. The reader replaced every
+    control character in report text, so no value holds it."""
+    return pc.binary_join_element_wise(*fields, "\x1f").dictionary_encode().indices.to_numpy()
 
 
 def _expand(name: str, values: list, codes: np.ndarray):

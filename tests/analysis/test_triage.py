@@ -7,6 +7,8 @@ import pytest
 
 from dmarc_core import parse_reports, read_file, scenario_from_query, triage
 from dmarc_core.analysis.triage import explorer_links
+from dmarc_core.rules.alignment import reported_result, safe_domain
+from dmarc_core.rules.evaluation import judge_record
 
 from reportkit import record, report
 
@@ -213,3 +215,42 @@ def test_reasons_are_read_without_their_white_space():
 def test_a_dkim_pass_without_a_domain_is_no_reason_for_root_cause_5():
     document = report(record(dkim=[("", "pass")], disposition="quarantine")).replace(b"<domain></domain>", b"<domain> </domain>")
     assert not triage(parse_reports(document)).loc[0, "enforced_before_fix"]
+
+
+def test_text_columns_write_separators_and_spaces_in_values_as_question_marks():
+    # The link format separates entries with "," and fields with ":": a value never passes for two.
+    row = record(dkim=[("a,b:c example.com", "pass"), ("example.com", "pass")], spf=[("x\u00a0y.example", "pass")])
+    frame = triaged(row.replace("<selector>s1</selector>", "<selector>k:1, b</selector>", 1))
+    assert frame.loc[0, "dkim"] == "a?b?c?example.com:pass,example.com:pass"
+    assert frame.loc[0, "dkim_selectors"] == "k?1??b,s1"
+    assert frame.loc[0, "spf"] == "x?y.example:pass"
+
+
+def test_spf_domains_are_judged_as_reported_however_they_are_written():
+    # The triage judges an SPF domain by whether it aligns with the From: domain; with a root dot, as
+    # an address, in Unicode or as another organization's look-alike, each gets the rules' verdict.
+    frame = triaged(
+        record(spf=[("bounces.example.com.", "pass")]),
+        record(spf=[("bounce@mail.example.com", "pass")]),
+        record("xn--bcher-kva.example", spf=[("mail.bücher.example", "pass")]),
+        record(spf=[("example.com.evil.net", "pass")]),
+        record(dkim=[("example.com", "fail")], spf=[("notexample.com", "pass"), ("EXAMPLE.com", "temperror")]),
+        record(dkim=[("example.com", "fail")], spf=[("other.example.net", "pass"), ("mail.example.com", "permerror")]),
+    )
+    assert frame["spf_aligned"].tolist() == [True, True, True, False, False, False]
+    for row in frame.itertuples():
+        verdict = judge_record(
+            safe_domain(row.header_from),
+            tuple((entry.domain, reported_result(entry.result, "dkim")) for entry in row.auth_results.dkim),
+            tuple((entry.domain, entry.scope, reported_result(entry.result, "spf")) for entry in row.auth_results.spf),
+            adkim="r",
+            aspf="r",
+            reported_dkim=row.reported_dkim,
+            reported_spf=row.reported_spf,
+        )
+        assert (row.spf_aligned, row.dmarc_pass, row.disagrees, row.finding) == (
+            verdict.spf_aligned,
+            verdict.dmarc_pass,
+            verdict.disagrees,
+            verdict.diagnosis.finding.key,
+        )
