@@ -70,7 +70,20 @@ UNAUTHENTICATED = "Unauthenticated addresses"
 #: Addresses, AS names or host names a source row spells out; ``(+N)`` counts the rest.
 _SHOWN_VALUES = 3
 _SOURCE_KEYS = ["source", "header_from", "cause"]
-SOURCE_COLUMNS = [*_SOURCE_KEYS, "table_row", "messages", "pass_rate", "ips", "fix", "explorer_link", "addresses"]
+SOURCE_COLUMNS = [
+    *_SOURCE_KEYS,
+    "table_row",
+    "failing",
+    "messages",
+    "pass_rate",
+    "ips",
+    "fix",
+    "explorer_link",
+    "addresses",
+    "reasons",
+    "disagreeing",
+]
+_SOURCE_NUMBERS = ("table_row", "failing", "messages", "pass_rate", "ips", "disagreeing")
 ENRICHED_COLUMNS = ["as_names", "host_names"]
 
 
@@ -79,9 +92,12 @@ def by_source(
     enrichment: Mapping[str, IpInfo] | None = None,
     links: Callable[[pd.DataFrame], pd.Series] = explorer_links,
 ) -> pd.DataFrame:
-    """One row per sending source, From: domain and cause: messages, the share that passes, how
-    many addresses sent them and the busiest few, the fix and a link to the Explorer (both for the
-    row's busiest record). Addresses nothing authenticated are one source, ``UNAUTHENTICATED``.
+    """One row per sending source, From: domain and cause, the most failing messages first:
+    messages, those that fail and the share that passes, how many addresses sent them and the
+    busiest few, the fix and a link to the Explorer (both for the row's busiest record), the
+    receiver's reasons (``reason_text``, the most messages first) and the messages whose receiver's
+    verdict differs from its own auth results. Addresses nothing authenticated are one source,
+    ``UNAUTHENTICATED``.
     With ``enrichment`` (IP → PTR and AS, from ``enrich_ips``), the AS names and host names of the
     row's addresses too, those of the most addresses first. ``links`` makes records' Explorer links."""
     columns = SOURCE_COLUMNS + (ENRICHED_COLUMNS if enrichment is not None else [])
@@ -92,28 +108,35 @@ def by_source(
     counts = frame["count"].to_numpy()
     messages = np.bincount(rows, weights=counts).astype(np.int64)
     passing = np.bincount(rows, weights=np.where(frame["dmarc_pass"], counts, 0)).astype(np.int64)
+    disagreeing = np.bincount(rows, weights=np.where(frame["disagrees"], counts, 0)).astype(np.int64)
     busiest = _busiest_records(rows, counts)
     records = frame.iloc[busiest]
     address_codes, addresses = pd.factorize(frame["source_ip"])
     shown_addresses, ips = _few(rows, address_codes, counts, addresses, len(messages))
+    reason_codes, reasons = pd.factorize(frame["reason"])
+    reason_texts = pd.Index([reason_text(reason) for reason in reasons.tolist()], dtype=object)
+    reason_codes = np.where(reason_texts.to_numpy(dtype=bool)[reason_codes] & (reason_codes >= 0), reason_codes, -1)
     table = pd.DataFrame(
         {
             "source": np.where(unauthenticated[busiest], UNAUTHENTICATED, records["source"].to_numpy(dtype=object)),
             "header_from": records["header_from"].to_numpy(dtype=object),
             "cause": records["cause"].to_numpy(dtype=object),
             "table_row": records["table_row"].array,
+            "failing": messages - passing,
             "messages": messages,
             "pass_rate": passing / np.where(messages > 0, messages, np.nan),
             "ips": ips,
             "fix": records["fix"].to_numpy(dtype=object),
             "explorer_link": links(records).to_numpy(dtype=object),
             "addresses": shown_addresses,
+            "reasons": _few(rows, reason_codes, counts, reason_texts, len(messages))[0],
+            "disagreeing": disagreeing,
         }
     )
     if enrichment is not None:
         table = table.assign(**_names(rows, address_codes, addresses, enrichment, len(table)))
-    table = table.sort_values(["messages", "source"], ascending=[False, True], ignore_index=True)
-    text = [name for name in columns if name not in ("table_row", "messages", "pass_rate", "ips")]
+    table = table.sort_values(["failing", "messages", "source"], ascending=[False, False, True], ignore_index=True)
+    text = [name for name in columns if name not in _SOURCE_NUMBERS]
     table[text] = table[text].fillna("").astype(str)  # plain text for display and links
     return table[columns]
 
@@ -124,6 +147,12 @@ def _unauthenticated(frame: pd.DataFrame) -> np.ndarray:
     if pa.types.is_dictionary(source.type):  # a category column
         source = source.dictionary_decode()
     return pc.equal(source, address).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def reason_text(reason: str) -> str:
+    """The receiver's reasons of a record (the triage's comma-separated ``reason``) in words."""
+    titles = knowledge().reason_titles
+    return " + ".join(titles.get(part, part) for part in filter(None, (part.strip() for part in str(reason).split(","))))
 
 
 def _source_rows(frame: pd.DataFrame, unauthenticated: np.ndarray) -> np.ndarray:
@@ -192,14 +221,23 @@ def missing_selectors(frame: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def by_cause(frame: pd.DataFrame) -> pd.DataFrame:
-    """Messages per cause, with the cause's title and table row, most messages first."""
+    """Messages per cause, and those of them that fail DMARC, with the cause's title and table row,
+    most messages first."""
     findings = knowledge().findings
-    totals = frame.groupby("cause", sort=False)["count"].sum()
+    counts = frame["count"]
+    totals = pd.DataFrame({"messages": counts, "failing": counts.where(~frame["dmarc_pass"], 0)})
+    totals = totals.groupby(frame["cause"], sort=False, observed=True).sum()
     rows = [
-        {"cause": cause, "title": findings[cause].title, "table_row": findings[cause].table_row, "messages": int(messages)}
-        for cause, messages in totals.items()
+        {
+            "cause": cause,
+            "title": findings[cause].title,
+            "table_row": findings[cause].table_row,
+            "messages": int(messages),
+            "failing": int(failing),
+        }
+        for cause, messages, failing in totals.itertuples()
     ]
-    result = pd.DataFrame(rows, columns=["cause", "title", "table_row", "messages"])
+    result = pd.DataFrame(rows, columns=["cause", "title", "table_row", "messages", "failing"])
     result["table_row"] = result["table_row"].astype("Int64")
     return result.sort_values("messages", ascending=False, ignore_index=True)
 
@@ -209,7 +247,7 @@ def by_day(frame: pd.DataFrame) -> pd.DataFrame:
     # Summed per report start first: a report's records share it, so only those few become days.
     totals = frame.groupby(["begin", "disposition"], observed=True, dropna=False)["count"].sum().reset_index()
     dated = totals.dropna(subset=["begin"])
-    day = dated["begin"].dt.tz_convert(None).dt.floor("D")
+    day = _day(dated["begin"])
     disposition = dated["disposition"].astype(str).replace("", "(none given)")
     return (
         dated.assign(day=day, disposition=disposition)
@@ -217,6 +255,82 @@ def by_day(frame: pd.DataFrame) -> pd.DataFrame:
         .sum()
         .rename(columns={"count": "messages"})
     )
+
+
+def _day(begin: pd.Series) -> pd.Series:
+    """The day a report's range begins, in UTC: the day its records count for."""
+    return begin.dt.tz_convert(None).dt.floor("D")
+
+
+def pass_rate_by_day(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per day (the day a report's range begins), every day from the first to the last: the
+    messages, the share that passes DMARC, and the share the rollout plan judges
+    (``Readiness.pass_rate``: mail the receiver called forwarded and mail nobody vouches for left
+    out). A rate is missing where there is nothing to divide: a line breaks there, not slopes."""
+    counts, passed = frame["count"], frame["dmarc_pass"]
+    judged = ~frame["finding"].isin(_NOT_YOURS)
+    parts = pd.DataFrame(
+        {
+            "messages": counts,
+            "passing": counts.where(passed, 0),
+            "judged": counts.where(judged, 0),
+            "judged_passing": counts.where(judged & passed, 0),
+        }
+    )
+    # Summed per report start first: a report's records share it, so only those few become days.
+    totals = parts.groupby(frame["begin"]).sum()
+    days = totals.groupby(_day(totals.index.to_series())).sum()
+    if len(days):
+        days = days.reindex(pd.date_range(days.index.min(), days.index.max(), freq="D"), fill_value=0)
+    return pd.DataFrame(
+        {
+            "day": days.index,
+            "messages": days["messages"].to_numpy(),
+            "pass_rate": (days["passing"] / days["messages"].where(days["messages"] > 0)).to_numpy(),
+            "rollout_pass_rate": (days["judged_passing"] / days["judged"].where(days["judged"] > 0)).to_numpy(),
+        }
+    )
+
+
+#: The name of the senders a chart of the busiest leaves out, together.
+OTHER_SENDERS = "Other senders"
+
+
+def failing_by_source_and_day(frame: pd.DataFrame, limit: int = 8) -> pd.DataFrame:
+    """Messages that fail DMARC per day and source (as the sources table names it), for the
+    ``limit`` sources with the most of them, the rest as ``OTHER_SENDERS``; the sources with the
+    most failing messages first."""
+    failing = frame.loc[~frame["dmarc_pass"], ["begin", "source", "source_ip", "count"]]
+    unauthenticated = pd.Series(_unauthenticated(failing), index=failing.index, name="unauthenticated")
+    totals = failing.groupby(["begin", "source", unauthenticated], observed=True)["count"].sum().reset_index()
+    source = totals["source"].astype(object).where(~totals["unauthenticated"], UNAUTHENTICATED)
+    per_source = totals["count"].groupby(source).sum().sort_values(ascending=False, kind="stable")
+    kept = per_source.index[:limit] if len(per_source) > limit else per_source.index
+    named = source.where(source.isin(kept), OTHER_SENDERS)
+    per_day = totals["count"].groupby([_day(totals["begin"]).rename("day"), named.rename("source")]).sum().reset_index()
+    order = {name: rank for rank, name in enumerate([*kept, OTHER_SENDERS])}
+    per_day = per_day.assign(rank=per_day["source"].map(order)).sort_values(["rank", "day"], ignore_index=True)
+    return per_day.drop(columns="rank").rename(columns={"count": "messages"})
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """The records whose receiver's verdict (policy_evaluated) differs from its own auth results."""
+
+    records: int
+    messages: int
+    total_records: int
+
+
+def disagreement(frame: pd.DataFrame) -> Disagreement:
+    differing = frame["disagrees"].to_numpy(dtype=bool)
+    return Disagreement(int(differing.sum()), int(frame["count"].to_numpy()[differing].sum()), len(frame))
+
+
+def receiver_reasons(frame: pd.DataFrame) -> list[str]:
+    """The reason types of RFC 7489 and RFC 9990 the records carry, in the order the knowledge lists them."""
+    present = {part for reason in pd.unique(frame["reason"].dropna()) for part in str(reason).split(",")}
+    return [reason for reason in knowledge().reason_titles if reason in present]
 
 
 _POLICY_COLUMNS = ["policy_domain", "p", "adkim", "aspf", "pct"]
@@ -236,18 +350,6 @@ def published_policies(frame: pd.DataFrame) -> pd.DataFrame:
     return receivers.agg(lambda names: ", ".join(sorted({name for name in names if name}))).rename("reported_by").reset_index()
 
 
-def pass_fail_by_source(sources: pd.DataFrame, limit: int = 15) -> pd.DataFrame:
-    """Messages that pass and that fail DMARC per source of the sources table (``by_source``), for
-    the ``limit`` sources with the most messages: one row per source and verdict (``pass``/``fail``)."""
-    # Exact: a pass rate times the messages it was divided by rounds back to the count.
-    passing = (sources["messages"] * sources["pass_rate"].fillna(0)).round().astype("int64")
-    totals = sources.assign(passing=passing).groupby("source", sort=False)[["messages", "passing"]].sum()
-    busiest = totals.nlargest(limit, "messages")
-    verdicts = pd.DataFrame({"pass": busiest["passing"], "fail": busiest["messages"] - busiest["passing"]})
-    rows = verdicts.rename_axis(columns="verdict").stack().rename("messages").reset_index()
-    return rows[rows["messages"] > 0].reset_index(drop=True)
-
-
 def busiest_addresses(frame: pd.DataFrame, limit: int = ENRICH_LIMIT) -> list[str]:
     """The source addresses behind the most messages, most first, at most ``limit``: the ones
     worth the DNS lookups of ``enrich_ips``."""
@@ -263,19 +365,29 @@ def matching(
     causes: Iterable[str] = (),
     failing_only: bool = False,
     search: str = "",
+    reasons: Iterable[str] = (),
+    disagreeing_only: bool = False,
 ) -> pd.DataFrame:
-    """The rows the triage's filters keep: one policy domain, some causes, failing mail only, and
-    a text found, whatever its case, in the source (``UNAUTHENTICATED`` included), its address,
-    the From: domain or the DKIM results."""
+    """The rows the triage's filters keep: one policy domain, some causes, failing mail only, a
+    text found, whatever its case, in the source (``UNAUTHENTICATED`` included), its address, the
+    From: domain or the DKIM results, any of some receiver's reasons, and the rows whose receiver's
+    verdict differs from its auth results only. With no filter, ``frame`` itself."""
+    causes, reasons, text = list(causes), set(reasons), search.strip().lower()
+    if not (policy_domain or causes or failing_only or text or reasons or disagreeing_only):
+        return frame
     keep = pd.Series(True, index=frame.index)
     if policy_domain:
         keep &= frame["policy_domain"] == policy_domain
-    causes = list(causes)
     if causes:
         keep &= frame["cause"].isin(causes)
     if failing_only:
         keep &= ~frame["dmarc_pass"]
-    text = search.strip().lower()
+    if disagreeing_only:
+        keep &= frame["disagrees"]
+    if reasons:
+        codes, values = pd.factorize(frame["reason"])
+        given = np.array([bool(reasons.intersection(str(value).split(","))) for value in values.tolist()] + [False])
+        keep &= given[codes]  # code -1, no reason, keeps nothing
     if text:
         found = _contains(frame["source"], text) | _contains(frame["source_ip"], text)
         found |= _contains(frame["header_from"], text) | _contains(frame["dkim"], text)
@@ -313,6 +425,8 @@ class Readiness:
     blockers: tuple[tuple[str, str, int], ...]
     #: What the reports still lack for the plan's next step, in words.
     missing_evidence: tuple[str, ...] = ()
+    #: Legitimate mail is blocked (root cause 5): the advice is to roll back to p=none.
+    roll_back: bool = False
 
 
 def rollout_readiness(frame: pd.DataFrame) -> list[Readiness]:
@@ -348,6 +462,35 @@ def rollout_readiness(frame: pd.DataFrame) -> list[Readiness]:
         )
         assessments.append(assessment)
     return assessments
+
+
+READINESS_COLUMNS = ["domain", "policy", "step", "days", "messages", "pass_rate", "ready", "next_record"]
+
+
+def readiness_table(assessments: Iterable[Readiness]) -> pd.DataFrame:
+    """The assessments as a table, a row per domain (the policy as published, p= and pct= below
+    100): what a month of reports naming hundreds of domains fits in. What to act on first comes
+    first: the domains whose legitimate mail is blocked (roll back), then the most messages."""
+    assessments = sorted(assessments, key=lambda assessment: (not assessment.roll_back, -assessment.messages, assessment.domain))
+    rows = [
+        (
+            assessment.domain,
+            f"p={assessment.policy}" + (f"; pct={assessment.pct}" if assessment.pct < 100 else ""),
+            assessment.step,
+            assessment.days,
+            assessment.messages,
+            assessment.pass_rate,
+            assessment.ready,
+            assessment.next_record or "",
+        )
+        for assessment in assessments
+    ]
+    return pd.DataFrame(rows, columns=READINESS_COLUMNS)
+
+
+def for_domains_of(rows: pd.DataFrame, table: pd.DataFrame, column: str = "domain") -> pd.DataFrame:
+    """The rows of a per-domain ``table`` whose ``column`` is a policy domain of the records ``rows``."""
+    return table[table[column].isin(pd.unique(rows["policy_domain"].dropna()))]
 
 
 def _blockers(judged: pd.DataFrame, messages: pd.Series) -> dict[str, tuple[tuple[str, str, int], ...]]:
@@ -394,9 +537,22 @@ def _readiness(
     # Where the published policy puts the domain in the plan.
     step = {"none": 1 if days < needs.days else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)
 
-    def result(ready: bool, advice: str, next_record: str | None) -> Readiness:
+    def result(ready: bool, advice: str, next_record: str | None, roll_back: bool = False) -> Readiness:
         return Readiness(
-            domain, policy, pct, messages, pass_rate, days, receivers, step, ready, advice, next_record, blockers, missing
+            domain,
+            policy,
+            pct,
+            messages,
+            pass_rate,
+            days,
+            receivers,
+            step,
+            ready,
+            advice,
+            next_record,
+            blockers,
+            missing,
+            roll_back,
         )
 
     if policy in ("quarantine", "reject") and harmed.significant:
@@ -406,6 +562,7 @@ def _readiness(
             f"{'this sender sends' if len(harmed.senders) == 1 else 'these senders send'} for you, roll back to p=none, "
             f"fix {'it' if len(harmed.senders) == 1 else 'them'}, then advance again.",
             record(1),
+            roll_back=True,
         )
     aside = (
         f" {harmed.sentence} Fix {'that sender' if len(harmed.senders) == 1 else 'those senders'}; too few messages to roll back for."

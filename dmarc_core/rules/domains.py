@@ -167,3 +167,26 @@ def organizational_domain(domain: str) -> str:
     A domain that is itself a public suffix is its own organizational domain.
     """
     return public_suffix_match(domain).organizational_domain
+
+
+def unicode_form(domain: str) -> str:
+    """``domain`` with its A-labels (``xn--``) as Unicode, as people read it. Label by label, so
+    that ``_dmarc.`` and other labels that are no host name stay as they are, and so does an
+    A-label that does not decode (not valid IDNA)."""
+    return ".".join(_u_label(label) for label in domain.split("."))
+
+
+def _u_label(label: str) -> str:
+    if label[:4].lower() != "xn--":
+        return label
+    try:
+        return idna.ulabel(label.lower())
+    except (idna.IDNAError, UnicodeError):
+        return label
+
+
+def display_domain(domain: str) -> str:
+    """An internationalized name in both forms, A-label first as DNS and reports write it:
+    ``xn--bcher-kva.example (bücher.example)``; any other name as it is."""
+    readable = unicode_form(domain)
+    return domain if readable == domain else f"{domain} ({readable})"

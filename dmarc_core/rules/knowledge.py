@@ -185,6 +185,10 @@ class Knowledge:
     dkim_selectors: tuple[CommonSelector, ...]
     lookup_statuses: dict[str, str]
     domain_findings: dict[str, DomainFinding]
+    #: The receiver's verdict in reports: the notes on its disagreements and reasons, the reasons in words.
+    disagreement_note: str
+    reasons_note: str
+    reason_titles: dict[str, str]
 
     def root_cause(self, number: int) -> RootCause:
         return next(cause for cause in self.root_causes if cause.number == number)
@@ -274,6 +278,9 @@ def knowledge() -> Knowledge:
         domain_findings={
             key: DomainFinding(key=key, **{"root_cause": None, **entry}) for key, entry in data["domain_findings"].items()
         },
+        disagreement_note=data["receiver_verdict"]["disagreement_note"],
+        reasons_note=data["receiver_verdict"]["reasons_note"],
+        reason_titles=data["receiver_verdict"]["reasons"],
     )
 
 

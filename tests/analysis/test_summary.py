@@ -12,15 +12,22 @@ from dmarc_core import IpInfo, parse_reports, triage
 from dmarc_core._cli import main
 from dmarc_core.analysis.summary import (
     UNAUTHENTICATED,
+    Disagreement,
     busiest_addresses,
     by_cause,
     by_day,
     by_source,
     csv_bytes,
+    disagreement,
+    failing_by_source_and_day,
+    for_domains_of,
     headline,
     matching,
-    pass_fail_by_source,
+    pass_rate_by_day,
     published_policies,
+    readiness_table,
+    reason_text,
+    receiver_reasons,
     reports,
     rollout_readiness,
 )
@@ -60,19 +67,45 @@ def test_headline_figures():
     assert figures.policy_domains == ("example.com",) and figures.reports == 1
 
 
-def test_sources_group_by_sender_and_cause_with_a_link():
+def test_sources_group_by_sender_and_cause_the_most_failing_first_with_a_link():
+    # The issue: what to act on first is the sender failing with the most messages, not the busiest.
     table = by_source(frame_of(aligned(90), mailchimp(7), mailchimp(3)))
-    assert table[["source", "cause", "messages"]].values.tolist() == [
-        ["example.com", "aligned", 90],
-        ["Mailchimp", "wrong_domain", 10],
+    assert table[["source", "cause", "failing", "messages"]].values.tolist() == [
+        ["Mailchimp", "wrong_domain", 10, 10],
+        ["example.com", "aligned", 0, 90],
     ]
-    assert table.loc[1, "pass_rate"] == 0 and table.loc[1, "table_row"] == 1
-    assert table.loc[1, "explorer_link"].startswith("from=example.com&dkim=mcsv.net:pass")
+    assert table.loc[0, "pass_rate"] == 0 and table.loc[0, "table_row"] == 1
+    assert table.loc[0, "explorer_link"].startswith("from=example.com&dkim=mcsv.net:pass")
+
+
+def test_sources_carry_the_receivers_reasons_in_words_and_the_messages_its_verdict_differs_on():
+    frame = frame_of(
+        aligned(20),
+        record(dkim=[("example.com", "fail")], count=6, reasons=["forwarded"], source_ip="192.0.2.9"),
+        record(dkim=[("example.com", "fail")], count=2, reasons=["mailing_list", "local_policy"], source_ip="192.0.2.9"),
+        # The receiver says DKIM passed, though the one signature it lists failed: its verdict differs.
+        record(dkim=[("example.com", "fail")], reported_dkim="pass", count=4, source_ip="192.0.2.9"),
+    )
+    rows = by_source(frame)
+    (forwarded,) = rows.loc[rows["cause"] == "forwarded", "reasons"]
+    assert forwarded == "Forwarded, Mailing list + Local policy"  # the most messages first
+    assert rows.loc[rows["source"] == "example.com", ["reasons", "disagreeing"]].values.tolist() == [["", 0]]
+    assert rows["disagreeing"].sum() == 4
+    assert reason_text("sampled_out,policy_test_mode") == "Sampled out (pct) + Test mode (t=y)"
+    assert receiver_reasons(frame) == ["forwarded", "mailing_list", "local_policy"]  # as RFC 7489 lists them
+    assert disagreement(frame) == Disagreement(records=1, messages=4, total_records=4)
+    assert matching(frame, disagreeing_only=True)["count"].tolist() == [4]
+    assert matching(frame, reasons=["local_policy"])["count"].tolist() == [2]
+    assert matching(frame, reasons=["forwarded", "mailing_list"])["count"].tolist() == [6, 2]
 
 
 def test_causes_and_days():
     frame = frame_of(aligned(5), mailchimp(2), record(count=1))
-    assert by_cause(frame)[["cause", "messages"]].values.tolist() == [["aligned", 5], ["wrong_domain", 2], ["unsigned", 1]]
+    assert by_cause(frame)[["cause", "messages", "failing"]].values.tolist() == [
+        ["aligned", 5, 0],
+        ["wrong_domain", 2, 2],
+        ["unsigned", 1, 1],
+    ]
     days = by_day(frame)
     assert days["day"].tolist() == [pd.Timestamp("2025-10-01")] and days["messages"].tolist() == [8]
 
@@ -224,26 +257,57 @@ def unsigned(count, source_ip):
     return record(count=count, source_ip=source_ip)
 
 
-def test_pass_and_fail_per_source_for_the_busiest_sources():
-    # example.com's own mail: 50 pass, 4 failed by the receiver despite an aligned signature (row 5).
-    frame = frame_of(
-        aligned(50),
-        record(dkim=[("example.com", "pass")], count=4),
-        mailchimp(10),
-        unsigned(1, "203.0.113.7"),
+def test_pass_rate_per_day_and_the_rate_the_rollout_plan_judges():
+    # Day one: 90 aligned, 10 Mailchimp, 100 unsigned from nobody (spoofing, left out of the plan's rate).
+    first = report(aligned(90), mailchimp(10), record(count=100), begin=START, end=START + DAY - 1, report_id="1")
+    third = report(aligned(40), begin=START + 2 * DAY, end=START + 3 * DAY - 1, report_id="3")
+    days = pass_rate_by_day(triage_of(first, third))
+    # The day between has no report: no rate, so a line breaks rather than slopes across it.
+    assert days["day"].tolist() == [pd.Timestamp("2025-10-01"), pd.Timestamp("2025-10-02"), pd.Timestamp("2025-10-03")]
+    assert days["messages"].tolist() == [200, 0, 40]
+    assert days["pass_rate"].tolist()[::2] == [pytest.approx(0.45), 1.0] and pd.isna(days["pass_rate"][1])
+    assert days["rollout_pass_rate"].tolist()[::2] == [pytest.approx(0.9), 1.0]
+
+
+def test_failing_messages_per_sender_and_day_keep_the_busiest_senders():
+    first = report(aligned(50), mailchimp(10), *(spoofed(2, f"203.0.113.{n}") for n in (1, 2)), report_id="1")
+    second = report(
+        mailchimp(5),
+        record(spf=[("relay.example.net", "pass")], count=1),
+        begin=START + DAY,
+        end=START + 2 * DAY - 1,
+        report_id="2",
     )
-    shown = pass_fail_by_source(by_source(frame), limit=2)
-    assert sorted(shown[["source", "verdict", "messages"]].values.tolist()) == [
-        ["Mailchimp", "fail", 10],
-        ["example.com", "fail", 4],
-        ["example.com", "pass", 50],
+    days = failing_by_source_and_day(triage_of(first, second), limit=2)
+    assert days.values.tolist() == [
+        [pd.Timestamp("2025-10-01"), "Mailchimp", 10],
+        [pd.Timestamp("2025-10-02"), "Mailchimp", 5],
+        [pd.Timestamp("2025-10-01"), UNAUTHENTICATED, 4],  # the addresses nothing authenticated: one sender
+        [pd.Timestamp("2025-10-02"), "Other senders", 1],
     ]
 
 
-def test_the_pass_fail_chart_keeps_fifteen_sources():
-    frame = frame_of(*(record(spf=[(f"relay{count}.net", "pass")], count=count) for count in range(1, 17)))
-    shown = pass_fail_by_source(by_source(frame))
-    assert shown["source"].nunique() == 15 and "relay1.net" not in set(shown["source"])
+def test_readiness_as_a_table_a_row_per_domain_blocked_mail_first_then_the_most_messages():
+    blocked = record("example.net", dkim=[("mcsv.net", "pass")], disposition="reject", count=20)
+    documents = [
+        report(aligned_for("example.org", 5), domain="example.org", p="quarantine", pct=10, report_id="o"),
+        report(aligned(100), mailchimp(40), domain="example.com", report_id="c"),
+        report(blocked, domain="example.net", p="reject", report_id="n"),
+    ]
+    frame = triage_of(*documents)
+    table = readiness_table(rollout_readiness(frame))
+    # Root cause 5 first: legitimate mail is being rejected, and the advice is to roll back now.
+    assert table[["domain", "policy", "step", "messages", "next_record"]].values.tolist() == [
+        ["example.net", "p=reject", 5, 20, "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.net"],
+        ["example.com", "p=none", 1, 140, ""],
+        ["example.org", "p=quarantine; pct=10", 3, 5, ""],
+    ]
+    assert table.loc[1, "pass_rate"] == pytest.approx(100 / 140) and not table.loc[1, "ready"]
+    # Filtered records keep the rows of their domains.
+    assert for_domains_of(matching(frame, search="mailchimp"), table)["domain"].tolist() == ["example.net", "example.com"]
+    assert for_domains_of(matching(frame, failing_only=True, policy_domain="example.com"), table)["domain"].tolist() == [
+        "example.com"
+    ]
 
 
 def test_the_busiest_addresses_sum_their_records():
@@ -340,12 +404,12 @@ def test_addresses_nothing_authenticated_are_one_source_with_the_busiest_named()
     frame = frame_of(aligned(50), mailchimp(7), *(spoofed(count, f"203.0.113.{count}") for count in (1, 2, 3, 4, 5)))
     table = by_source(frame)
     assert table[["source", "cause", "messages", "ips"]].values.tolist() == [
-        ["example.com", "aligned", 50, 1],
         [UNAUTHENTICATED, "unsigned", 15, 5],
         ["Mailchimp", "wrong_domain", 7, 1],
+        ["example.com", "aligned", 50, 1],
     ]
-    assert table.loc[1, "addresses"] == "203.0.113.5, 203.0.113.4, 203.0.113.3 (+2)"  # the most messages first
-    assert table.loc[2, "addresses"] == "198.2.140.17"
+    assert table.loc[0, "addresses"] == "203.0.113.5, 203.0.113.4, 203.0.113.3 (+2)"  # the most messages first
+    assert table.loc[1, "addresses"] == "198.2.140.17"
     # Every address stays reachable: the records keep it, and the search finds the group by its name.
     assert matching(frame, search="unauthenticated")["source_ip"].tolist() == [f"203.0.113.{count}" for count in (1, 2, 3, 4, 5)]
 
@@ -402,4 +466,4 @@ def test_the_cli_lists_the_sources_as_the_page_does(tmp_path, capsys):
     assert main(["triage", str(path), "--format", "json"]) == 0
     sources = json.loads(capsys.readouterr().out)["sources"]
     expected = json.loads(by_source(triage(parse_reports(path.read_bytes()))).to_json(orient="records"))
-    assert sources == expected and sources[1]["source"] == UNAUTHENTICATED
+    assert sources == expected and sources[0]["source"] == UNAUTHENTICATED
