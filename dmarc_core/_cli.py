@@ -133,6 +133,8 @@ def _triage(args: argparse.Namespace) -> int:
     frame = triage(distinct.reports)
     if args.format == "csv":
         sys.stdout.write(summary.csv_bytes(frame).decode("utf-8"))
+    elif args.format in ("html", "link"):
+        _share(frame, args)
     elif args.format == "json":
         print(
             json.dumps(
@@ -175,6 +177,23 @@ def _triage(args: argparse.Namespace) -> int:
         with pd.option_context("display.max_colwidth", 70, "display.width", 250):
             print(table.to_string(index=False))
     return 1 if any(outcome.status == "refused" for outcome in outcomes) else 0
+
+
+def _share(frame, args: argparse.Namespace) -> None:
+    """The triage to share: as an HTML file, or as the app's link (what did not fit said on stderr)."""
+    from .analysis.share import LINK_PATH, SHARE_PARAM, encode, shared_triage
+    from .analysis.share_html import share_html
+
+    shared = shared_triage(frame, leave_out_addresses=args.leave_out_addresses)
+    app_url = (args.app_url or "").rstrip("/")
+    if args.format == "html":
+        sys.stdout.write(share_html(shared, app_url or None))
+        return
+    encoded = encode(shared)
+    left_out = encoded.shared.sources_left_out
+    if left_out:
+        print(f"{left_out:,} senders with the fewest failing messages left out to fit the link", file=sys.stderr)
+    print(f"{app_url}{LINK_PATH}?{SHARE_PARAM}={encoded.text}")
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -251,10 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_argument("files", nargs="+", metavar="FILE", help=".xml, .xml.gz, .zip or .eml reports")
     triage.add_argument(
         "--format",
-        choices=("table", "csv", "json"),
+        choices=("table", "csv", "json", "html", "link"),
         default="table",
-        help="table: a summary per sender (default); csv/json: every triaged record",
+        help="table: a summary per sender (default); csv/json: every triaged record; "
+        "html: the summary as one self-contained HTML file; link: the app's link that shows the summary",
     )
+    triage.add_argument("--leave-out-addresses", action="store_true", help="html/link: leave out source IPs and host names")
+    triage.add_argument("--app-url", metavar="URL", help="html/link: the app's address (https://...), for links that open it")
     triage.set_defaults(run=_triage)
     check = commands.add_parser("check", help="look up a domain's DMARC record, DKIM keys and SPF in DNS")
     check.add_argument("domain", metavar="DOMAIN", help="the From: domain (or an address)")
