@@ -4,6 +4,7 @@ import streamlit as st
 
 from dmarc_core.analysis.summary import csv_bytes
 from dmarc_core.reports.reading import demo_files
+from ui import session, share_view, what_if_view
 from ui import triage_dns as dns_actions
 from ui import triage_view as view
 from ui.text import inert
@@ -11,21 +12,27 @@ from ui.text import inert
 state = st.session_state
 
 st.title("Report Triage")
+if shared_link := share_view.shared_link_opened():  # a colleague's shared triage, not reports of one's own
+    share_view.shared_view(shared_link)
+    st.stop()
 st.markdown(
     "Drop the DMARC aggregate reports your mailbox collected: `.xml`, `.xml.gz`, `.zip` or the report "
     "e-mails themselves (`.eml`), as many as you like. They are read in this browser session only: "
     "nothing is stored or shared."
 )
-uploads = st.file_uploader("Aggregate reports", accept_multiple_files=True, key="uploads")
+uploads = st.file_uploader("Aggregate reports", accept_multiple_files=True, key="uploads", on_change=session.keep_uploads)
 if st.button(
     "Try the demo reports",
     icon=":material/science:",
     help="Reports written for this app: three receivers, two weeks, every root cause",
 ):
     state.demo = True
+    session.forget_uploads()
 if uploads:
     state.demo = False
-files = [(upload.name, upload.getvalue()) for upload in uploads] or (demo_files() if state.get("demo") else [])
+files = [(upload.name, upload.getvalue()) for upload in uploads] or (
+    demo_files() if state.get("demo") else session.kept_uploads()
+)
 if not files:
     st.info(
         "Receivers send aggregate reports to the address in your DMARC record's rua= tag, usually once a day. "
@@ -46,25 +53,30 @@ if frame.empty:
     st.info("The reports are readable but hold no records: the receivers saw no mail from your domain in their period.")
     st.stop()
 
-view.headline_metrics(frame)
-st.subheader("Policy published")
-view.policies(frame)
-st.subheader("Ready for a stricter policy?")
-view.readiness(frame)
-
-st.subheader("Senders and sources")
+# The filters first: they apply to everything below, ordered by what a person acts on first.
 selection = view.filtered(frame)
 shown = selection.rows
 if shown.empty:
     st.info("No record matches these filters.", icon=":material/filter_alt_off:")
     st.stop()
+view.headline_metrics(selection)
+
+st.subheader("Senders, the most failing messages first")
 enrich_column, selectors_column = st.columns(2)
 with enrich_column:
     enrichment = dns_actions.enrichment(shown)
 with selectors_column:
     dns_actions.selectors(shown)
-sources = view.sources_table(selection, enrichment)
-view.charts(selection, sources)
+view.sources_table(selection, enrichment)
+view.receiver_verdict(selection)
+
+st.subheader("Ready for a stricter policy?")
+view.readiness(frame, selection)
+what_if_view.draw(frame)
+st.subheader("Over time and by cause")
+view.charts(selection)
+st.subheader("Policy published")
+view.policies(frame, selection)
 
 view.records(selection)
 st.download_button(
@@ -76,3 +88,4 @@ st.download_button(
     on_click="ignore",  # a download changes nothing on the page: no rerun racing the file's generation
 )
 st.caption(inert(f"Filters keep {len(shown):,} of {len(frame):,} records."))
+share_view.share_section(frame, selection, enrichment)

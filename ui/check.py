@@ -12,6 +12,7 @@ import streamlit as st
 
 from dmarc_core import DomainCheck, explain_tags, knowledge
 from dmarc_core.lookups.domain_check import Observation
+from dmarc_core.rules.domains import display_domain
 from ui.text import inert, inert_with_code
 
 _BOXES = {
@@ -31,18 +32,18 @@ def verdict(result: DomainCheck) -> None:
         tag, value = result.policy
         meaning = knowledge().record_tags[tag].values.get(value, "")
         st.success(
-            f"### DMARC record found at {inert(applied.found_at)}\n"
-            f"For mail from {inert(result.domain)} that fails DMARC, **{inert(tag)}={inert(value)}** applies: {inert(meaning)}.",
+            f"### DMARC record found at {inert(display_domain(applied.found_at))}\n"
+            f"For mail from {inert(display_domain(result.domain))} that fails DMARC, **{inert(tag)}={inert(value)}** applies: {inert(meaning)}.",
             icon=":material/check_circle:",
         )
     elif applied.policy:
         st.error(
-            f"### The DMARC record at {inert(applied.found_at)} cannot be used\n{inert(applied.policy.error)}",
+            f"### The DMARC record at {inert(display_domain(applied.found_at))} cannot be used\n{inert(applied.policy.error)}",
             icon=":material/cancel:",
         )
     else:
         st.error(
-            f"### No DMARC record applies to {inert(result.domain)}\nWhat DNS said: {inert(_status(applied.status))}.",
+            f"### No DMARC record applies to {inert(display_domain(result.domain))}\nWhat DNS said: {inert(_status(applied.status))}.",
             icon=":material/cancel:",
         )
 
@@ -65,7 +66,7 @@ def record(result: DomainCheck) -> None:
             st.code("\n".join(lookup.ignored), language=None, wrap_lines=True)
     if not applied.policy:
         return
-    st.markdown(f"Published at **{inert(applied.found_at)}**:")
+    st.markdown(f"Published at **{inert(display_domain(applied.found_at))}**:")
     st.code(applied.policy.text, language=None, wrap_lines=True)
     if result.record is None:
         return
@@ -100,7 +101,9 @@ def organizational_domains(result: DomainCheck) -> None:
     ):
         with column.container(border=True):
             st.markdown(f"**{title}**")
-            st.markdown(f"### {inert(method.organizational_domain or 'unknown')}")
+            st.markdown(
+                f"### {inert(display_domain(method.organizational_domain) if method.organizational_domain else 'unknown')}"
+            )
             st.caption(inert(method.reason))
             st.dataframe(
                 pd.DataFrame([{"Query": lookup.name, "Answer": _status(lookup.status)} for lookup in method.lookups]),
@@ -137,4 +140,4 @@ def spf(result: DomainCheck) -> None:
     if found.status in ("found", "multiple"):
         st.code("\n".join(found.records), language=None, wrap_lines=True)
     if found.status != "found":
-        st.markdown(f"SPF at {inert(found.domain)}: {inert(_status(found.status))}.")
+        st.markdown(f"SPF at {inert(display_domain(found.domain))}: {inert(_status(found.status))}.")

@@ -10,15 +10,17 @@ import pandas as pd
 import streamlit as st
 
 from dmarc_core import DmarcEvaluation, IdentifierResult, Scenario, knowledge, public_suffix_match
+from dmarc_core.rules.domains import display_domain, unicode_form
 from ui.text import inert, inert_with_code
-
-EXPLORER_PAGE = "app_pages/explorer.py"
 
 
 def domain_markdown(domain: str, organizational: str, color: str) -> str:
-    """``mail.`` plain, then the organizational domain in bold on a colored background."""
+    """``mail.`` plain, then the organizational domain in bold on a colored background; an
+    internationalized name's Unicode form after it."""
     prefix = domain[: -len(organizational)] if domain.endswith(organizational) else ""
-    return f"{inert(prefix)}:{color}-background[**{inert(organizational)}**]"
+    readable = unicode_form(domain)
+    unicode = f" ({inert(readable)})" if readable != domain else ""
+    return f"{inert(prefix)}:{color}-background[**{inert(organizational)}**]{unicode}"
 
 
 def verdict(evaluation: DmarcEvaluation) -> None:
@@ -45,7 +47,7 @@ def from_row(evaluation: DmarcEvaluation) -> None:
     with st.container(border=True):
         st.markdown(
             f":material/mail: **From:** {domain_markdown(evaluation.header_from, evaluation.organizational_domain, 'blue')}"
-            f" · organizational domain **{inert(evaluation.organizational_domain)}**"
+            f" · organizational domain **{inert(display_domain(evaluation.organizational_domain))}**"
         )
         st.caption(inert(public_suffix_match(evaluation.header_from).explanation))
 
@@ -91,4 +93,6 @@ def cause_and_fix(evaluation: DmarcEvaluation) -> None:
 
 
 def scenario_link(scenario: Scenario, label: str) -> None:
-    st.page_link(EXPLORER_PAGE, label=label, icon=":material/open_in_new:", query_params=scenario.to_params())
+    """A real link to the Explorer on ``scenario``, to copy or open in a new tab. Not st.page_link:
+    its href for the default page is the bare ``?query``, which names the page it is on."""
+    st.markdown(f":material/open_in_new: [{inert(label)}](<./?{scenario.query_string()}>)")

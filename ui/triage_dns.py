@@ -1,6 +1,10 @@
 """The triage page's DNS actions, run only when the person asks: enriching source addresses
 (PTR and AS, in the background so the page stays usable) and checking the DKIM selectors that
-receivers could not find."""
+receivers could not find.
+
+Both keep their results in the session per input (the addresses asked about, the selectors
+checked): a rerun, a filter that comes back or a visit to another page shows them again.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from dmarc_core import IpInfo, enrich_ips, lookup_dkim_keys, make_resolver
+from dmarc_core import DkimKeyLookup, IpInfo, enrich_ips, lookup_dkim_keys, make_resolver
 from dmarc_core.analysis.summary import busiest_addresses, missing_selectors
 from ui.text import inert
 
@@ -23,6 +27,7 @@ class Enrichment:
     done: int = 0
     results: dict[str, IpInfo] | None = None
     error: str = ""
+    shown: bool = False  # the page was redrawn with the results
     thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
@@ -48,15 +53,16 @@ def enrichment(frame: pd.DataFrame) -> dict[str, IpInfo] | None:
     """The button, the progress while it runs, and the results once there are some."""
     state = st.session_state
     ips = busiest_addresses(frame)
+    jobs: dict[tuple[str, ...], Enrichment] = state.setdefault("enrichments", {})
+    job = jobs.get(tuple(ips))
     if st.button(
         "Enrich sources",
         icon=":material/travel_explore:",
         key="enrich",
         help=f"Look up the host names (PTR) and networks (AS) of the {len(ips):,} addresses behind the most messages.",
-        disabled=bool(state.get("enrichment") and state.enrichment.running) or not ips,
+        disabled=bool(job and job.running) or not ips,
     ):
-        state.enrichment = _start(ips, state.setdefault("ip_cache", {}))
-    job: Enrichment | None = state.get("enrichment")
+        job = jobs[tuple(ips)] = _start(ips, state.setdefault("ip_cache", {}))
     if job is not None:
         _progress(job)
     return job.results if job is not None else None
@@ -69,12 +75,21 @@ def _progress(job: Enrichment) -> None:
         st.progress(job.done / max(job.total, 1), text=f"Looked up {job.done:,} of {job.total:,} addresses…")
     elif job.error:
         st.error(f"**DNS is not usable here.** {inert(job.error)}", icon=":material/dns:")
-    elif job.results is not None and st.session_state.get("enrichment_shown") is not job:
-        st.session_state.enrichment_shown = job
+    elif job.results is not None and not job.shown:
+        job.shown = True
         st.rerun(scope="app")  # redraw the sources table with the new columns
     elif job.results is not None:
         found = sum(1 for info in job.results.values() if info.as_name or info.ptr)
         st.caption(f"Host names and networks of {found:,} of {job.total:,} addresses are in the table above.")
+
+
+@dataclass(frozen=True)
+class SelectorCheck:
+    """What DNS said about the selectors receivers could not find."""
+
+    keys: tuple[DkimKeyLookup, ...] = ()
+    problems: tuple[str, ...] = ()  # selectors no DNS name could hold
+    unusable_dns: str = ""  # the app's DNS setting, when nothing could be asked
 
 
 def selectors(frame: pd.DataFrame) -> None:
@@ -83,27 +98,42 @@ def selectors(frame: pd.DataFrame) -> None:
         st.caption("No record here failed for a missing DKIM key, so there is no selector to check.")
         return
     listed = "; ".join(f"{domain}: {', '.join(names)}" for domain, names in wanted.items())
-    if not st.button(
+    checks: dict[tuple, SelectorCheck] = st.session_state.setdefault("selector_checks", {})
+    asked = tuple((domain, tuple(names)) for domain, names in wanted.items())
+    if st.button(
         "Check missing selectors",
         icon=":material/key:",
         key="check_selectors",
         help=f"Look up the DKIM keys receivers could not find: {inert(listed)}",  # a tooltip is markdown too
     ):
-        return
+        with st.spinner("Asking DNS for the keys…"):
+            checks[asked] = _check(wanted)
+    if asked in checks:
+        _show(checks[asked])
+
+
+def _check(wanted: dict[str, list[str]]) -> SelectorCheck:
     try:
         resolver = make_resolver()
     except ValueError as problem:
-        st.error(f"**DNS is not usable here.** {inert(problem)}", icon=":material/dns:")
+        return SelectorCheck(unusable_dns=str(problem))
+    keys, problems = [], []
+    for domain, names in wanted.items():
+        try:
+            keys.extend(lookup_dkim_keys(domain, names, resolver))
+        except ValueError as problem:  # a report can name a selector no DNS name could hold
+            problems.append(str(problem))
+    return SelectorCheck(tuple(keys), tuple(problems))
+
+
+def _show(check: SelectorCheck) -> None:
+    if check.unusable_dns:
+        st.error(f"**DNS is not usable here.** {inert(check.unusable_dns)}", icon=":material/dns:")
         return
-    found = []
-    with st.spinner("Asking DNS for the keys…"):
-        for domain, names in wanted.items():
-            try:
-                found.extend(lookup_dkim_keys(domain, names, resolver))
-            except ValueError as problem:  # a report can name a selector no DNS name could hold
-                st.text(str(problem))
+    for problem in check.problems:
+        st.text(problem)
     st.dataframe(
-        pd.DataFrame([{"name": key.name, "status": key.status, "detail": key.detail} for key in found]),
+        pd.DataFrame([{"name": key.name, "status": key.status, "detail": key.detail} for key in check.keys]),
         hide_index=True,
         width="stretch",
     )

@@ -23,6 +23,7 @@ import streamlit as st
 from dmarc_core import FileOutcome, distinct_reports, knowledge, read_files, triage
 from dmarc_core.analysis import summary
 from dmarc_core.analysis.triage import EXPORTED_COLUMNS, explorer_links
+from dmarc_core.rules.domains import display_domain
 from ui.text import chart_label, chart_text, inert
 
 STATUS_LABELS = {"read": "✅ read", "repaired": "🛠️ read with repairs", "refused": "⛔ refused"}
@@ -31,7 +32,6 @@ RECORD_PREVIEW = 1000
 PREVIEW_COLUMNS = [name for name in EXPORTED_COLUMNS if name not in ("explanation", "fix", "explorer_link")]
 #: Results kept per filter state (sources, causes, days) for the last eight states.
 _FILTER_RESULTS_KEPT = 24
-_VERDICT_COLORS = {"pass": "#2da44e", "fail": "#cf222e"}
 
 T = TypeVar("T")
 
@@ -88,7 +88,10 @@ def _once_per_triage(compute: Callable[[pd.DataFrame], T], frame: pd.DataFrame) 
 
 def _once_per_filters(compute: Callable[..., T], selection: Selection, *inputs) -> T:
     """``compute(selection.rows, *inputs)``, remembered for the last few filter states. ``inputs``
-    count by identity: the memo holds them, so no other object can take their ``id`` meanwhile."""
+    count by identity: the memo holds them, so no other object can take their ``id`` meanwhile.
+    With no filter (the rows are the triage itself) and no inputs, it is made once per triage."""
+    if not inputs and selection.rows is st.session_state.triage_frame:
+        return _once_per_triage(compute, selection.rows)
     memo = st.session_state.filter_memo
     key = (compute, selection.filters, *map(id, inputs))
     remembered = memo.pop(key, None) or (inputs, compute(selection.rows, *inputs))
@@ -120,14 +123,20 @@ def file_status(outcomes: list[FileOutcome]) -> None:
     )
     counts = table["Status"].value_counts()
     label = ", ".join(f"{counts.get(STATUS_LABELS[s], 0)} {STATUS_LABELS[s].split(' ', 1)[1]}" for s in STATUS_LABELS)
-    with st.expander(f"Files: {label}", expanded=any(outcome.status != "read" for outcome in outcomes)):
+    # Closed: the senders are what a person acts on; the label says whether any file was refused.
+    refused = any(outcome.status == "refused" for outcome in outcomes)
+    with st.expander(f"Files: {label}", icon=":material/warning:" if refused else None):
         st.dataframe(
             table, hide_index=True, width="stretch", column_config={"Details": st.column_config.TextColumn(width="large")}
         )
 
 
-def headline_metrics(frame: pd.DataFrame) -> None:
-    figures = _once_per_triage(summary.headline, frame)
+def headline_metrics(selection: Selection) -> None:
+    metrics(_once_per_filters(summary.headline, selection))
+
+
+def metrics(figures: summary.Headline) -> None:
+    """The headline figures, and the period and domains they cover."""
     with st.container(horizontal=True):
         st.metric("Messages", f"{figures.messages:,}", border=True)
         st.metric("DMARC pass rate", f"{figures.pass_rate:.1%}", border=True)
@@ -140,75 +149,137 @@ def headline_metrics(frame: pd.DataFrame) -> None:
         )
 
 
-def policies(frame: pd.DataFrame) -> None:
-    table = _once_per_triage(summary.published_policies, frame)
-    st.dataframe(table, hide_index=True, width="stretch", column_config={"policy_domain": "domain"})
-
-
-def readiness(frame: pd.DataFrame) -> None:
-    facts = knowledge()
-    for assessment in _once_per_triage(summary.rollout_readiness, frame):
-        with st.container(border=True):
-            st.markdown(
-                f"**{inert(assessment.domain)}** publishes p={inert(assessment.policy)}: step {assessment.step} of "
-                f"{len(facts.rollout_plan)} of the rollout plan, *{inert(facts.rollout_step(assessment.step).action)}*"
-            )
-            (st.success if assessment.ready else st.warning)(inert(assessment.advice))
-            if assessment.next_record:
-                st.caption(facts.next_record_note.format(domain=inert(assessment.domain)))
-                st.code(assessment.next_record, language=None, wrap_lines=True)
-            if assessment.blockers:
-                st.text(
-                    "Holding it back: "
-                    + "; ".join(f"{source} ({cause}, {count:,} messages)" for source, cause, count in assessment.blockers)
-                )
-
-
 def filtered(frame: pd.DataFrame) -> Selection:
-    """The filter widgets, and the rows they keep."""
-    findings = knowledge().findings
-    # A row that wraps rather than columns: the toggle keeps its label whole however narrow the page.
+    """The filter widgets, and the rows they keep: every table, figure and chart below shows those."""
+    facts = knowledge()
+    # A row that wraps rather than columns: the toggles keep their labels whole however narrow the page.
     row = st.container(horizontal=True, vertical_alignment="bottom")
     domains = _once_per_triage(summary.headline, frame).policy_domains
-    domain = row.selectbox("Policy domain", ["all", *domains], key="filter_domain") if len(domains) > 1 else "all"
+    domain = (
+        row.selectbox("Policy domain", ["all", *domains], format_func=_domain_label, key="filter_domain", persist_state="session")
+        if len(domains) > 1
+        else "all"
+    )
     causes = row.multiselect(
-        "Causes", list(knowledge().causes), format_func=lambda c: findings[c].title, key="filter_causes", placeholder="all causes"
+        "Causes",
+        list(facts.causes),
+        format_func=_cause_title,
+        key="filter_causes",
+        persist_state="session",
+        placeholder="all causes",
     )
-    search = row.text_input("Search sender, IP or domain", key="filter_search")
-    failing_only = row.toggle("Failing only", key="filter_failing")
+    search = row.text_input("Search sender, IP or domain", key="filter_search", persist_state="session")
+    given = _once_per_triage(summary.receiver_reasons, frame)
+    reasons = (
+        row.multiselect(
+            "Receiver's reasons",
+            given,
+            format_func=facts.reason_titles.get,
+            key="filter_reasons",
+            persist_state="session",
+            placeholder="any or none",
+        )
+        if given
+        else []
+    )
+    failing_only = row.toggle("Failing only", key="filter_failing", persist_state="session")
+    disagreeing_only = _once_per_triage(summary.disagreement, frame).records > 0 and row.toggle(
+        "Receiver's verdict differs",
+        key="filter_disagreeing",
+        persist_state="session",
+        help="Only the records whose receiver's verdict differs from the DKIM and SPF results it lists",
+    )
     rows = summary.matching(
-        frame, policy_domain=None if domain == "all" else domain, causes=causes, failing_only=failing_only, search=search
+        frame,
+        policy_domain=None if domain == "all" else domain,
+        causes=causes,
+        failing_only=failing_only,
+        search=search,
+        reasons=reasons,
+        disagreeing_only=disagreeing_only,
     )
-    return Selection(rows, (domain, tuple(causes), failing_only, search))
+    return Selection(rows, (domain, tuple(causes), failing_only, search, tuple(reasons), disagreeing_only))
+
+
+def _domain_label(domain: str) -> str:
+    return domain if domain == "all" else display_domain(domain)
+
+
+def _cause_title(cause: str) -> str:
+    return knowledge().findings[cause].title
 
 
 def _sources(rows: pd.DataFrame, enrichment: dict | None) -> pd.DataFrame:
-    table = summary.by_source(rows, enrichment, links=_explorer_links)
+    return linked_sources(summary.by_source(rows, enrichment, links=_explorer_links))
+
+
+def linked_sources(table: pd.DataFrame) -> pd.DataFrame:
+    """A sources table (``summary.by_source``) as drawn: Explorer and DNS links, causes by title."""
     # Relative to the app's root, so the links still work when the app is served under a path.
     table["explorer_link"] = "./?" + table["explorer_link"]
     checks = {domain: f"./check?{urlencode({'domain': domain})}" for domain in table["header_from"].unique()}
     table.insert(table.columns.get_loc("explorer_link") + 1, "check_link", table["header_from"].map(checks))
-    # As categories, a text that repeats down the table (the fix above all) reaches the browser once.
-    return table.astype(dict.fromkeys(["source", "header_from", "cause", "fix", "check_link"], "category"))
+    # As categories, a text that repeats down the table (the fix above all) reaches the browser once;
+    # the cause by its title, renamed once per cause.
+    repeated = [name for name in ("source", "header_from", "cause", "fix", "check_link", "reasons") if name in table]
+    table = table.astype(dict.fromkeys(repeated, "category"))
+    table["cause"] = table["cause"].cat.rename_categories(_cause_title)
+    return table
 
 
-def sources_table(selection: Selection, enrichment: dict | None = None) -> pd.DataFrame:
-    """The senders and sources the filters keep, drawn; returned for the charts drawn from it."""
-    table = _once_per_filters(_sources, selection, enrichment)
+#: The senders table's columns, what a person acts on first: on a phone the first ones are in view.
+SOURCE_ORDER = [
+    "source",
+    "failing",
+    "cause",
+    "fix",
+    "explorer_link",
+    "check_link",
+    "messages",
+    "pass_rate",
+    "header_from",
+    "table_row",
+    "reasons",
+    "disagreeing",
+    "ips",
+    "addresses",
+    "as_names",
+    "host_names",
+]
+
+
+def sources_table(selection: Selection, enrichment: dict | None = None) -> None:
+    """The senders and sources the filters keep, those with the most failing messages first."""
+    senders(_once_per_filters(_sources, selection, enrichment))
+
+
+def senders(table: pd.DataFrame, hidden: tuple[str, ...] = ()) -> None:
+    """A sources table (``linked_sources``) with its key columns first, less the ``hidden`` ones."""
     st.dataframe(
         table,
         hide_index=True,
         width="stretch",
+        column_order=[name for name in SOURCE_ORDER if name in table.columns and name not in hidden],
         column_config={
-            "source": "Sender / source",
-            "header_from": "From: domain",
-            "table_row": st.column_config.NumberColumn("Table row", format="%d"),
+            "source": st.column_config.TextColumn("Sender / source", width=160, pinned=True),
+            "failing": st.column_config.NumberColumn("Failing", format="localized", width=70, help="Messages that fail DMARC"),
+            "cause": st.column_config.TextColumn("Cause", width=175),
+            "fix": st.column_config.TextColumn("What to do", width=280),
+            "explorer_link": st.column_config.LinkColumn("Explain", display_text="Open in Explorer", width=125),
+            "check_link": st.column_config.LinkColumn("DNS", display_text="Check domain", width=110),
             "messages": st.column_config.NumberColumn("Messages", format="localized"),
             "pass_rate": st.column_config.ProgressColumn("DMARC pass", format="percent", min_value=0.0, max_value=1.0),
+            "header_from": "From: domain",
+            "table_row": st.column_config.NumberColumn(
+                "Table row", format="%d", help="The row of the quick diagnosis table (the Guide); empty where none applies"
+            ),
+            "reasons": st.column_config.TextColumn("Receiver's reasons", help=knowledge().reasons_note),
+            "disagreeing": st.column_config.NumberColumn(
+                "Verdict differs",
+                format="localized",
+                help="Messages whose receiver's verdict differs from the DKIM and SPF results it lists",
+            ),
             "ips": st.column_config.NumberColumn("IPs"),
-            "fix": st.column_config.TextColumn("What to do", width="large"),
-            "explorer_link": st.column_config.LinkColumn("Explain", display_text="Open in Explorer"),
-            "check_link": st.column_config.LinkColumn("DNS", display_text="Check domain"),
             "addresses": st.column_config.TextColumn(
                 "Busiest addresses", help="By messages; search an address to see its records"
             ),
@@ -216,57 +287,223 @@ def sources_table(selection: Selection, enrichment: dict | None = None) -> pd.Da
             "host_names": "Host names (PTR)",
         },
     )
-    return table
 
 
-def charts(selection: Selection, sources: pd.DataFrame) -> None:
-    """The chart of the open tab alone, drawn from small aggregates (a bar per cause, source or
-    day and disposition): the others are made when their tab is opened."""
-    by_cause, by_sender, over_time = st.tabs(
-        ["Messages by cause", "Pass / fail per sender", "Disposition over time"], key="chart_tab", on_change="rerun"
+def receiver_verdict(selection: Selection) -> None:
+    """A sentence on the receiver's reasons, and on the records where its verdict differs from its own results."""
+    facts = knowledge()
+    found = _once_per_filters(summary.disagreement, selection)
+    sentences = [facts.reasons_note]
+    if found.records:
+        sentences.append(
+            facts.disagreement_note.format(
+                records=f"{found.records:,}", total=f"{found.total_records:,}", messages=f"{found.messages:,}"
+            )
+        )
+    st.caption(" ".join(map(inert, sentences)))
+
+
+def _readiness_table(frame: pd.DataFrame) -> pd.DataFrame:
+    return summary.readiness_table(_once_per_triage(summary.rollout_readiness, frame))
+
+
+def _assessments(frame: pd.DataFrame) -> dict[str, summary.Readiness]:
+    return {assessment.domain: assessment for assessment in _once_per_triage(summary.rollout_readiness, frame)}
+
+
+def readiness(frame: pd.DataFrame, selection: Selection) -> None:
+    """The policy domains of the records the filters keep, each assessed on all its mail (a pass
+    rate of failing mail alone would say nothing): one row per domain, and one in detail."""
+    table = _once_per_filters(summary.for_domains_of, selection, _once_per_triage(_readiness_table, frame))
+    if table.empty:
+        st.info("These records name no policy domain.", icon=":material/domain_disabled:")
+        return
+    assessment_card(_once_per_triage(_assessments, frame)[readiness_rows(table, "readiness_domain")])
+
+
+def readiness_rows(table: pd.DataFrame, key: str) -> str:
+    """A readiness table (``summary.readiness_table``) when it has several domains, and a choice of
+    one to see in detail (under ``key``): the domain chosen."""
+    if len(table) == 1:
+        return table["domain"].iloc[0]
+    facts = knowledge()
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "domain": st.column_config.TextColumn("Domain", pinned=True),
+            "policy": "Published",
+            "step": st.column_config.NumberColumn(
+                "Step", format=f"%d of {len(facts.rollout_plan)}", help="Of the rollout plan (the Guide)"
+            ),
+            "days": st.column_config.NumberColumn("Days covered", format="%.0f"),
+            "messages": st.column_config.NumberColumn("Messages", format="localized"),
+            "pass_rate": st.column_config.ProgressColumn(
+                "Pass rate", format="percent", min_value=0.0, max_value=1.0, help=facts.threshold_note
+            ),
+            "ready": st.column_config.CheckboxColumn("Ready", help="Ready for the plan's next step"),
+            "next_record": st.column_config.TextColumn("Next record", width="large"),
+        },
     )
+    return st.selectbox("Details of", table["domain"], key=key)
+
+
+def assessment_card(assessment: summary.Readiness) -> None:
+    facts = knowledge()
+    with st.container(border=True):
+        st.markdown(
+            f"**{inert(assessment.domain)}** publishes p={inert(assessment.policy)}: step {assessment.step} of "
+            f"{len(facts.rollout_plan)} of the rollout plan, *{inert(facts.rollout_step(assessment.step).action)}*"
+        )
+        (st.success if assessment.ready else st.warning)(inert(assessment.advice))
+        if assessment.next_record:
+            st.caption(facts.next_record_note.format(domain=inert(assessment.domain)))
+            st.code(assessment.next_record, language=None, wrap_lines=True)
+        if assessment.blockers:
+            st.text(
+                "Holding it back: "
+                + "; ".join(
+                    f"{source} ({_cause_title(cause).lower()}, {count:,} messages)"
+                    for source, cause, count in assessment.blockers
+                )
+            )
+
+
+_POLICY_LABELS = {
+    "policy_domain": "Domain",
+    "p": "Policy (p=)",
+    "adkim": "DKIM alignment (adkim=)",
+    "aspf": "SPF alignment (aspf=)",
+    "pct": "Percentage (pct=)",
+    "reported_by": "Reported by",
+}
+
+
+def policies(frame: pd.DataFrame, selection: Selection) -> None:
+    """The policies published by the domains of the records the filters keep."""
+    table = _once_per_filters(
+        summary.for_domains_of, selection, _once_per_triage(summary.published_policies, frame), "policy_domain"
+    )
+    st.dataframe(table, hide_index=True, width="stretch", column_config=_POLICY_LABELS)
+
+
+CHART_TABS = ("Failing messages by cause", "Pass rate per day", "Failing messages per sender", "Disposition per day")
+
+
+def charts(selection: Selection) -> None:
+    """The chart of the open tab alone, drawn from small aggregates (a bar per cause, a point per
+    day, a bar per day and sender or disposition): the others are made when their tab is opened."""
+    by_cause, pass_rate, per_sender, disposition = st.tabs(CHART_TABS, key="chart_tab", on_change="rerun")
     if by_cause.open:
-        by_cause.plotly_chart(_cause_chart(_once_per_filters(summary.by_cause, selection)))
-    if by_sender.open:
-        by_sender.plotly_chart(_pass_fail_chart(summary.pass_fail_by_source(sources)))
-    if over_time.open:
-        days = _once_per_filters(summary.by_day, selection)
-        if days.empty:
-            over_time.info("The reports carry no usable dates.")
-        else:
-            over_time.plotly_chart(_days_chart(days))
+        with by_cause:
+            cause_figures(_once_per_filters(summary.by_cause, selection))
+    for tab, compute, draw in (
+        (pass_rate, summary.pass_rate_by_day, pass_rate_chart),
+        (per_sender, summary.failing_by_source_and_day, senders_chart),
+        (disposition, summary.by_day, days_chart),
+    ):
+        if tab.open:
+            day_chart(tab, _once_per_filters(compute, selection), draw)
 
 
-def _cause_chart(causes: pd.DataFrame) -> go.Figure:
-    rows = causes["table_row"].map(lambda row: f" (row {row})" if pd.notna(row) else "")
+def day_chart(tab, days: pd.DataFrame, draw: Callable[[pd.DataFrame], go.Figure]) -> None:
+    """In ``tab``, the chart ``draw`` makes of ``days``, or why there is none."""
+    if days.empty:
+        tab.info(
+            "No dated report among these records fails DMARC." if draw is senders_chart else "The reports carry no usable dates."
+        )
+    else:
+        tab.plotly_chart(draw(days))
+
+
+def cause_figures(causes: pd.DataFrame) -> None:
+    """The aligned mail as a figure, the failing mail as a bar per cause: a bar of the aligned
+    mail would dwarf the rest."""
+    messages = int(causes["messages"].sum())
+    aligned = int(causes.loc[causes["cause"] == "aligned", "messages"].sum())
+    st.metric(
+        "Aligned messages (DKIM passes and aligns)",
+        f"{aligned:,} of {messages:,}",
+        delta=f"{aligned / messages:.1%}" if messages else None,
+        delta_arrow="off",
+        delta_color="off",
+    )
+    failing = causes[causes["failing"] > 0]
+    if failing.empty:
+        st.success("No message among these fails DMARC.", icon=":material/check_circle:")
+        return
+    rows = failing["table_row"].map(lambda row: f" (row {row})" if pd.notna(row) else "")
     bar = go.Bar(
-        x=causes["messages"],
-        y=(causes["title"] + rows).map(chart_label),
+        x=failing["failing"],
+        y=(failing["title"] + rows).map(chart_label),
         orientation="h",
-        marker_color=causes["cause"].map(knowledge().cause_colors),
-        hovertemplate="%{y}: %{x:,} messages<extra></extra>",
+        marker_color=failing["cause"].map(knowledge().cause_colors),
+        hovertemplate="%{y}: %{x:,} failing messages<extra></extra>",
     )
     # Room for labels of up to three lines each (chart_label) once a phone wraps them.
-    height = max(450, 64 * len(causes))
-    return _figure([bar], height=height, showlegend=False, xaxis_title_text="Messages", yaxis_categoryorder="total ascending")
+    height = max(450, 64 * len(failing))
+    st.plotly_chart(
+        _figure(
+            [bar],
+            height=height,
+            showlegend=False,
+            xaxis_title_text="Messages that fail DMARC",
+            yaxis_categoryorder="total ascending",
+        )
+    )
 
 
-def _pass_fail_chart(verdicts: pd.DataFrame) -> go.Figure:
+def pass_rate_chart(days: pd.DataFrame) -> go.Figure:
+    """The pass rate per day, the rollout plan's too, against the plan's threshold for p=reject."""
+    threshold = knowledge().pass_rate_threshold
+    lines = [
+        go.Scatter(
+            x=days["day"],
+            y=days[column],
+            name=name,
+            mode="lines+markers",
+            line_dash=dash,
+            line_color=color,
+            customdata=days["messages"],
+            hovertemplate="%{x|%Y-%m-%d}: %{y:.1%} of %{customdata:,} messages<extra>%{fullData.name}</extra>",
+        )
+        for column, name, dash, color in (
+            ("pass_rate", "All messages", "dot", "#8c959f"),
+            ("rollout_pass_rate", "Your senders' (the rollout plan's measure)", "solid", "#1f6feb"),
+        )
+    ]
+    figure = go.Figure(lines).update_layout(
+        margin_t=60,
+        yaxis_tickformat=".0%",
+        yaxis_range=[0, 1.05],
+        yaxis_title_text="DMARC pass rate",
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},  # above: below, it covers the axis's year
+    )
+    return figure.add_hline(
+        y=threshold,
+        line_dash="dash",
+        line_color="#cf222e",
+        annotation_text=f"{threshold:.0%}: the rollout plan's bar for p=reject",
+        annotation_position="bottom left",
+    )
+
+
+def senders_chart(days: pd.DataFrame) -> go.Figure:
     bars = [
         go.Bar(
-            x=rows["messages"],
-            y=rows["source"].map(chart_label),
-            name=verdict,
-            orientation="h",
-            marker_color=_VERDICT_COLORS[verdict],
-            hovertemplate="%{y}: %{x:,} messages<extra>%{fullData.name}</extra>",
+            x=rows["day"],
+            y=rows["messages"],
+            name=chart_text(source),
+            marker_color="#8c959f" if source == summary.OTHER_SENDERS else None,
+            hovertemplate="%{x|%Y-%m-%d}: %{y:,} failing messages<extra>%{fullData.name}</extra>",
         )
-        for verdict, rows in verdicts.groupby("verdict", sort=False)
+        for source, rows in days.groupby("source", sort=False)
     ]
-    return _figure(bars, legend_title_text="verdict", xaxis_title_text="Messages", yaxis_categoryorder="total ascending")
+    return _figure(bars, legend_title_text="Sender", yaxis_title_text="Messages that fail DMARC")
 
 
-def _days_chart(days: pd.DataFrame) -> go.Figure:
+def days_chart(days: pd.DataFrame) -> go.Figure:
     bars = [
         go.Bar(
             x=rows["day"],
@@ -276,12 +513,61 @@ def _days_chart(days: pd.DataFrame) -> go.Figure:
         )
         for disposition, rows in days.groupby("disposition", sort=False)
     ]
-    return _figure(bars, legend_title_text="disposition", yaxis_title_text="Messages")
+    return _figure(bars, legend_title_text="Disposition", yaxis_title_text="Messages")
 
 
 def _figure(bars: list[go.Bar], **layout) -> go.Figure:
     """Bars stacked, with the top margin of plotly express: the charts look as they did when drawn by it."""
     return go.Figure(bars).update_layout(barmode="relative", margin_t=60, **layout)
+
+
+#: The records' columns by their titles; a column not named here keeps its own name.
+RECORD_LABELS = {
+    "file": "File",
+    "org_name": "Receiver",
+    "report_id": "Report ID",
+    "begin": "Begins",
+    "end": "Ends",
+    "policy_domain": "Policy domain",
+    "p": "Policy (p=)",
+    "adkim": "adkim=",
+    "aspf": "aspf=",
+    "pct": "pct=",
+    "source_ip": "Source IP",
+    "count": "Messages",
+    "header_from": "From: domain",
+    "envelope_from": "Envelope from",
+    "envelope_to": "Envelope to",
+    "disposition": "Disposition",
+    "reported_dkim": "Receiver's DKIM verdict",
+    "reported_spf": "Receiver's SPF verdict",
+    "reason": "Receiver's reasons",
+    "reason_comment": "Receiver's comment",
+    "dkim": "DKIM results",
+    "dkim_selectors": "DKIM selectors",
+    "spf": "SPF results",
+    "dmarc_pass": "DMARC pass",
+    "dkim_aligned": "DKIM aligned",
+    "spf_aligned": "SPF aligned",
+    "disagrees": "Verdict differs",
+    "cause": "Cause",
+    "table_row": "Table row",
+    "enforced_before_fix": "Enforced before the fix (root cause 5)",
+    "finding": "Finding",
+    "sender": "Known sender",
+    "source": "Sender / source",
+}
+
+
+def _record_preview(rows: pd.DataFrame) -> pd.DataFrame:
+    """The first records, the cause, finding and reasons in words."""
+    findings = knowledge().findings
+    shown = rows.head(RECORD_PREVIEW)[PREVIEW_COLUMNS]
+    return shown.assign(
+        cause=shown["cause"].map(_cause_title),
+        finding=shown["finding"].map(lambda key: findings[key].title),
+        reason=shown["reason"].map(summary.reason_text),
+    )
 
 
 def records(selection: Selection) -> None:
@@ -294,4 +580,6 @@ def records(selection: Selection) -> None:
     with expander:
         if len(shown) > RECORD_PREVIEW:
             st.caption(f"The first {RECORD_PREVIEW:,} records; the download has all {len(shown):,}.")
-        st.dataframe(shown.head(RECORD_PREVIEW)[PREVIEW_COLUMNS], hide_index=True)
+        config = {name: RECORD_LABELS.get(name, name) for name in PREVIEW_COLUMNS}
+        config["table_row"] = st.column_config.NumberColumn("Table row", format="%d")
+        st.dataframe(_once_per_filters(_record_preview, selection), hide_index=True, column_config=config)

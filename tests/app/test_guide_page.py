@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
+import re
+from urllib.parse import parse_qs, urljoin, urlsplit
 
-from app.conftest import texts
-from dmarc_core import scenario_from_params
+from app.conftest import readable, texts
+from dmarc_core import knowledge, scenario_from_params
+
+# A markdown link: [label](<href>), the label escaped by inert().
+LINK = re.compile(r"\[((?:\\.|[^\]])*)\]\(<([^>]*)>\)")
+
+
+def hrefs(test) -> list[tuple[str, str]]:
+    """Every link in the page's markdown, as (label as a reader sees it, href)."""
+    return [(readable(label), href) for element in test.markdown for label, href in LINK.findall(element.value)]
 
 
 def links(test):
-    return {link.proto.label: parse_qs(link.proto.query_string) for link in test.get("page_link")}
+    return {label: parse_qs(urlsplit(href).query) for label, href in hrefs(test)}
 
 
 def test_the_guide_shows_the_articles_sections(app):
@@ -44,6 +53,24 @@ def test_each_table_row_links_to_a_scenario_that_lands_on_that_row(app):
 
 def test_faq_links_open_the_explorer(app):
     test = app("app_pages/guide.py")
-    assert [link.proto.label for link in test.get("page_link")].count("See it in the Explorer") == 3
-    # The Explorer is the default page, served at the root URL.
-    assert {link.proto.page for link in test.get("page_link")} == {""}
+    assert [label for label, _ in hrefs(test)].count("See it in the Explorer") == 3
+
+
+def test_every_scenario_link_is_a_real_link_to_the_explorer(app):
+    """Issue 16: a link that can be copied or opened in a new tab. The Explorer is the default page,
+    served at the app's root: from the Guide (/guide, or /base/guide behind a base path) each href
+    resolves there, with the scenario in its query."""
+    test = app("app_pages/guide.py")
+    found = hrefs(test)
+    tried = [label for label, _ in found if label.startswith("Try it: ")]
+    # Every scenario of a root cause is tried under that cause.
+    facts = knowledge()
+    with_cause = [facts.scenario(preset.key).title for preset in facts.scenarios if facts.scenario(preset.key).root_cause]
+    assert sorted(label.removeprefix("Try it: ") for label in tried) == sorted(with_cause)
+    assert len(found) == 5 + len(tried) + 3  # the table's rows, the root causes' scenarios, the FAQ's
+    for page, root in (("http://host/guide", "/"), ("http://host/base/guide", "/base/")):
+        for _, href in found:
+            target = urlsplit(urljoin(page, href))
+            assert target.path == root
+            scenario, problems = scenario_from_params({name: values[0] for name, values in parse_qs(target.query).items()})
+            assert problems == [] and scenario.from_domain

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from collections import Counter
 
+import numpy as np
+import pandas as pd
+
 from app.conftest import readable, texts
+from dmarc_core import knowledge
 from dmarc_core.analysis import summary
 from dmarc_core.analysis.summary import UNAUTHENTICATED
 from dmarc_core.analysis.triage import explorer_links
@@ -37,8 +42,10 @@ def test_the_demo_shows_metrics_readiness_and_senders(app):
     senders = frame_with(test, "explorer_link")
     assert {"Mailchimp", "Salesforce / Pardot", "HubSpot"} <= set(senders["source"])
     assert senders["explorer_link"].str.startswith("./?from=").all()
+    # Two domains: a row each, and in detail the one to act on first, whose legitimate mail is blocked.
+    assert frame_with(test, "next_record")["domain"].tolist() == ["news.example.com", "example.com"]
     assert any("root cause 5" in text for text in texts(test.warning))
-    assert any(code.value.startswith("v=DMARC1; p=none") for code in test.code)
+    assert [code.value for code in test.code] == ["v=DMARC1; p=none; rua=mailto:dmarc-reports@news.example.com"]
 
 
 def test_uploads_list_every_file_with_its_status(app, samples):
@@ -66,7 +73,7 @@ def test_filters_narrow_the_senders(app):
     test = app(PAGE)
     next(button for button in test.button if button.label == "Try the demo reports").click().run()
     test.multiselect(key="filter_causes").set_value(["wrong_domain"]).run()
-    assert set(frame_with(test, "explorer_link")["cause"]) == {"wrong_domain"}
+    assert set(frame_with(test, "explorer_link")["cause"]) == {knowledge().findings["wrong_domain"].title}
     test.text_input(key="filter_search").set_value("amazon").run()
     assert frame_with(test, "explorer_link")["source"].tolist() == ["Amazon SES"]
     test.text_input(key="filter_search").set_value("nothing-matches-this").run()
@@ -107,19 +114,41 @@ def count_calls(monkeypatch, calls: Counter, module, *names: str) -> None:
         monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
 
 
+#: What the triage alone decides, made once per triage.
+PER_TRIAGE = ("published_policies", "rollout_readiness", "readiness_table", "receiver_reasons")
+#: What the filters decide, made once per filter state (the unfiltered one shared with the triage's).
+PER_FILTERS = ("headline", "by_source", "by_cause", "disagreement")
+
+
 def test_a_filter_change_reads_triages_and_assesses_nothing_again(app, monkeypatch):
     calls = Counter()
     count_calls(monkeypatch, calls, view, "read_files", "triage")
-    count_calls(monkeypatch, calls, summary, "headline", "published_policies", "rollout_readiness", "by_source")
+    count_calls(monkeypatch, calls, summary, *PER_TRIAGE, *PER_FILTERS, "for_domains_of")
+    once = Counter(read_files=1, triage=1, **dict.fromkeys(PER_TRIAGE, 1))
     test = demo(app)
-    assert calls == Counter(read_files=1, triage=1, headline=1, published_policies=1, rollout_readiness=1, by_source=1)
+    # for_domains_of: the readiness and the policies of the filtered records' domains.
+    assert calls == once + Counter(**dict.fromkeys(PER_FILTERS, 1), for_domains_of=2)
     test.toggle(key="filter_failing").set_value(True).run()
     test.multiselect(key="filter_causes").set_value(["wrong_domain"]).run()
-    assert calls["by_source"] == 3  # once per new filter state, and nothing else again
-    assert calls - Counter(by_source=3) == Counter(read_files=1, triage=1, headline=1, published_policies=1, rollout_readiness=1)
+    per_state = Counter(**dict.fromkeys(PER_FILTERS, 3), for_domains_of=6)  # once per new filter state
+    assert calls == once + per_state
     test.multiselect(key="filter_causes").set_value([]).run()  # a state seen before
     test.run()  # a rerun that changes no filter (as when a DNS lookup finishes)
-    assert calls["by_source"] == 3 and not test.exception
+    assert calls == once + per_state and not test.exception
+
+
+def test_each_chart_is_made_once_per_filter_state(app, monkeypatch):
+    calls = Counter()
+    count_calls(monkeypatch, calls, summary, "by_cause", "pass_rate_by_day", "failing_by_source_and_day", "by_day")
+    test = demo(app)
+    for tab in view.CHART_TABS[1:]:
+        test.session_state["chart_tab"] = tab
+        test.run()
+    test.toggle(key="filter_failing").set_value(True).run()  # the open tab's chart alone is made again
+    test.session_state["chart_tab"] = view.CHART_TABS[0]
+    test.run()
+    test.toggle(key="filter_failing").set_value(False).run()
+    assert calls == Counter(by_cause=2, pass_rate_by_day=1, failing_by_source_and_day=1, by_day=2)
 
 
 def test_explorer_links_are_made_once_per_record(app, monkeypatch):
@@ -133,27 +162,152 @@ def test_explorer_links_are_made_once_per_record(app, monkeypatch):
 
 
 def plotted(test) -> list[dict]:
-    """The traces of the chart on the page (the open tab's alone)."""
+    """The traces of the chart on the page (the open tab's alone), their numbers as lists."""
     (chart,) = test.get("plotly_chart")
-    return json.loads(chart.proto.spec)["data"]
+    return [{name: _numbers(value) for name, value in trace.items()} for trace in json.loads(chart.proto.spec)["data"]]
+
+
+def _numbers(value):
+    """Plotly writes numeric arrays as base64 ("bdata") with their dtype."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return value
 
 
 def test_charts_are_drawn_from_aggregates_one_tab_at_a_time(app):
     test = demo(app)
-    causes = set(frame_with(test, "explorer_link")["cause"])
+    frame = test.session_state["triage_frame"]
+    failing = frame[~frame["dmarc_pass"]]
+    # Failing messages by cause: a bar per cause that fails, the aligned mail a figure, not a bar.
     (bars,) = plotted(test)
-    assert len(bars["y"]) == len(causes)  # a bar per cause, whatever the number of records
-    test.session_state["chart_tab"] = "Pass / fail per sender"
+    findings = knowledge().findings
+    rows = {cause: f" (row {findings[cause].table_row})" if findings[cause].table_row else "" for cause in failing["cause"]}
+    assert set(bars["y"]) == {chart_label(findings[cause].title + row) for cause, row in rows.items()}
+    assert sum(bars["x"]) == failing["count"].sum()
+    aligned = frame.loc[frame["cause"] == "aligned", "count"].sum()
+    assert next(metric.value for metric in test.metric if metric.label.startswith("Aligned")) == f"{aligned:,} of 18,579"
+
+    test.session_state["chart_tab"] = "Pass rate per day"
     test.run()
-    senders = frame_with(test, "explorer_link").groupby("source", observed=True)["messages"].sum()
-    traces = plotted(test)
-    assert {trace["name"] for trace in traces} == {"pass", "fail"}
-    assert {label for trace in traces for label in trace["y"]} == set(map(chart_label, senders.index))
-    test.session_state["chart_tab"] = "Disposition over time"
+    (chart,) = test.get("plotly_chart")
+    spec = json.loads(chart.proto.spec)
+    (threshold,) = spec["layout"]["shapes"]  # the rollout plan's 95% line
+    assert threshold["y0"] == threshold["y1"] == knowledge().pass_rate_threshold
+    days = summary.pass_rate_by_day(frame)
+    assert [len(trace["x"]) for trace in spec["data"]] == [len(days)] * 2  # a point per day, all mail and the plan's
+
+    test.session_state["chart_tab"] = "Failing messages per sender"
     test.run()
-    days = summary.by_day(test.session_state["triage_frame"])
+    per_sender = summary.failing_by_source_and_day(frame)
+    assert {trace["name"] for trace in plotted(test)} == set(per_sender["source"])
+    assert sum(sum(trace["y"]) for trace in plotted(test)) == failing.loc[failing["begin"].notna(), "count"].sum()
+
+    test.session_state["chart_tab"] = "Disposition per day"
+    test.run()
+    days = summary.by_day(frame)
     assert {trace["name"] for trace in plotted(test)} == set(days["disposition"])  # a trace per disposition
     assert sum(len(trace["x"]) for trace in plotted(test)) == len(days)  # a bar per day and disposition
+
+
+def metrics(test) -> dict[str, str]:
+    return {metric.label: metric.value for metric in test.metric}
+
+
+def test_filters_apply_to_the_headline_the_readiness_and_the_charts(app):
+    test = demo(app)
+    test.selectbox(key="filter_domain").set_value("news.example.com").run()
+    frame = test.session_state["triage_frame"]
+    news = frame[frame["policy_domain"] == "news.example.com"]
+    assert metrics(test)["Messages"] == f"{news['count'].sum():,}"
+    # One domain left: no table of domains, its detail alone.
+    assert not any("next_record" in frame.value.columns for frame in test.dataframe)
+    assert any("news.example.com" in text and "rollout plan" in text for text in texts(test.markdown))
+    (bars,) = plotted(test)
+    assert sum(bars["x"]) == news.loc[~news["dmarc_pass"], "count"].sum()
+    assert set(frame_with(test, "policy_domain")["policy_domain"]) == {"news.example.com"}
+
+    test.selectbox(key="filter_domain").set_value("all").run()
+    test.toggle(key="filter_failing").set_value(True).run()
+    failing = frame[~frame["dmarc_pass"]]
+    assert metrics(test)["Messages"] == metrics(test)["Failing messages"] == f"{failing['count'].sum():,}"
+    assert metrics(test)["DMARC pass rate"] == "0.0%"
+    test.text_input(key="filter_search").set_value("hubspot").run()  # HubSpot sends for news.example.com alone
+    assert not any("next_record" in frame.value.columns for frame in test.dataframe)
+    assert [code.value for code in test.code] == ["v=DMARC1; p=none; rua=mailto:dmarc-reports@news.example.com"]
+
+
+def domains_report(number: int) -> bytes:
+    domain = f"domain{number:03}.example"
+    records = [record(domain, dkim=[(domain, "pass")], reported_dkim="pass", count=100 + number), record(domain, count=number)]
+    return report(*records, domain=domain, report_id=f"r{number}", org_name=f"receiver{number % 3}.example")
+
+
+def test_many_domains_are_one_compact_table_and_one_detail_at_a_time(app):
+    test = app(PAGE)
+    test.file_uploader(key="uploads").set_value(
+        [(f"{number}.xml", domains_report(number), "text/xml") for number in range(40)]
+    ).run()
+    assert not test.exception
+    table = frame_with(test, "next_record")
+    assert len(table) == 40 and table["domain"].iloc[0] == "domain039.example"  # the most messages first
+    details = [text for text in texts(test.markdown) if "of the rollout plan" in text]
+    assert len(details) == 1 and "domain039.example** publishes p=none" in details[0]
+    test.selectbox(key="readiness_domain").set_value("domain007.example").run()
+    details = [text for text in texts(test.markdown) if "of the rollout plan" in text]
+    assert len(details) == 1 and "domain007.example**" in details[0]
+    # The senders table comes before the domains: a row per sender, not a card per domain.
+    frames = [frame.value for frame in test.dataframe]
+    assert next(i for i, f in enumerate(frames) if "explorer_link" in f) < next(
+        i for i, f in enumerate(frames) if "next_record" in f
+    )
+
+
+def test_the_receivers_reasons_and_disagreements_are_a_column_a_filter_and_a_sentence(app):
+    forwarded = record(dkim=[("example.com", "fail")], count=6, reasons=["forwarded"], source_ip="192.0.2.9")
+    # The receiver says DKIM passed though the one signature it lists failed: its verdict differs.
+    differing = record(dkim=[("example.com", "fail")], reported_dkim="pass", count=4, source_ip="192.0.2.7")
+    test = app(PAGE)
+    test.file_uploader(key="uploads").upload(
+        "reasons.xml", report(record(dkim=[("example.com", "pass")], reported_dkim="pass", count=30), forwarded, differing)
+    ).run()
+    senders = frame_with(test, "explorer_link")
+    assert senders.loc[senders["reasons"] != "", ["reasons", "failing"]].values.tolist() == [["Forwarded", 6]]
+    assert sorted(senders["disagreeing"]) == [0, 0, 4]
+    sentence = next(text for text in texts(test.caption) if "receiver's verdict" in text)
+    assert "In 1 of 3 records (4 messages)" in sentence
+    test.toggle(key="filter_disagreeing").set_value(True).run()
+    assert frame_with(test, "explorer_link")["disagreeing"].tolist() == [4]
+    assert metrics(test)["Messages"] == "4"
+    test.toggle(key="filter_disagreeing").set_value(False).run()
+    assert test.multiselect(key="filter_reasons").options == ["Forwarded"]
+    test.multiselect(key="filter_reasons").set_value(["forwarded"]).run()
+    assert frame_with(test, "explorer_link")["reasons"].tolist() == ["Forwarded"]
+
+
+#: Keys a person must never read: the causes', the findings' and the receiver's reasons' (those
+#: that are no English word: "forwarded" is one).
+KEYS = {key for key in (*knowledge().causes, *knowledge().findings, *knowledge().reason_titles) if "_" in key}
+
+
+def visible_words(test) -> list[str]:
+    """Every text on the page, and every shown cell of its tables but the links."""
+    words = [*texts(test.markdown), *texts(test.caption), *texts(test.text), *texts(test.warning), *texts(test.success)]
+    for frame in test.dataframe:
+        shown = frame.value.drop(columns=["explorer_link", "check_link"], errors="ignore")
+        # A missing value shows as an empty cell (the browser test reads the cells themselves).
+        words += [str(value) for column in shown.columns for value in shown[column].tolist() if not pd.isna(value)]
+    return words
+
+
+def test_titles_not_keys_in_every_table_and_text(app):
+    test = demo(app)
+    test.session_state["records_open"] = True
+    test.run()
+    words = visible_words(test)
+    raw = {word for word in words for key in KEYS if key in word.split() or word == key}
+    assert not raw
+    assert not [word for word in words if word in ("None", "nan", "<NA>")]
+    assert knowledge().findings["wrong_domain"].title in words
 
 
 def test_records_are_drawn_only_while_their_expander_is_open(app):
