@@ -189,10 +189,15 @@ def read_chunks(chunks: _Chunks, root, workers: int, max_records: int) -> tuple[
     finally:
         for future in pending:
             future.cancel()
-    root_name = qualified_name(root) if root is not None else "feedback"
-    if read < max_records and not re.fullmatch(rb"\s*</" + re.escape(root_name.encode()) + rb"\s*>\s*", b"".join(chunks.tail)):
+    if read < max_records and not ends_root(b"".join(chunks.tail), root):
         raise NotCuttable  # the records are not followed by the root's end tag alone
     return (pa.concat_tables(tables) if tables else RecordReader().records)[:max_records], repairs
+
+
+def ends_root(tail: bytes, root) -> bool:
+    """Whether ``tail``, what follows the records, is the root's end tag alone."""
+    root_name = qualified_name(root) if root is not None else "feedback"
+    return re.fullmatch(rb"\s*</" + re.escape(root_name.encode()) + rb"\s*>\s*", tail) is not None
 
 
 def _read_chunk(opening: bytes, piece: bytes, closing: bytes) -> tuple[pa.Table, list[str], bool]:

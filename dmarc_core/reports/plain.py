@@ -54,11 +54,20 @@ _USUAL_ENTRY = re.compile(
     rf"{_any('human_result')}</\1>"
 )
 _ENTRIES = re.compile(rf"<(dkim|spf)>{_SPACE}({_any(_ENTRY_FIELDS)})</\1>")
+#: Identifiers in the usual order, each at most once: read in one step.
+_USUAL_IDENTIFIERS = re.compile(f"{_leaf('envelope_to')}{_leaf('envelope_from')}{_leaf('header_from')}")
 _FIRST_SPACE = re.compile(_SPACE)
 
 
-_ROW = ("source_ip", "count", "disposition", "reported_dkim", "reported_spf")
-_REST = ("reason", "reason_comment", "header_from", "envelope_from", "envelope_to")
+#: Where in ``_PENDING`` each value ``read_plain`` adds goes, in the order it names them.
+_ADDED = tuple(
+    _PENDING.index(name)
+    for name in (
+        "source_ip", "count", "disposition", "reported_dkim", "reported_spf", "reason", "reason_comment", "header_from",
+        "envelope_from", "envelope_to", "dkim.domain", "dkim.selector", "dkim.result", "dkim.count", "spf.domain",
+        "spf.scope", "spf.result", "spf.count",
+    )
+)  # fmt: skip
 #: Characters in one record beyond which it is left to the reader, which stops at an element over
 #: ``_MAX_ELEMENT_BYTES`` (a character is at most 4 bytes; no real record comes near).
 _LONGEST = _MAX_ELEMENT_BYTES // 16
@@ -106,13 +115,10 @@ def read_plain(piece: bytes, columns: Columns) -> bool:
     if "]]>" in text:  # XML forbids it in text; libxml2 would report it
         return False
     pending: list[list] = [[] for _ in _PENDING]
-    add = {name: values.append for name, values in zip(_PENDING, pending, strict=True)}
-    source_ip, count, disposition, reported_dkim, reported_spf = (add[name] for name in _ROW)
-    reason, reason_comment, header_from, envelope_from, envelope_to = (add[name] for name in _REST)
-    dkim_domain, dkim_selector, dkim_result, dkim_count = (
-        add[f"dkim.{name}"] for name in ("domain", "selector", "result", "count")
-    )
-    spf_domain, spf_scope, spf_result, spf_count = (add[f"spf.{name}"] for name in ("domain", "scope", "result", "count"))
+    (
+        source_ip, count, disposition, reported_dkim, reported_spf, reason, reason_comment, header_from, envelope_from,
+        envelope_to, dkim_domain, dkim_selector, dkim_result, dkim_count, spf_domain, spf_scope, spf_result, spf_count,
+    ) = [pending[index].append for index in _ADDED]  # fmt: skip
     at = _FIRST_SPACE.match(text).end()
     try:
         for match in _RECORD.finditer(text, at):
@@ -136,10 +142,15 @@ def read_plain(piece: bytes, columns: Columns) -> bool:
             else:
                 reason("")
                 reason_comment("")
-            names = _fields(identifiers)
-            header_from(names.get("header_from", ""))
-            envelope_from(names.get("envelope_from", ""))
-            envelope_to(names.get("envelope_to", ""))
+            usual = _USUAL_IDENTIFIERS.fullmatch(identifiers)
+            if usual:
+                to, sender, author = usual.groups()
+            else:  # another order, or one twice
+                names = _fields(identifiers)
+                to, sender, author = names.get("envelope_to"), names.get("envelope_from"), names.get("header_from")
+            header_from(author or "")
+            envelope_from(sender or "")
+            envelope_to(to or "")
             signatures = checks = 0
             for kind, domain, selector, scope, result in _entries(results):
                 if kind == "dkim":

@@ -87,7 +87,9 @@ def qualified_name(element) -> str:
 
 
 def _text(element) -> str:
-    return _UNSAFE_CHARACTERS.sub("\ufffd", (_safe_text(element) or "").strip())
+    text = (_safe_text(element) or "").strip()
+    # Printable text holds none of the unsafe characters: the look-up is skipped for nearly every value.
+    return text if text.isprintable() else _UNSAFE_CHARACTERS.sub("\ufffd", text)
 
 
 def _safe_text(element) -> str | None:
@@ -183,8 +185,9 @@ class Columns:
         for values in self.pending:
             values.clear()
 
-    def table(self) -> tuple[pa.Table, pa.ChunkedArray]:
-        """Every row so far, with counts as numbers, and which rows' counts were numbers at all."""
+    def table(self) -> tuple[pa.Table, pa.ChunkedArray | None]:
+        """Every row so far, with counts as numbers, and which rows' counts were numbers at all (None:
+        every row's, as nearly always; then no report of many in a batch need look)."""
         self.flush()
         columns = {name: pa.chunked_array(batches, type=_COLUMN_TYPES[name]) for name, batches in self._batches.items()}
         counts = columns["count"]
@@ -192,7 +195,7 @@ class Columns:
         # no count, and sums of such would overflow the 64-bit totals.
         numeric = pc.match_substring_regex(counts, r"^[0-9]{1,11}$")
         columns["count"] = pc.cast(pc.if_else(numeric, counts, "0"), pa.int64())
-        return pa.table(columns), numeric
+        return pa.table(columns), None if pc.all(numeric).as_py() is not False else numeric
 
 
 class _Pruning:
@@ -258,7 +261,6 @@ class RecordReader:
         self.rfc9990 = False
         self.seen: set[str] = set()
         self.repairs: list[str] = []
-        self._local: dict[str, str] = {}
         #: The document's root element, once the first start event told where it is.
         self.root = None
         #: Bytes the parser has read; where the open watched element began; how deep they nest;
@@ -280,18 +282,22 @@ class RecordReader:
         """The records as a table of their own (the reader's columns are its own)."""
         return self.rows_of(*self.columns.table())
 
-    def rows_of(self, table: pa.Table, numeric: pa.ChunkedArray) -> pa.Table:
+    def rows_of(self, table: pa.Table, numeric: pa.ChunkedArray | None) -> pa.Table:
         """This report's rows of its columns' ``table()``; counts that were no numbers are said."""
         start, count = self.start, self.record_count
-        self.bad_counts = bad = count - (pc.sum(numeric[start : start + count]).as_py() or 0)
+        self.bad_counts = bad = 0 if numeric is None else count - (pc.sum(numeric[start : start + count]).as_py() or 0)
         if bad:
             self.repairs.append(f"{bad} record count(s) were not numbers of messages and were counted as 0")
         return table.slice(start, count)
 
-    def _name(self, tag) -> str:
-        name = self._local.get(tag)
+    @staticmethod
+    def _name(tag) -> str:
+        """``local_name``, from the process's cache: a month of reports shares a few dozen tags."""
+        name = _LOCAL_NAMES.get(tag)
         if name is None:
-            name = self._local[tag] = local_name(tag)
+            name = local_name(tag)
+            if len(_LOCAL_NAMES) < _MAX_COMPILED:
+                _LOCAL_NAMES[tag] = name
         return name
 
     def events(self, stream, root_name: str = ""):
@@ -411,10 +417,14 @@ class RecordReader:
             self.version = _text(element)
 
     def _metadata(self, element) -> None:
-        found = {self._name(tag_name(child)): _text(child) for child in element.iter()}
+        found, errors = {}, []
+        for child in element.iter():
+            name, text = self._name(tag_name(child)), _text(child)
+            found[name] = text  # the last of a name, as a dict made of them all keeps
+            if name == "error":
+                errors.append(text)
         if "data_range" in found and "date_range" not in found:
             self.repairs.append("<data_range> was read as <date_range>")
-        errors = tuple(_text(child) for child in element.iter() if self._name(tag_name(child)) == "error")
         self.rfc9990 |= "generator" in found
         self.metadata = ReportMetadata(
             org_name=found.get("org_name", ""),
@@ -422,7 +432,7 @@ class RecordReader:
             extra_contact_info=found.get("extra_contact_info", ""),
             report_id=found.get("report_id", ""),
             **_date_range(found.get("begin", ""), found.get("end", ""), self.repairs),
-            errors=errors,
+            errors=tuple(errors),
             generator=found.get("generator", ""),
         )
 
@@ -459,6 +469,8 @@ _MAX_PLANS = 1024
 #: Compiled record shapes kept by the process for the next reports, and how many at most.
 _COMPILED: dict[tuple, tuple] = {}
 _MAX_COMPILED = 4096
+#: Local names of the tags seen, kept by the process as many at most.
+_LOCAL_NAMES: dict[str, str] = {}
 #: Columns with many distinct values or free text: trimmed row by row, case kept.
 _FREE_TEXT = frozenset({"source_ip", "count", "reason_comment"})
 #: Fields whose case carries meaning to a reader.

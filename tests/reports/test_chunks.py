@@ -123,6 +123,21 @@ def test_a_comment_in_the_header_reads_in_one_piece(tiny_chunks, generated):
     assert _table(document, 2).records.to_pylist() == _one(document).records.to_pylist()
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param(b"<record>", b"</feedback><record>", id="the-root-closed-before-the-records"),
+        pytest.param(b"<report_metadata>", b"<report_metadata><feedback><report_metadata>", id="an-element-named-as-the-root"),
+    ],
+)
+def test_a_header_that_leaves_more_than_the_root_open_reads_in_one_piece(tiny_chunks, generated, before, after):
+    # Cut before the records, libxml2 names only the innermost open element, and none when the root
+    # has ended: neither says that the header ends inside the root alone.
+    document = generated.read_bytes().replace(before, after, 1)
+    one, many = _one(document), _table(document, 1)
+    assert (many.records.to_pylist(), many.repairs) == (one.records.to_pylist(), one.repairs)
+
+
 def test_a_big_report_that_cannot_be_cut_is_still_read_whole(tiny_chunks, generated):
     # No record in the first read (a long comment before them): read in one piece, all of it.
     document = generated.read_bytes().replace(b"<record>", b"<!--" + b" " * (300 << 10) + b"--><record>", 1)

@@ -1,0 +1,175 @@
+"""Small reports take the plain path too: the header read by lxml alone, the records by
+``plain.read_plain``. Whatever takes that path must read exactly as the reference (``chunk_bytes=None``:
+lxml, the whole document in one piece) reads it: metadata, policy, every record, every repair and
+refusal, in order; everything else must be left to the reference.
+
+``PLAIN_CASES`` sets how many damaged cases run (the suite runs a few hundred).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+
+import pytest
+
+from dmarc_core import Limits, read_file
+from dmarc_core.reports import reading
+from dmarc_core.reports.reading import read_files
+
+from reportkit import SNIPPETS, record, report
+
+CASES = int(os.environ.get("PLAIN_CASES", "400"))
+
+
+@pytest.fixture
+def taken(monkeypatch) -> list[bool]:
+    """Whether each small report the fast way was tried on took it."""
+    seen: list[bool] = []
+    read_plain_report = reading._read_plain_report
+
+    def counting(*args):
+        read = read_plain_report(*args)
+        seen.append(read is not None)
+        return read
+
+    monkeypatch.setattr(reading, "_read_plain_report", counting)
+    return seen
+
+
+def _as_read(outcome):
+    """An outcome as plain data: what two ways of reading must agree on."""
+    return (
+        outcome.name,
+        [(r.file, r.schema, r.version, r.metadata, r.policy, r.repairs, r.records.to_pylist()) for r in outcome.reports],
+        outcome.refusals,
+    )
+
+
+def _reference(data: bytes, name: str, limits: Limits | None = None):
+    return _as_read(read_file(data, name, limits, workers=1, chunk_bytes=None))
+
+
+def assert_same(data: bytes, name: str = "report.xml", limits: Limits | None = None) -> None:
+    assert _as_read(read_file(data, name, limits, workers=1)) == _reference(data, name, limits)
+
+
+@pytest.fixture(scope="module")
+def real_files(samples) -> list[tuple[str, bytes]]:
+    return [(path.name, path.read_bytes()) for path in sorted((samples / "aggregate").iterdir())]
+
+
+def test_the_real_reports_read_alike_alone_and_in_a_batch_and_most_take_the_fast_path(real_files, taken):
+    for name, data in real_files:
+        try:
+            assert_same(data, name)
+        except AssertionError as failure:
+            raise AssertionError(f"{name}: {failure}") from None
+    # Receivers write plainly: the fast path must serve most small reports, or it is no path.
+    assert len(taken) > 300 and sum(taken) / len(taken) > 0.8, f"{sum(taken)} of {len(taken)}"
+    batched = read_files(real_files, workers=1)
+    assert [_as_read(o) for o in batched] == [_reference(data, name) for name, data in real_files]
+
+
+def _damaged(data: bytes, rng: random.Random) -> bytes:
+    """The fuzzer's damage (cut, bits flipped, hostile text put in, a stretch repeated or deleted), or
+    another value in one element, which most often leaves the report plain."""
+    for _ in range(rng.randint(1, 3)):
+        at, kind = rng.randrange(len(data) + 1), rng.randrange(6)
+        if kind == 0:
+            data = data[:at]
+        elif kind == 1:
+            flipped = bytearray(data)
+            for _ in range(rng.randint(1, 8)):
+                if flipped:
+                    flipped[rng.randrange(len(flipped))] ^= 1 << rng.randrange(8)
+            data = bytes(flipped)
+        elif kind == 2:
+            data = data[:at] + rng.choice(SNIPPETS) + data[at:]
+        elif kind == 3:
+            end = min(len(data), at + rng.randint(1, 400))
+            data = data[:end] + data[at:end] * rng.randint(1, 3) + data[end:]
+        elif kind == 4:
+            data = data[:at] + data[at + rng.randint(1, 200) :]
+        else:
+            values = list(re.finditer(rb">([^<>]*)</", data))
+            if values:
+                value = rng.choice(values)
+                data = data[: value.start(1)] + rng.choice([*SNIPPETS, *VALUES]) + data[value.end(1) :]
+    return data
+
+
+#: Values that XML reads as written, or nearly so.
+VALUES = [b"", b" x ", b"Pass", b"a,b", b"a; b", "\u202e".encode(), "é".encode(), b"12345678901234", b"-1", b"\t"]
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_damaged_real_reports_read_alike(real_files, taken, chunk):
+    small = [(name, data) for name, data in real_files if b"<record" in data and len(data) < 200_000]
+    for case in range(chunk, CASES, 4):
+        rng = random.Random(2_000_000 + case)
+        name, data = rng.choice(small)
+        try:
+            assert_same(_damaged(data, rng), name)
+        except AssertionError as failure:
+            raise AssertionError(f"case {case} ({name}): {failure}") from None
+    assert any(taken) and not all(taken)  # both paths were tried
+
+
+REPORT = report(record(count=3), record(count=5, dkim=[("example.com", "pass")]), report_id="plain").decode()
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param("<record>", "<record/><record>", id="an-empty-record-in-the-header"),
+        pytest.param("</feedback>", "<policy_published><p>reject</p></policy_published></feedback>", id="a-section-after"),
+        pytest.param("<report_metadata>", "<!-- x --><report_metadata>", id="a-comment-in-the-header"),
+        pytest.param("<record>", "</feedback><record>", id="the-root-closed-before-the-records"),
+        pytest.param(
+            # Cut before the records, libxml2 names only the innermost open element: the inner <feedback>.
+            "<version>1.0</version>",
+            "<version>1.0</version><report_metadata><feedback>",
+            id="an-element-named-as-the-root-left-open",
+        ),
+        pytest.param("<report_metadata>", "<![CDATA[<record>]]><report_metadata>", id="cdata-in-the-header"),
+        pytest.param("</feedback>", "</feedback><feedback/>", id="content-after-the-root"),
+        pytest.param("</feedback>", "</feedback ><!-- x -->", id="a-comment-after-the-root"),
+        pytest.param("</feedback>", "", id="the-root-not-closed"),
+        pytest.param("</report_metadata>", "", id="the-metadata-not-closed"),
+        pytest.param("<feedback>", '<x:feedback xmlns:x="urn:x">', id="a-prefixed-root-closed-unprefixed"),
+        pytest.param("<feedback>", "<!DOCTYPE feedback><feedback>", id="a-doctype"),
+        pytest.param("<count>3</count>", "<count>lots</count>", id="a-count-that-is-no-number"),
+        pytest.param("<count>3</count>", "<count>&#51;</count>", id="a-character-reference-in-a-record"),
+        pytest.param("<record>", "<version>2.0</version><record>", id="a-version-before-the-records"),
+        pytest.param("</record>", "</record><record/>", id="an-empty-record-among-them"),
+        pytest.param("<org_name>", "<org_name>\u202e", id="a-bidi-control-in-the-header"),
+    ],
+)
+def test_edge_cases_read_alike(before, after):
+    assert before in REPORT
+    assert_same(REPORT.replace(before, after, 1).encode())
+
+
+def test_a_prefixed_root_takes_the_fast_path(taken):
+    data = REPORT.replace("<feedback>", '<x:feedback xmlns:x="urn:x">').replace("</feedback>", "</x:feedback>").encode()
+    assert_same(data)
+    assert taken[-1]
+
+
+def test_a_header_record_leaves_no_rows_behind_in_a_batch():
+    # A <record/> in the header is read into the batch's columns before the report is read again
+    # whole: those rows must belong to no report.
+    odd = REPORT.replace("<record>", "<record/><record>", 1).encode()
+    files = [("a.xml", REPORT.encode()), ("odd.xml", odd), ("b.xml", REPORT.encode())]
+    assert [_as_read(o) for o in read_files(files, workers=1)] == [_reference(data, name) for name, data in files]
+
+
+def test_the_records_budget_holds_on_the_fast_path(taken):
+    files = [(f"r{n}.xml", report(*(record(count=1) for _ in range(30)), report_id=str(n))) for n in range(3)]
+    limits = Limits(max_records=20)
+    batched = read_files(files, limits, workers=1)
+    assert all(taken)
+    assert [_as_read(o) for o in batched] == [_reference(data, name, limits) for name, data in files]
+    assert [o.record_count for o in batched] == [20, 20, 20]
