@@ -33,11 +33,18 @@ from variety import CONTAINERS, replicated_samples, write_variety  # noqa: E402
 SAMPLES = Path(os.environ.get("DMARC_SAMPLES", ROOT.parent / "shared" / "samples"))
 
 
+#: bench/measure.py's options for every measurement: ``--cpu`` (run.py's ``--cpu``) times CPU seconds.
+MEASURE_OPTIONS: list[str] = []
+
+
 def measure(mode: str, path: Path, runs: int) -> dict | None:
     results = []
     for _ in range(runs):
         done = subprocess.run(
-            [sys.executable, str(HERE / "measure.py"), mode, str(path)], capture_output=True, text=True, cwd=ROOT
+            [sys.executable, str(HERE / "measure.py"), mode, str(path), *MEASURE_OPTIONS],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
         )
         if done.returncode != 0:
             print(f"  {mode} failed on {path.name}: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
@@ -101,7 +108,9 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="do not rewrite BENCHMARKS.md")
     parser.add_argument("--variety", type=int, default=100_000, help="records of the realistic-variety report (0: skip)")
     parser.add_argument("--many", type=int, default=3_000, help="files of the month-of-reports case (0: skip)")
+    parser.add_argument("--cpu", action="store_true", help="time CPU seconds of each process, not wall time (a busy machine)")
     args = parser.parse_args()
+    MEASURE_OPTIONS[:] = ["--cpu"] if args.cpu else []
     with_parsedmarc = importlib.util.find_spec("parsedmarc") is not None and args.parsedmarc_runs > 0
 
     rows, notes = [], []
@@ -151,7 +160,8 @@ def main() -> int:
         stamp = datetime.date.today().isoformat()
         generated = (
             f"`make bench` on {stamp}: {machine()}.\n\n"
-            f"Median of {args.runs} runs per cell (parsedmarc: {args.parsedmarc_runs}), each in its own process. "
+            f"Median of {args.runs} runs per cell (parsedmarc: {args.parsedmarc_runs}), each in its own process"
+            f"{', in CPU seconds of the process (the CLI: wall time)' if args.cpu else ''}. "
             "Time is `triage(parse_reports(path))` on a synthetic RFC 7489 report from `bench/generate.py`, "
             "without interpreter start-up and imports; peak RSS is the process's maximum resident set (VmHWM), imports included. "
             "Reports over 8 MB are cut into chunks of whole records, read in the same process (plain records by one "
