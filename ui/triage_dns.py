@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from dmarc_core import DkimKeyLookup, IpInfo, enrich_ips, lookup_dkim_keys, make_resolver
+from dmarc_core import DkimKeyLookup, IpInfo, enrich_ips, knowledge, lookup_dkim_keys, make_resolver
 from dmarc_core.analysis.summary import busiest_addresses, missing_selectors
+from dmarc_core.lookups.resolver import FAILED
 from ui.text import inert
 
 
@@ -80,7 +81,36 @@ def _progress(job: Enrichment) -> None:
         st.rerun(scope="app")  # redraw the sources table with the new columns
     elif job.results is not None:
         found = sum(1 for info in job.results.values() if info.as_name or info.ptr)
-        st.caption(f"Host names and networks of {found:,} of {job.total:,} addresses are in the table above.")
+        failed = _failures(job.results)
+        if failed:
+            st.warning(_failure_message(failed, found, len(job.results)), icon=":material/dns:")
+        else:
+            st.caption(f"Host names and networks of {found:,} of {job.total:,} addresses are in the table above.")
+
+
+def _failures(results: dict[str, IpInfo]) -> dict[str, int]:
+    """Per way DNS failed (``timeout``, ``servfail``), the addresses whose host name (PTR) or
+    network (AS) lookup it failed, the most first; an address counts once, by its PTR lookup first."""
+    counts: dict[str, int] = {}
+    for info in results.values():
+        failure = next((status for status in (info.ptr_status, info.asn_status) if status in FAILED), None)
+        if failure:
+            counts[failure] = counts.get(failure, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _failure_message(failed: dict[str, int], found: int, total: int) -> str:
+    """DNS's failure in words: for how many addresses, how, and what the visitor can do."""
+    words = knowledge().lookup_statuses
+    how = "; ".join(f"{words.get(status, status)} for {count:,}" for status, count in failed.items())
+    count = sum(failed.values())
+    advice = (
+        "The DNS server the app asks may be unreachable or overloaded: press **Enrich sources** again later."
+        if count == total
+        else "Press **Enrich sources** again later to ask for those."
+    )
+    shown = f" Host names and networks of {found:,} of {total:,} addresses are in the table above." if found else ""
+    return f"**DNS did not answer** for {count:,} of {total:,} addresses: {how}. {advice}{shown}"
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,7 @@ def filtered(frame: pd.DataFrame) -> Selection:
         key="filter_causes",
         persist_state="session",
         placeholder="all causes",
+        width=360,  # room for a cause's title: squeezed, a chosen one shrinks to its remove button
     )
     search = row.text_input("Search sender, IP or domain", key="filter_search", persist_state="session")
     given = _once_per_triage(summary.receiver_reasons, frame)
@@ -178,6 +179,7 @@ def filtered(frame: pd.DataFrame) -> Selection:
             key="filter_reasons",
             persist_state="session",
             placeholder="any or none",
+            width=280,
         )
         if given
         else []
@@ -221,15 +223,19 @@ def linked_sources(table: pd.DataFrame) -> pd.DataFrame:
     table.insert(table.columns.get_loc("explorer_link") + 1, "check_link", table["header_from"].map(checks))
     # As categories, a text that repeats down the table (the fix above all) reaches the browser once;
     # the cause by its title, renamed once per cause.
-    repeated = [name for name in ("source", "header_from", "cause", "fix", "check_link", "reasons") if name in table]
+    repeated = [
+        name for name in ("source", "sender_kind", "header_from", "cause", "fix", "check_link", "reasons") if name in table
+    ]
     table = table.astype(dict.fromkeys(repeated, "category"))
     table["cause"] = table["cause"].cat.rename_categories(_cause_title)
+    table["sender_kind"] = table["sender_kind"].cat.rename_categories(knowledge().sender_kind_title)
     return table
 
 
 #: The senders table's columns, what a person acts on first: on a phone the first ones are in view.
 SOURCE_ORDER = [
     "source",
+    "sender_kind",
     "failing",
     "cause",
     "fix",
@@ -262,9 +268,10 @@ def senders(table: pd.DataFrame, hidden: tuple[str, ...] = ()) -> None:
         column_order=[name for name in SOURCE_ORDER if name in table.columns and name not in hidden],
         column_config={
             "source": st.column_config.TextColumn("Sender / source", width=160, pinned=True),
+            "sender_kind": st.column_config.TextColumn("Kind", width=105, help=_KIND_HELP),
             "failing": st.column_config.NumberColumn("Failing", format="localized", width=70, help="Messages that fail DMARC"),
-            "cause": st.column_config.TextColumn("Cause", width=175),
-            "fix": st.column_config.TextColumn("What to do", width=280),
+            "cause": st.column_config.TextColumn("Cause", width=165),
+            "fix": st.column_config.TextColumn("What to do", width=200),
             "explorer_link": st.column_config.LinkColumn("Explain", display_text="Open in Explorer", width=125),
             "check_link": st.column_config.LinkColumn("DNS", display_text="Check domain", width=110),
             "messages": st.column_config.NumberColumn("Messages", format="localized"),
@@ -287,6 +294,10 @@ def senders(table: pd.DataFrame, hidden: tuple[str, ...] = ()) -> None:
             "host_names": "Host names (PTR)",
         },
     )
+
+
+#: The kinds of sender in words, for the Kind column's tooltip (markdown: a list).
+_KIND_HELP = "\n".join(f"- **{kind.title}**: {kind.meaning}" for kind in knowledge().sender_kinds.values())
 
 
 def receiver_verdict(selection: Selection) -> None:
@@ -556,15 +567,18 @@ RECORD_LABELS = {
     "finding": "Finding",
     "sender": "Known sender",
     "source": "Sender / source",
+    "sender_kind": "Kind",
 }
 
 
 def _record_preview(rows: pd.DataFrame) -> pd.DataFrame:
-    """The first records, the cause, finding and reasons in words."""
-    findings = knowledge().findings
+    """The first records, the cause, kind, finding and reasons in words."""
+    facts = knowledge()
+    findings = facts.findings
     shown = rows.head(RECORD_PREVIEW)[PREVIEW_COLUMNS]
     return shown.assign(
         cause=shown["cause"].map(_cause_title),
+        sender_kind=shown["sender_kind"].map(facts.sender_kind_title),
         finding=shown["finding"].map(lambda key: findings[key].title),
         reason=shown["reason"].map(summary.reason_text),
     )

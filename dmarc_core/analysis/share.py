@@ -19,7 +19,7 @@ import types
 import typing
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import MISSING, dataclass, fields, is_dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -114,6 +114,8 @@ class SourceRow:
     disagreeing: int
     as_names: str = ""
     host_names: str = ""
+    #: Who the source is (``sender_kind``); last, so a link made before it opens without one.
+    sender_kind: str = ""
 
     @property
     def pass_rate(self) -> float | None:
@@ -276,6 +278,7 @@ def _source_rows(table: pd.DataFrame, leave_out_addresses: bool) -> tuple[Source
                 disagreeing=int(row["disagreeing"]),
                 as_names=row.get("as_names", ""),
                 host_names="" if leave_out_addresses else row.get("host_names", ""),
+                sender_kind=row["sender_kind"],
             )
         )
     return tuple(rows)
@@ -477,9 +480,10 @@ def decode(text: str) -> SharedTriage:
     except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as error:
         raise ShareError(_DAMAGED) from error
     named = {row.cause for row in shared.sources} | {row[0] for row in shared.causes} | set(shared.filters.causes)
-    if not named <= set(knowledge().findings):
+    kinds = {row.sender_kind for row in shared.sources} - {""}
+    if not named <= set(knowledge().findings) or not kinds <= set(knowledge().sender_kinds):
         raise ShareError(
-            "This link names a cause this version of the app does not know: it was made by a newer version. "
+            "This link names a cause or a kind of sender this version of the app does not know: it was made by a newer version. "
             "Open it where it was made, or ask for the triage as an HTML file."
         )
     return shared
@@ -521,9 +525,11 @@ def _typed(value, kind):
     if is_dataclass(kind):
         hints = typing.get_type_hints(kind)
         names = [name.name for name in fields(kind)]
-        if not isinstance(value, list) or len(value) != len(names):
+        # A link made before the last fields with defaults were added leaves them out.
+        required = sum(1 for name in fields(kind) if name.default is MISSING and name.default_factory is MISSING)
+        if not isinstance(value, list) or not required <= len(value) <= len(names):
             raise ValueError(f"{kind.__name__} expected")
-        return kind(*(_typed(item, hints[name]) for item, name in zip(value, names, strict=True)))
+        return kind(*(_typed(item, hints[name]) for item, name in zip(value, names[: len(value)], strict=True)))
     origin, arguments = typing.get_origin(kind), typing.get_args(kind)
     if origin in (types.UnionType, typing.Union):
         if value is None and type(None) in arguments:

@@ -93,6 +93,7 @@ def _sources(shared: SharedTriage, app_url: str | None) -> str:
     """The senders table, its columns in the page's order: what a person acts on first."""
     columns = [
         ("Sender / source", lambda row: _text(row.source)),
+        ("Kind", lambda row: _text(knowledge().sender_kind_title(row.sender_kind))),
         ("Failing", lambda row: _number(row.failing)),
         ("Cause", lambda row: _text(_cause_title(row.cause))),
         ("What to do", lambda row: _text(row.fix)),

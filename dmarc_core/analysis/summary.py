@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from ..rules.alignment import exact_domain
 from ..rules.diagnosis import KEY_ERRORS
-from ..rules.knowledge import knowledge
+from ..rules.knowledge import knowledge, known_sender_by_host, sender_kind
 from .triage import REPORT_COLUMNS, explorer_links, exported
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def headline(frame: pd.DataFrame) -> Headline:
 UNAUTHENTICATED = "Unauthenticated addresses"
 #: Addresses, AS names or host names a source row spells out; ``(+N)`` counts the rest.
 _SHOWN_VALUES = 3
-_SOURCE_KEYS = ["source", "header_from", "cause"]
+_SOURCE_KEYS = ["source", "sender_kind", "header_from", "cause"]
 SOURCE_COLUMNS = [
     *_SOURCE_KEYS,
     "table_row",
@@ -92,33 +92,37 @@ def by_source(
     enrichment: Mapping[str, IpInfo] | None = None,
     links: Callable[[pd.DataFrame], pd.Series] = explorer_links,
 ) -> pd.DataFrame:
-    """One row per sending source, From: domain and cause, the most failing messages first:
-    messages, those that fail and the share that passes, how many addresses sent them and the
-    busiest few, the fix and a link to the Explorer (both for the row's busiest record), the
-    receiver's reasons (``reason_text``, the most messages first) and the messages whose receiver's
-    verdict differs from its own auth results. Addresses nothing authenticated are one source,
-    ``UNAUTHENTICATED``.
-    With ``enrichment`` (IP → PTR and AS, from ``enrich_ips``), the AS names and host names of the
-    row's addresses too, those of the most addresses first. ``links`` makes records' Explorer links."""
+    """One row per sending source, its kind (``sender_kind``), From: domain and cause, the most
+    failing messages first: messages, those that fail and the share that passes, how many
+    addresses sent them and the busiest few, the fix and a link to the Explorer (both for the row's
+    busiest record), the receiver's reasons (``reason_text``, the most messages first) and the
+    messages whose receiver's verdict differs from its own auth results. Addresses nothing
+    authenticated are one source, ``UNAUTHENTICATED``.
+    With ``enrichment`` (IP → PTR and AS, from ``enrich_ips``), such an address whose host name
+    names a known sender is that sender's (``named_by_host``), and the AS names and host names of
+    the row's addresses are there too, those of the most addresses first. ``links`` makes
+    records' Explorer links."""
     columns = SOURCE_COLUMNS + (ENRICHED_COLUMNS if enrichment is not None else [])
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    unauthenticated = _unauthenticated(frame)
-    rows = _source_rows(frame, unauthenticated)
+    address_codes, addresses = pd.factorize(frame["source_ip"])
+    sources = named_by_host(frame, enrichment or {}, address_codes, addresses)
+    unauthenticated = sources.unauthenticated
+    rows = _source_rows(frame, sources)
     counts = frame["count"].to_numpy()
     messages = np.bincount(rows, weights=counts).astype(np.int64)
     passing = np.bincount(rows, weights=np.where(frame["dmarc_pass"], counts, 0)).astype(np.int64)
     disagreeing = np.bincount(rows, weights=np.where(frame["disagrees"], counts, 0)).astype(np.int64)
     busiest = _busiest_records(rows, counts)
     records = frame.iloc[busiest]
-    address_codes, addresses = pd.factorize(frame["source_ip"])
     shown_addresses, ips = _few(rows, address_codes, counts, addresses, len(messages))
     reason_codes, reasons = pd.factorize(frame["reason"])
     reason_texts = pd.Index([reason_text(reason) for reason in reasons.tolist()], dtype=object)
     reason_codes = np.where(reason_texts.to_numpy(dtype=bool)[reason_codes] & (reason_codes >= 0), reason_codes, -1)
     table = pd.DataFrame(
         {
-            "source": np.where(unauthenticated[busiest], UNAUTHENTICATED, records["source"].to_numpy(dtype=object)),
+            "source": np.where(unauthenticated[busiest], UNAUTHENTICATED, sources.source.iloc[busiest].to_numpy(dtype=object)),
+            "sender_kind": sources.sender_kind.iloc[busiest].to_numpy(dtype=object),
             "header_from": records["header_from"].to_numpy(dtype=object),
             "cause": records["cause"].to_numpy(dtype=object),
             "table_row": records["table_row"].array,
@@ -149,20 +153,63 @@ def _unauthenticated(frame: pd.DataFrame) -> np.ndarray:
     return pc.equal(source, address).fill_null(False).to_numpy(zero_copy_only=False)
 
 
+@dataclass(frozen=True)
+class NamedSources:
+    """Every record's source and ``sender_kind`` as the sources table names them, and whether its
+    source is its address still (nothing authenticated its mail, and no host name named it)."""
+
+    source: pd.Series
+    sender_kind: pd.Series
+    unauthenticated: np.ndarray
+
+
+def named_by_host(
+    frame: pd.DataFrame,
+    enrichment: Mapping[str, IpInfo],
+    address_codes: np.ndarray | None = None,
+    addresses: pd.Index | None = None,
+) -> NamedSources:
+    """The records' sources, where nothing authenticated a record's mail (its source is its
+    address) named by the known sender its address's host name (PTR, from ``enrichment``) names,
+    with that sender's kind: the triage is not run again. Each address is looked at once
+    (``address_codes`` number the records' ``addresses``, as ``pd.factorize`` does)."""
+    if address_codes is None or addresses is None:
+        address_codes, addresses = pd.factorize(frame["source_ip"])
+    unauthenticated = _unauthenticated(frame)
+    if not enrichment:
+        return NamedSources(frame["source"], frame["sender_kind"], unauthenticated)
+    infos = (enrichment.get(address) for address in addresses.tolist())
+    services = [known_sender_by_host(info.ptr) if info is not None else None for info in infos]
+    found = np.append(np.array([service is not None for service in services], dtype=bool), False)  # code -1: no address
+    named = unauthenticated & found[address_codes]
+    if not named.any():
+        return NamedSources(frame["source"], frame["sender_kind"], unauthenticated)
+    source, kind = frame["source"].to_numpy(dtype=object), frame["sender_kind"].to_numpy(dtype=object)
+    relayed = (frame["cause"] == "forwarded").to_numpy(dtype=bool)
+    # Once per address and cause: nothing of yours passed (the address is the source), so yours=False.
+    pairs = pd.factorize(address_codes[named] * 2 + relayed[named])[0]
+    first = np.flatnonzero(named)[np.unique(pairs, return_index=True)[1]]
+    kinds = [sender_kind(services[address_codes[row]], yours=False, relayed=bool(relayed[row])) for row in first.tolist()]
+    source[named] = [services[code].name for code in address_codes[named].tolist()]
+    kind[named] = np.array(kinds, dtype=object)[pairs]
+    return NamedSources(pd.Series(source, index=frame.index), pd.Series(kind, index=frame.index), unauthenticated & ~named)
+
+
 def reason_text(reason: str) -> str:
     """The receiver's reasons of a record (the triage's comma-separated ``reason``) in words."""
     titles = knowledge().reason_titles
     return " + ".join(titles.get(part, part) for part in filter(None, (part.strip() for part in str(reason).split(","))))
 
 
-def _source_rows(frame: pd.DataFrame, unauthenticated: np.ndarray) -> np.ndarray:
-    """Each record's row of the sources table, numbered from 0: its distinct (source, From: domain,
-    cause), every unauthenticated source counting as one."""
+def _source_rows(frame: pd.DataFrame, sources: NamedSources) -> np.ndarray:
+    """Each record's row of the sources table, numbered from 0: its distinct (source, kind, From:
+    domain, cause), as ``sources`` names them, every unauthenticated source counting as one."""
     key = np.zeros(len(frame), dtype=np.int64)
     for column in _SOURCE_KEYS:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        values = getattr(sources, column) if column in ("source", "sender_kind") else frame[column]
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
         if column == "source":
-            codes = np.where(unauthenticated, len(uniques), codes)
+            codes = np.where(sources.unauthenticated, len(uniques), codes)
         key = key * (len(uniques) + 1) + codes
     return pd.factorize(key)[0]
 

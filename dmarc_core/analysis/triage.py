@@ -28,7 +28,7 @@ from ..reports.model import AuthResults, DkimResult, Report, SpfResult
 from ..rules.alignment import aligns, reported_result, safe_domain, safe_organizational_domain
 from ..rules.diagnosis import Diagnosis
 from ..rules.evaluation import judge_record, mail_from_results
-from ..rules.knowledge import KnownSender, known_sender
+from ..rules.knowledge import KnownSender, known_sender, sender_kind
 from ..rules.scenario import REASONS, Scenario
 
 #: Report-level values on each of the report's rows; ``report`` numbers the reports triaged
@@ -126,16 +126,17 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     for name, column in auth.text_columns().items():  # the auth results as text, for tables and CSV
         frame[name] = column
     # Who sent it depends on the auth results alone: found once per distinct entry and list.
-    senders, sources = auth.senders_and_sources()
+    senders, sources, naming_domains = auth.senders_and_sources()
     frame["sender"] = _expand("sender", [sender.name if sender else "" for sender in senders], auth.codes)
     frame["source"] = _source_column(sources, auth.codes, table["source_ip"])
 
     # The rules run once per distinct combination of what they read.
-    codes, flags, diagnoses = _judged(frame, auth)
-    for name, column in zip(_FLAGS, flags.T, strict=True):
-        frame[name] = column[codes]
-    for name, column in _diagnosis_columns(diagnoses, codes, senders, auth.codes).items():
+    judged = _judged(frame, auth)
+    for name, column in zip(_FLAGS, judged.flags.T, strict=True):
+        frame[name] = column[judged.codes]
+    for name, column in _diagnosis_columns(judged.diagnoses, judged.codes, senders, auth.codes).items():
         frame[name] = column
+    frame["sender_kind"] = _kind_column(judged, frame["cause"], senders, naming_domains, auth.codes)
     # Root cause 5: DMARC failed, yet a DKIM result passed, and the receiver quarantined or rejected it.
     frame["enforced_before_fix"] = (
         frame["disposition"].isin(("quarantine", "reject")).to_numpy() & auth.dkim_passed() & ~frame["dmarc_pass"].to_numpy()
@@ -147,9 +148,23 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
 _FLAGS = ("dkim_aligned", "spf_aligned", "dmarc_pass", "disagrees")
 
 
-def _judged(frame: pd.DataFrame, auth: _AuthResultsColumn) -> tuple[np.ndarray, np.ndarray, list[Diagnosis]]:
-    """Every row's number among the distinct combinations of what the rules read, and each
-    combination's verdict flags (a row of _FLAGS) and diagnosis, by the rules."""
+@dataclasses.dataclass(frozen=True)
+class _Judgement:
+    """Every row's number among the distinct combinations of what the rules read (``codes``), and
+    each combination's verdict flags (a row of _FLAGS), diagnosis, and whether DKIM or SPF (MAIL
+    FROM) passed for a domain of the From: domain's organization (``yours``); every row's number
+    among the distinct From: domains (``from_codes``), and those."""
+
+    codes: np.ndarray
+    flags: np.ndarray
+    diagnoses: list[Diagnosis]
+    yours: np.ndarray
+    from_codes: np.ndarray
+    from_domains: list[str | None]
+
+
+def _judged(frame: pd.DataFrame, auth: _AuthResultsColumn) -> _Judgement:
+    """The rules' answers, once per distinct combination of what they read."""
     from_codes, from_domains = _from_domains(frame)
     spf_codes, spf_lists = auth.spf_as_judged(from_codes, from_domains)
     dkim_codes, dkim_lists = auth.signatures()
@@ -162,12 +177,13 @@ def _judged(frame: pd.DataFrame, auth: _AuthResultsColumn) -> tuple[np.ndarray, 
         frame[list(_RULE_COLUMNS)].iloc[first_rows].itertuples(index=False, name=None),
         strict=True,
     )
-    flags, diagnoses = [], []
+    flags, diagnoses, yours = [], [], []
     for from_code, dkim, spf, (adkim, aspf, reported_dkim, reported_spf, reason) in combos:
+        from_domain, signatures, checks = from_domains[from_code], dkim_lists[dkim], spf_lists[spf]
         verdict = judge_record(
-            from_domains[from_code],
-            dkim_lists[dkim],
-            spf_lists[spf],
+            from_domain,
+            signatures,
+            checks,
             adkim=adkim,
             aspf=aspf,
             reported_dkim=reported_dkim,
@@ -178,7 +194,28 @@ def _judged(frame: pd.DataFrame, auth: _AuthResultsColumn) -> tuple[np.ndarray, 
         # run its full collection once more.
         flags.append((verdict.dkim_aligned, verdict.spf_aligned, verdict.dmarc_pass, verdict.disagrees))
         diagnoses.append(verdict.diagnosis)
-    return codes, np.array(flags, dtype=bool).reshape(-1, len(_FLAGS)), diagnoses
+        # Aligned under relaxed modes is the From: domain's organization; strict ones ask again.
+        yours.append(
+            verdict.dkim_aligned
+            or verdict.spf_aligned
+            or ("s" in (adkim, aspf) and _passed_for_organization(from_domain, signatures, checks))
+        )
+    return _Judgement(
+        codes,
+        np.array(flags, dtype=bool).reshape(-1, len(_FLAGS)),
+        diagnoses,
+        np.array(yours, dtype=bool),
+        from_codes,
+        from_domains,
+    )
+
+
+def _passed_for_organization(from_domain: str | None, signatures: tuple, checks: tuple) -> bool:
+    """Whether a DKIM signature or the SPF MAIL FROM check passed for a domain of the From:
+    domain's organization. The checks as judged keep a domain only where it aligns (relaxed)."""
+    return any(result == "pass" and aligns(from_domain, domain) for domain, result in signatures) or any(
+        domain and result == "pass" for domain, result in mail_from_results(checks)
+    )
 
 
 #: The columns the rules read beside the From: domain and the auth results.
@@ -251,6 +288,37 @@ def _diagnosis_columns(
     return columns
 
 
+def _kind_column(
+    judged: _Judgement,
+    causes: pd.Categorical,
+    senders: list[KnownSender | None],
+    naming_domains: list[str | None],
+    auth_codes: np.ndarray,
+) -> pd.Categorical:
+    """Each row's ``sender_kind``, by the rule, once per distinct combination of what it reads: the
+    cause (forwarded or not), the known sender (of the row's auth results), whether DKIM or SPF
+    passed for the From: domain's organization, and whether the domain that named the known sender
+    (``naming_domains``, per distinct auth results) is of that organization too."""
+    relayed = np.asarray(causes == "forwarded", dtype=bool)
+    sender_codes = _by_identity(senders)
+    # Where a known sender is named, its naming domain's organization against the From: domain's.
+    naming_orgs = np.array([safe_organizational_domain(domain) or "" for domain in naming_domains], dtype=object)
+    from_orgs = np.array([safe_organizational_domain(domain) or "\x00" for domain in judged.from_domains], dtype=object)
+    service_is_yours = naming_orgs[auth_codes] == from_orgs[judged.from_codes]
+    yours = judged.yours[judged.codes]
+    codes = _numbered(
+        relayed.astype(np.int64), sender_codes[auth_codes], yours.astype(np.int64), service_is_yours.astype(np.int64)
+    )
+    first = _first_rows(codes)
+    kinds = [
+        sender_kind(
+            senders[auth], yours=bool(yours[row]), relayed=bool(relayed[row]), service_is_yours=bool(service_is_yours[row])
+        )
+        for row, auth in zip(first.tolist(), auth_codes[first].tolist(), strict=True)
+    ]
+    return _expand("sender_kind", kinds, codes)
+
+
 def _source_column(sources: list[str], auth_codes: np.ndarray, source_ips: pa.ChunkedArray) -> pd.Series:
     """Each row's source: its auth results' (``sources``, one per distinct auth results), or where
     nothing authenticated, the address, which is all there is; "(unknown)" without one either."""
@@ -313,10 +381,11 @@ class _AuthResultsColumn:
 
         return codes, [tuple(map(judged, self._spf.row_span(row))) for row in _first_rows(codes).tolist()]
 
-    def senders_and_sources(self) -> tuple[list[KnownSender | None], list[str]]:
+    def senders_and_sources(self) -> tuple[list[KnownSender | None], list[str], list[str | None]]:
         """Each distinct one's known sender, the one the first DKIM or MAIL FROM result that passed
-        names (as ``authenticated_sender``), and who sent it: that sender, or else the organization
-        of the first domain that authenticated, if any. Found once per distinct entry and list."""
+        names (as ``authenticated_sender``), who sent it (that sender, or else the organization of
+        the first domain that authenticated, if any), and the domain that named the known sender.
+        Found once per distinct entry and list."""
         dkim_domains = [_authenticated(*_signature(entry)) for entry in self._dkim.entries]
         # The scopes that count as MAIL FROM, as the rule says of a check of each.
         mail_from = {scope for scope in {entry.scope for entry in self._spf.entries} if mail_from_results((("", scope, ""),))}
@@ -324,8 +393,14 @@ class _AuthResultsColumn:
             _authenticated(entry.domain, reported_result(entry.result, "spf")) if entry.scope in mail_from else None
             for entry in self._spf.entries
         ]
-        dkim_senders = self._dkim.first(list(map(known_sender, dkim_domains)))
-        spf_senders = self._spf.first(list(map(known_sender, spf_domains)))
+        dkim_named, spf_named = (
+            [domain if known_sender(domain) else None for domain in domains] for domains in (dkim_domains, spf_domains)
+        )
+        dkim_senders, spf_senders = (
+            self._dkim.first(list(map(known_sender, dkim_named))),
+            self._spf.first(list(map(known_sender, spf_named))),
+        )
+        dkim_named, spf_named = self._dkim.first(dkim_named), self._spf.first(spf_named)
         dkim_domains, spf_domains = self._dkim.first(dkim_domains), self._spf.first(spf_domains)
         lists = list(zip(self._dkim_lists, self._spf_lists, strict=True))
         senders = [dkim_senders[dkim] or spf_senders[spf] for dkim, spf in lists]
@@ -333,7 +408,8 @@ class _AuthResultsColumn:
             sender.name if sender else safe_organizational_domain(dkim_domains[dkim] or spf_domains[spf]) or ""
             for sender, (dkim, spf) in zip(senders, lists, strict=True)
         ]
-        return senders, sources
+        naming_domains = [dkim_named[dkim] or spf_named[spf] for dkim, spf in lists]
+        return senders, sources, naming_domains
 
     def text_columns(self) -> dict[str, pd.Categorical]:
         """The text columns: ``domain:result`` entries (the link format) and the DKIM selectors,
@@ -523,6 +599,7 @@ TRIAGE_COLUMNS = (
     "finding",
     "sender",
     "source",
+    "sender_kind",
     "explanation",
     "fix",
 )

@@ -129,6 +129,33 @@ class KnownSender:
         return self.kind in ORIGINATING_KINDS
 
 
+#: Kinds of known sender that only pass on mail written elsewhere: a source they name is a forwarder.
+#: A mailbox provider or a gateway also sends your own users' mail, so it is a known service.
+FORWARDING_KINDS = ("forwarder", "mailing_list")
+
+
+@dataclass(frozen=True)
+class SenderKind:
+    """Who a source of the triage is (the ``sender_kind`` column): its name, title and meaning."""
+
+    key: str
+    title: str
+    meaning: str
+
+
+def sender_kind(sender: KnownSender | None, *, yours: bool, relayed: bool, service_is_yours: bool = False) -> str:
+    """The kind of a source, by the rules of ``data/knowledge.toml`` (``sender_kinds``), the first
+    that holds deciding: ``forwarder`` where the mail was ``relayed`` (the triage's ``forwarded``
+    cause) or the known ``sender`` only forwards; ``known_service`` where a known sender of another
+    organization is named (not ``service_is_yours``); ``own`` where DKIM or SPF passed for a domain
+    of the From: domain's organization (``yours``); else ``unknown``."""
+    if relayed or (sender is not None and sender.kind in FORWARDING_KINDS):
+        return "forwarder"
+    if sender is not None and not service_is_yours:
+        return "known_service"
+    return "own" if yours else "unknown"
+
+
 @dataclass(frozen=True)
 class RecordTag:
     """One DMARC record tag: what it means, its default, what RFC 9989 did to it, its values."""
@@ -189,6 +216,8 @@ class Knowledge:
     disagreement_note: str
     reasons_note: str
     reason_titles: dict[str, str]
+    #: Who a source is (the triage's ``sender_kind``): own servers, known services, forwarders, unknown.
+    sender_kinds: dict[str, SenderKind]
 
     def root_cause(self, number: int) -> RootCause:
         return next(cause for cause in self.root_causes if cause.number == number)
@@ -198,6 +227,11 @@ class Knowledge:
 
     def scenario(self, key: str) -> ScenarioPreset:
         return next(preset for preset in self.scenarios if preset.key == key)
+
+    def sender_kind_title(self, key: str) -> str:
+        """A ``sender_kind`` by its title; a key it does not know as it is (empty in a link made before kinds)."""
+        kind = self.sender_kinds.get(key)
+        return kind.title if kind else key
 
     def rollout_step(self, number: int) -> RolloutStep:
         return next(step for step in self.rollout_plan if step.step == number)
@@ -281,6 +315,7 @@ def knowledge() -> Knowledge:
         disagreement_note=data["receiver_verdict"]["disagreement_note"],
         reasons_note=data["receiver_verdict"]["reasons_note"],
         reason_titles=data["receiver_verdict"]["reasons"],
+        sender_kinds={key: SenderKind(key=key, **entry) for key, entry in data["sender_kinds"].items()},
     )
 
 

@@ -10,6 +10,7 @@ import ipaddress
 import json
 import re
 import zlib
+from dataclasses import fields
 from html.parser import HTMLParser
 
 import pandas as pd
@@ -22,6 +23,7 @@ from dmarc_core.analysis.share import (
     MAX_LINK_STATE,
     SHARE_VERSION,
     Filters,
+    SharedTriage,
     ShareError,
     about,
     decode,
@@ -363,3 +365,32 @@ def test_the_html_file_links_to_the_app_when_its_address_is_known(demo):
         assert f"<strong>{figure}</strong>" in html
     for title in {row.cause for row in shared.sources}:
         assert summary.knowledge().findings[title].title.replace("'", "&#x27;") in html
+
+
+def sources_in(plain: list) -> list:
+    """The senders table's rows of a link's state, as JSON holds them."""
+    return plain[[field.name for field in fields(SharedTriage)].index("sources")]
+
+
+def test_a_link_carries_each_senders_kind(good_link, demo):
+    opened = decode(good_link)
+    assert {row.source: row.sender_kind for row in opened.sources}["Mailchimp"] == "known_service"
+    assert opened.by_source()["sender_kind"].tolist() == summary.by_source(demo)["sender_kind"].tolist()
+    page = share_html(opened)
+    assert "<th>Kind</th>" in page and "<td>Known service</td>" in page and "<td>Own servers</td>" in page
+
+
+def test_a_link_made_before_kinds_were_named_still_opens(good_link):
+    plain = json.loads(inflated(good_link))
+    for row in sources_in(plain):
+        assert row.pop() in ("own", "known_service", "forwarder", "unknown")  # the kind is the last field
+    opened = decode(packed(json.dumps(plain).encode()))
+    assert {row.sender_kind for row in opened.sources} == {""}
+    assert len(opened.sources) == len(decode(good_link).sources)
+
+
+def test_a_link_naming_a_kind_this_version_does_not_know_says_so(good_link):
+    plain = json.loads(inflated(good_link))
+    sources_in(plain)[0][-1] = "time_traveller"
+    with pytest.raises(ShareError, match="newer version"):
+        decode(packed(json.dumps(plain).encode()))

@@ -7,7 +7,10 @@ import time
 import pytest
 
 from app.conftest import texts
-from dmarc_core import NAMESERVER_ENV
+from dmarc_core import NAMESERVER_ENV, knowledge
+from dmarc_core.analysis.summary import UNAUTHENTICATED
+
+from reportkit import record, report
 
 PAGE = "app_pages/triage.py"
 
@@ -103,3 +106,59 @@ def test_dns_results_belong_to_their_input(demo):
     demo.text_input(key="filter_search").input("").run()  # the first input again: its results again
     assert "as_names" in sources(demo).columns
     assert selector_table(demo)["name"].tolist() == ["sf2024._domainkey.example.com"]
+
+
+def enrich_with(test):
+    """Enrich sources, however long DNS takes to fail; the job, once the page shows its results."""
+    test.button(key="enrich").click().run()
+    (job,) = test.session_state["enrichments"].values()
+    job.thread.join(60)
+    assert not job.running and job.error == ""
+    test.run()
+    return job
+
+
+def test_a_dns_server_that_never_answers_is_said_in_words(app, silent_dns, monkeypatch):
+    """Issue 16: "Enrich sources" with DNS down says that DNS failed, for how many, and what to do."""
+    monkeypatch.setenv(NAMESERVER_ENV, silent_dns.address)
+    test = app(PAGE)
+    next(button for button in test.button if button.label == "Try the demo reports").click().run()
+    job = enrich_with(test)
+    assert not test.exception
+    total = job.total
+    (warning,) = [text.replace("**", "") for text in texts(test.warning) if "DNS did not answer" in text]
+    assert f"DNS did not answer for {total} of {total} addresses: no answer in time for {total}." in warning
+    assert "may be unreachable" in warning and "again later" in warning
+    assert not [text for text in texts(test.caption) if text.startswith("Host names and networks")]
+
+
+def test_a_dns_server_failing_some_names_is_said_for_those(demo):
+    """The loopback server answers SERVFAIL for 203.0.113.0/24's reverse zone: the demo's four
+    unauthenticated addresses; the others are in the table."""
+    job = enrich_with(demo)
+    (warning,) = [text.replace("**", "") for text in texts(demo.warning) if "DNS did not answer" in text]
+    assert f"DNS did not answer for 4 of {job.total} addresses: the DNS server could not answer (SERVFAIL) for 4." in warning
+    assert "again later" in warning and f"of {job.total} addresses are in the table above" in warning
+
+
+def test_enriched_addresses_are_named_by_their_host_names_with_their_kind(app, dns_server, monkeypatch):
+    """Mail nothing authenticated, from a Microsoft 365 and an Amazon SES server (by their PTR) and
+    an address without one: the first two named and sorted as known services once enriched."""
+    monkeypatch.setenv(NAMESERVER_ENV, dns_server.address)
+    spoofed = [
+        record(spf=[("example.com", "fail")], source_ip=f"198.51.100.{host}", count=count)
+        for host, count in ((40, 30), (41, 20), (42, 10))
+    ]
+    test = app(PAGE)
+    test.file_uploader(key="uploads").upload("unauthenticated.xml", report(*spoofed)).run()
+    assert sources(test)["source"].tolist() == [UNAUTHENTICATED]
+    enrich_with(test)
+    table = sources(test).set_index("source")
+    titles = knowledge().sender_kinds
+    assert table.loc["Microsoft 365 / Outlook.com", ["sender_kind", "host_names"]].tolist() == [
+        titles["known_service"].title,
+        "mail-am6eur05on2040.outbound.protection.outlook.com",
+    ]
+    assert table.loc["Amazon SES", "sender_kind"] == titles["known_service"].title
+    assert table.loc[UNAUTHENTICATED, ["sender_kind", "addresses"]].tolist() == [titles["unknown"].title, "198.51.100.41"]
+    assert not test.exception

@@ -286,7 +286,11 @@ def test_the_receivers_reasons_and_disagreements_are_a_column_a_filter_and_a_sen
 
 #: Keys a person must never read: the causes', the findings' and the receiver's reasons' (those
 #: that are no English word: "forwarded" is one).
-KEYS = {key for key in (*knowledge().causes, *knowledge().findings, *knowledge().reason_titles) if "_" in key}
+KEYS = {
+    key
+    for key in (*knowledge().causes, *knowledge().findings, *knowledge().reason_titles, *knowledge().sender_kinds)
+    if "_" in key
+}
 
 
 def visible_words(test) -> list[str]:
@@ -331,3 +335,25 @@ def test_addresses_nothing_authenticated_are_one_row_of_the_senders(app):
     assert spoofing["addresses"] == "203.0.113.7, 203.0.113.6, 203.0.113.5 (+4)"
     test.text_input(key="filter_search").set_value("203.0.113.2").run()  # each address stays reachable
     assert frame_with(test, "explorer_link")[["source", "ips", "messages"]].values.tolist() == [[UNAUTHENTICATED, 1, 2]]
+
+
+def test_the_senders_say_the_kind_of_each_sender_by_title_second(app):
+    """Issue 16: own servers, known services, forwarders and unknown sources, in the second column."""
+    test = demo(app)
+    element = next(frame for frame in test.dataframe if "explorer_link" in frame.value.columns)
+    assert list(element.proto.column_order[:3]) == ["source", "sender_kind", "failing"]
+    senders = element.value
+    titles = {key: kind.title for key, kind in knowledge().sender_kinds.items()}
+    kinds = {
+        (source, kind) for source, kind in zip(senders["source"].astype(str), senders["sender_kind"].astype(str), strict=True)
+    }
+    assert {
+        ("Mailchimp", titles["known_service"]),
+        ("Amazon SES", titles["known_service"]),
+        ("example.com", titles["own"]),
+        ("example.org", titles["forwarder"]),  # the mailing list
+        (UNAUTHENTICATED, titles["unknown"]),
+        (UNAUTHENTICATED, titles["forwarder"]),  # the forwarding server (root cause 2)
+    } <= kinds
+    assert set(senders["sender_kind"].astype(str)) <= set(titles.values())
+    assert senders["failing"].is_monotonic_decreasing  # the failing mail first, as before
