@@ -264,3 +264,29 @@ def test_the_key_columns_come_first_on_a_phone(app_url, new_context):
     in_view = headers_in_view(grid(page, "Sender / source"))
     assert in_view[:3] == KEY_COLUMNS[:3], in_view
     screenshot(page, "triage-phone-390")
+
+
+def test_a_cause_chosen_and_removed_by_its_tag_filters_and_unfilters(app_url, new_context):
+    # The filters share a row: a squeezed multiselect shrank a chosen cause to a sliver whose
+    # remove button took clicks and did nothing.
+    page = new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    open_app(page, f"{app_url}/triage")
+    load_demo(page)
+    everything = metric(page, "Messages")
+    failing_only = main(page).get_by_text("Failing only", exact=True)
+    for _ in range(2):  # on and off, as a person tries the filters in turn
+        with rerun(page):
+            failing_only.click()
+    causes = main(page).get_by_test_id("stMultiSelect").filter(has_text="Causes")
+    causes.locator("input").click()
+    title = cause_title("wrong_domain")
+    with rerun(page):
+        page.get_by_role("option", name=title).click()
+        page.keyboard.press("Escape")
+    filtered = metric(page, "Messages")
+    assert filtered != everything
+    expect(causes.get_by_text(title, exact=True)).to_be_visible()  # the chosen cause reads whole
+    with rerun(page):
+        causes.get_by_role("button", name=f"Remove {title}").click()
+    assert metric(page, "Messages") == everything
+    assert_no_exception(page)
