@@ -40,7 +40,7 @@ def share_section(frame: pd.DataFrame, selection: triage_view.Selection, enrichm
             "here; the link holds everything itself, so it works wherever the app runs, and nothing is stored."
         )
         leave_out = st.checkbox(
-            "Leave out source IPs and host names",
+            "Leave out source IPs and their host names (PTR)",
             key="share_leave_out",
             help="Addresses and host names go; mail nothing authenticated is shown as one source.",
         )

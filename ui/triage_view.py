@@ -329,6 +329,8 @@ def readiness(frame: pd.DataFrame, selection: Selection) -> None:
     if table.empty:
         st.info("These records name no policy domain.", icon=":material/domain_disabled:")
         return
+    if selection.rows is not frame:
+        st.caption("The filters choose the domains; each is assessed on all its mail, as receivers will judge it.")
     assessment_card(_once_per_triage(_assessments, frame)[readiness_rows(table, "readiness_domain")])
 
 

@@ -156,6 +156,8 @@ class SharedTriage:
     sources_left_out: int = 0
     #: Policy domains (their readiness) left out to fit a link: the ones with the fewest messages.
     domains_left_out: int = 0
+    #: Causes some of whose records are on no row of the diagnosis table, or another (``summary.by_cause``).
+    causes_off_their_row: tuple[str, ...] = ()
 
     @property
     def enriched(self) -> bool:
@@ -175,7 +177,13 @@ class SharedTriage:
         """Messages per cause as ``summary.by_cause`` gives them, with the knowledge's titles and rows."""
         findings = knowledge().findings
         rows = [
-            (cause, findings[cause].title, findings[cause].table_row, messages, failing)
+            (
+                cause,
+                findings[cause].title,
+                None if cause in self.causes_off_their_row else findings[cause].table_row,
+                messages,
+                failing,
+            )
             for cause, messages, failing in self.causes
         ]
         table = pd.DataFrame(rows, columns=["cause", "title", "table_row", "messages", "failing"])
@@ -227,6 +235,7 @@ def shared_triage(
     assessments = [assessment for assessment in summary.rollout_readiness(named) if assessment.domain in domains]
     order = summary.readiness_table(assessments)["domain"].tolist()
     assessments.sort(key=lambda assessment: order.index(assessment.domain))
+    causes = summary.by_cause(shown)
     shared = SharedTriage(
         made=(made if made is not None else pd.Timestamp.now(tz="UTC")).floor("s"),
         files=int(shown["file"].nunique()),
@@ -236,11 +245,12 @@ def shared_triage(
         readiness=tuple(assessments),
         filters=filters,
         sources=_source_rows(summary.by_source(shown, enrichment), leave_out_addresses),
-        causes=_tuples(summary.by_cause(shown)[["cause", "messages", "failing"]]),
+        causes=_tuples(causes[["cause", "messages", "failing"]]),
         pass_rates=_tuples(_days_with_messages(summary.pass_rate_by_day(shown))),
         failing_senders=_tuples(summary.failing_by_source_and_day(shown)[["day", "source", "messages"]]),
         days=_tuples(summary.by_day(shown)[["day", "disposition", "messages"]]),
         addresses_left_out=leave_out_addresses,
+        causes_off_their_row=tuple(causes.loc[causes["table_row"].isna(), "cause"]),
     )
     return _map_text(shared, _without_addresses) if leave_out_addresses else shared
 

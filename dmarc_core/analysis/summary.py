@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from ..lookups.sources import IpInfo
 
 _PCT_STEPS = (10, 25, 50, 100)
-#: Findings left out of the rollout's pass rate (see _readiness).
+#: Findings left out of the rollout's pass rate (see ``_weighed``), and one left out when no DKIM or
+#: SPF passed for anyone: only foreign signatures, all failing, is then mail nobody vouches for.
 _NOT_YOURS = ("forwarded_reported", "unsigned_unknown")
+_NOT_YOURS_UNVOUCHED = ("wrong_domain_unverified",)
 #: A failing sender holds the rollout back when it carries at least this share of the messages.
 _SIGNIFICANT_SHARE = 0.01
 #: Source addresses enriched per run (PTR and AS lookups): the ones behind the most messages.
@@ -285,7 +287,11 @@ def by_cause(frame: pd.DataFrame) -> pd.DataFrame:
         for cause, messages, failing in totals.itertuples()
     ]
     result = pd.DataFrame(rows, columns=["cause", "title", "table_row", "messages", "failing"])
-    result["table_row"] = result["table_row"].astype("Int64")
+    # A cause's row where each of its records is on that row: mail "signed with someone else's
+    # domain" whose signatures all failed is on no row of the table (row 1 asks for a pass).
+    records_rows = frame["table_row"].groupby(frame["cause"], observed=True)
+    on_its_row = (records_rows.count() == records_rows.size()) & (records_rows.min() == records_rows.max())
+    result["table_row"] = result["table_row"].astype("Int64").where(result["cause"].map(on_its_row).fillna(False).astype(bool))
     return result.sort_values("messages", ascending=False, ignore_index=True)
 
 
@@ -304,6 +310,16 @@ def by_day(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _weighed(frame: pd.DataFrame) -> pd.Series:
+    """The records the rollout plan's pass rate weighs. Left out: mail the receiver itself called
+    forwarded (no sender can fix it), and mail nobody vouches for (no DKIM or SPF pass for anyone,
+    and no signature of yours: what enforcement is meant to stop). Mail whose own signature failed
+    stays in: it is likely yours, forwarded or broken."""
+    finding = frame["finding"]
+    unvouched = finding.isin(_NOT_YOURS_UNVOUCHED).to_numpy() & _unauthenticated(frame)
+    return ~finding.isin(_NOT_YOURS) & ~pd.Series(unvouched, index=frame.index)
+
+
 def _day(begin: pd.Series) -> pd.Series:
     """The day a report's range begins, in UTC: the day its records count for."""
     return begin.dt.tz_convert(None).dt.floor("D")
@@ -315,7 +331,7 @@ def pass_rate_by_day(frame: pd.DataFrame) -> pd.DataFrame:
     (``Readiness.pass_rate``: mail the receiver called forwarded and mail nobody vouches for left
     out). A rate is missing where there is nothing to divide: a line breaks there, not slopes."""
     counts, passed = frame["count"], frame["dmarc_pass"]
-    judged = ~frame["finding"].isin(_NOT_YOURS)
+    judged = _weighed(frame)
     parts = pd.DataFrame(
         {
             "messages": counts,
@@ -483,9 +499,7 @@ def rollout_readiness(frame: pd.DataFrame) -> list[Readiness]:
     # The latest dated report decides; one whose dates were placeholders never outranks a dated one.
     latest = quoted.sort_values("end", na_position="first", kind="stable").drop_duplicates("policy_domain", keep="last")
     latest = latest.set_index("policy_domain")
-    # Left out of the rate: mail the receiver itself called forwarded (no sender can fix it), and mail
-    # nobody vouches for (no DKIM, no SPF pass for anyone: what enforcement is meant to stop).
-    judged = frame[~frame["finding"].isin(_NOT_YOURS)]
+    judged = frame[_weighed(frame)]
     messages = judged.groupby("policy_domain", observed=True)["count"].sum()
     passing = judged[judged["dmarc_pass"]].groupby("policy_domain", observed=True)["count"].sum()
     receivers = quoted["org_name"].astype(str).replace("", pd.NA).groupby(quoted["policy_domain"], observed=True).nunique()

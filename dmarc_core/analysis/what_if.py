@@ -214,16 +214,25 @@ def what_if(frame: pd.DataFrame, proposal: Proposal, evidence: Evidence | None =
     outcomes = evidence.outcomes(proposal)
     sums = np.stack([np.bincount(evidence.sender_codes, weights=column, minlength=len(evidence.senders)) for column in outcomes])
     table = evidence.senders.copy()
-    for name, column in zip(OUTCOMES, np.rint(sums).astype(np.int64), strict=True):
+    for name, column in zip(OUTCOMES, _whole(sums), strict=True):
         table[name] = column
     table["blocked_change"] = table["quarantined"] + table["rejected"] - table["quarantined_today"] - table["rejected_today"]
     table = table.sort_values(["messages", "source", "header_from"], ascending=[False, True, True], ignore_index=True)
     totals = Totals(
         messages=int(evidence.counts.sum()),
-        **{name: int(np.rint(column.sum())) for name, column in zip(OUTCOMES, outcomes, strict=True)},
-        **{name: int(table[name].sum()) for name in ("passing_today", "quarantined_today", "rejected_today")},
+        **{name: int(table[name].sum()) for name in (*OUTCOMES, "passing_today", "quarantined_today", "rejected_today")},
     )
     return WhatIf(proposal, table, totals, expected=proposal.pct not in (0, 100) and proposal.enforcing)
+
+
+def _whole(sums: np.ndarray) -> np.ndarray:
+    """Expected messages per outcome (rows) and sender (columns) in whole messages that still add
+    up to each sender's messages: each rounded down, the messages left over going to the outcomes
+    with the largest remainders. Rounding each alone would lose or add some (4.5 and 0.5 to 4 and 0)."""
+    floors = np.floor(sums + 1e-9)
+    left_over = np.rint(sums.sum(axis=0) - floors.sum(axis=0))
+    ranks = np.argsort(np.argsort(floors - sums, axis=0, kind="stable"), axis=0, kind="stable")
+    return (floors + (ranks < left_over)).astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)

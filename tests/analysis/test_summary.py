@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from dmarc_core import IpInfo, parse_reports, triage
+from dmarc_core import IpInfo, parse_reports, read_file, triage
 from dmarc_core._cli import main
 from dmarc_core.analysis.summary import (
     UNAUTHENTICATED,
@@ -467,3 +467,40 @@ def test_the_cli_lists_the_sources_as_the_page_does(tmp_path, capsys):
     sources = json.loads(capsys.readouterr().out)["sources"]
     expected = json.loads(by_source(triage(parse_reports(path.read_bytes()))).to_json(orient="records"))
     assert sources == expected and sources[0]["source"] == UNAUTHENTICATED
+
+
+def spoofed_with_foreign_signatures(count):
+    """Mail signed only by others, every signature failing, SPF passing for nobody (as in
+    freitagsrunde_mailru.eml): nobody vouches for it."""
+    return record(dkim=[("sponaeop.example.net", "fail")], spf=[("yahoo.com", "neutral")], count=count, source_ip="203.0.113.120")
+
+
+def test_a_cause_is_on_a_table_row_only_where_its_records_are():
+    # Row 1 of the diagnosis table asks for a DKIM pass with another domain; with every foreign
+    # signature failing no row applies, so the cause's bar must not claim row 1.
+    only_failing = by_cause(frame_of(aligned(10), spoofed_with_foreign_signatures(1))).set_index("cause")
+    assert pd.isna(only_failing.loc["wrong_domain", "table_row"])
+    both = by_cause(frame_of(mailchimp(3), spoofed_with_foreign_signatures(1))).set_index("cause")
+    assert pd.isna(both.loc["wrong_domain", "table_row"])  # one record of the cause on no row
+    passing = by_cause(frame_of(mailchimp(3))).set_index("cause")
+    assert passing.loc["wrong_domain", "table_row"] == 1
+
+
+def test_mail_only_others_signed_and_nobody_vouches_for_stays_out_of_the_rollouts_rate():
+    (assessment,) = rollout_readiness(frame_of(aligned(99), spoofed_with_foreign_signatures(1), days=15, receivers=RECEIVERS))
+    assert (assessment.messages, assessment.pass_rate) == (2 * 99, 1.0)
+    # SPF passing for the foreign signer's domain: that sender vouches for it, so it is weighed.
+    vouched = record(dkim=[("esp.example.net", "fail")], spf=[("esp.example.net", "pass")], count=1, source_ip="192.0.2.77")
+    (assessment,) = rollout_readiness(frame_of(aligned(99), vouched, days=15, receivers=RECEIVERS))
+    assert assessment.messages == 2 * 100
+
+
+def test_the_rollouts_rate_on_the_freitagsrunde_reports(samples):
+    # Four receivers' reports for freitagsrunde.org; the Mail.ru one holds a message signed only by
+    # sponaeop.ongoogle.co.id and onedrive.com, both failing, SPF neutral for yahoo.com: left out.
+    names = ["freitagsrunde_google.eml", "freitagsrunde_mailru.eml", "freitagsrunde_outlook.eml", "freitagsrunde_yahoo.eml"]
+    frame = triage([report for name in names for report in read_file(samples / "aggregate" / name).reports])
+    (assessment,) = rollout_readiness(frame)
+    spoof = frame[frame["source_ip"] == "83.220.239.120"]
+    assert len(spoof) == 1 and not spoof["dmarc_pass"].iloc[0]
+    assert assessment.messages == frame["count"].sum() - spoof["count"].sum()
