@@ -80,7 +80,7 @@ view.policies(frame, selection)
 
 view.records(selection)
 st.download_button(
-    f"Download the {len(shown):,} triaged records (CSV)",
+    f"Download the {len(shown):,} triaged record{'' if len(shown) == 1 else 's'} (CSV)",
     data=lambda: csv_bytes(shown),
     file_name="dmarc-triage.csv",
     mime="text/csv",

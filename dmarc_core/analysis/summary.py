@@ -593,7 +593,7 @@ def _readiness(
         return facts.rollout_step(step).record_for(f"dmarc-reports@{published_as}", pct) if published_as else None
 
     good = pass_rate >= threshold
-    rate = f"{pass_rate:.1%} of {messages:,} messages pass (mail the receiver called forwarded, and mail nobody vouches for, left out)"
+    rate = f"{pass_rate:.1%} of {messages:,} message{'' if messages == 1 else 's'} pass (mail the receiver called forwarded, and mail nobody vouches for, left out)"
     not_enough = f"Not enough evidence for the next step yet: {'; '.join(missing)}." if missing else ""
     # Where the published policy puts the domain in the plan.
     step = {"none": 1 if days < needs.days else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)

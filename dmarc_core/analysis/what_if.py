@@ -197,8 +197,8 @@ class WhatIf:
         compared = f"{abs(change):,} {'more' if change > 0 else 'fewer'} than today" if change else "as many as today"
         text = (
             f"Under {self.proposal.tags}: {totals.passing:,} message{plural(totals.passing)} pass "
-            f"(today {totals.passing_today:,}), {totals.quarantined:,} quarantined, {totals.rejected:,} rejected: "
-            f"quarantined or rejected, {compared}"
+            f"(today {totals.passing_today:,}); {totals.quarantined:,} quarantined and {totals.rejected:,} rejected, "
+            f"{compared}"
         )
         if totals.delivered_failing:
             text += f"; {totals.delivered_failing:,} fail and are delivered"

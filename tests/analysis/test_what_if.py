@@ -174,8 +174,7 @@ def test_senders_are_the_sources_tables_and_add_up_to_the_totals():
 def test_the_sentence_says_the_outcome_beside_today():
     frame = triaged(record(dkim=[("example.com", "pass")], count=12_000, reported_dkim="pass"), record(count=2_000))
     assert what_if(frame, Proposal(p="reject", adkim="s")).sentence == (
-        "Under p=reject; adkim=s: 12,000 messages pass (today 12,000), 0 quarantined, 2,000 rejected: "
-        "quarantined or rejected, 2,000 more than today."
+        "Under p=reject; adkim=s: 12,000 messages pass (today 12,000); 0 quarantined and 2,000 rejected, 2,000 more than today."
     )
 
 
