@@ -362,11 +362,14 @@ OTHER_SENDERS = "Other senders"
 def failing_by_source_and_day(frame: pd.DataFrame, limit: int = 8) -> pd.DataFrame:
     """Messages that fail DMARC per day and source (as the sources table names it), for the
     ``limit`` sources with the most of them, the rest as ``OTHER_SENDERS``; the sources with the
-    most failing messages first."""
-    failing = frame.loc[~frame["dmarc_pass"], ["begin", "source", "source_ip", "count"]]
+    most failing messages first. Addresses nothing authenticated are one sender per cause (a
+    forwarder's relay and a spoofer have opposite fixes), named ``UNAUTHENTICATED: cause title``."""
+    failing = frame.loc[~frame["dmarc_pass"], ["begin", "source", "source_ip", "cause", "count"]]
     unauthenticated = pd.Series(_unauthenticated(failing), index=failing.index, name="unauthenticated")
-    totals = failing.groupby(["begin", "source", unauthenticated], observed=True)["count"].sum().reset_index()
-    source = totals["source"].astype(object).where(~totals["unauthenticated"], UNAUTHENTICATED)
+    totals = failing.groupby(["begin", "source", "cause", unauthenticated], observed=True)["count"].sum().reset_index()
+    titles = {cause: finding.title for cause, finding in knowledge().findings.items()}
+    by_cause = UNAUTHENTICATED + ": " + totals["cause"].astype(object).map(titles)
+    source = totals["source"].astype(object).where(~totals["unauthenticated"], by_cause)
     per_source = totals["count"].groupby(source).sum().sort_values(ascending=False, kind="stable")
     kept = per_source.index[:limit] if len(per_source) > limit else per_source.index
     named = source.where(source.isin(kept), OTHER_SENDERS)

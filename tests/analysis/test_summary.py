@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from dmarc_core import IpInfo, parse_reports, read_file, triage
+from dmarc_core import IpInfo, knowledge, parse_reports, read_file, triage
 from dmarc_core._cli import main
 from dmarc_core.analysis.summary import (
     UNAUTHENTICATED,
@@ -282,9 +282,25 @@ def test_failing_messages_per_sender_and_day_keep_the_busiest_senders():
     assert days.values.tolist() == [
         [pd.Timestamp("2025-10-01"), "Mailchimp", 10],
         [pd.Timestamp("2025-10-02"), "Mailchimp", 5],
-        [pd.Timestamp("2025-10-01"), UNAUTHENTICATED, 4],  # the addresses nothing authenticated: one sender
+        # The addresses nothing authenticated: one sender per cause.
+        [pd.Timestamp("2025-10-01"), f"{UNAUTHENTICATED}: {knowledge().findings['unsigned'].title}", 4],
         [pd.Timestamp("2025-10-02"), "Other senders", 1],
     ]
+
+
+def test_failing_unauthenticated_addresses_are_a_sender_per_cause():
+    # A forwarder's relay (the receiver said forwarded) and a spoofer: opposite fixes, two senders.
+    relayed = record(
+        dkim=[("example.com", "fail")],
+        spf=[("lists.example.net", "none")],
+        count=2,
+        source_ip="192.0.2.70",
+        reasons=["forwarded"],
+    )
+    frame = triage_of(report(relayed, spoofed_with_foreign_signatures(1)))
+    senders = set(failing_by_source_and_day(frame)["source"])
+    assert senders == {f"{UNAUTHENTICATED}: {knowledge().findings[cause].title}" for cause in set(frame["cause"])}
+    assert len(senders) == 2
 
 
 def test_readiness_as_a_table_a_row_per_domain_blocked_mail_first_then_the_most_messages():
