@@ -436,7 +436,7 @@ def matching(
 ) -> pd.DataFrame:
     """The rows the triage's filters keep: one policy domain, some causes, failing mail only, a
     text found, whatever its case, in the source (``UNAUTHENTICATED`` included), its address, the
-    From: domain or the DKIM results, any of some receiver's reasons, and the rows whose receiver's
+    From: domain or the DKIM or SPF results, any of some receiver's reasons, and the rows whose receiver's
     verdict differs from its auth results only. With no filter, ``frame`` itself."""
     causes, reasons, text = list(causes), set(reasons), search.strip().lower()
     if not (policy_domain or causes or failing_only or text or reasons or disagreeing_only):
@@ -456,7 +456,7 @@ def matching(
         keep &= given[codes]  # code -1, no reason, keeps nothing
     if text:
         found = _contains(frame["source"], text) | _contains(frame["source_ip"], text)
-        found |= _contains(frame["header_from"], text) | _contains(frame["dkim"], text)
+        found |= _contains(frame["header_from"], text) | _contains(frame["dkim"], text) | _contains(frame["spf"], text)
         if text in UNAUTHENTICATED.lower():  # the sources table's name for them
             found |= _unauthenticated(frame)
         keep &= found

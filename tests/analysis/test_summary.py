@@ -520,3 +520,11 @@ def test_the_rollouts_rate_on_the_freitagsrunde_reports(samples):
     spoof = frame[frame["source_ip"] == "83.220.239.120"]
     assert len(spoof) == 1 and not spoof["dmarc_pass"].iloc[0]
     assert assessment.messages == frame["count"].sum() - spoof["count"].sum()
+
+
+def test_the_search_finds_a_record_by_its_spf_domain_too():
+    # The relay of a list host (SPF for lists.tu-berlin.de in freitagsrunde_google.eml) is found by
+    # the domain its mail came through, not only by its address.
+    relayed = record(dkim=[("example.com", "fail")], spf=[("lists.example.net", "none")], count=2, source_ip="192.0.2.70")
+    frame = frame_of(aligned(5), relayed)
+    assert matching(frame, search="lists.example")["source_ip"].tolist() == ["192.0.2.70"]
