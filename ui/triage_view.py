@@ -457,11 +457,12 @@ def cause_figures(causes: pd.DataFrame) -> None:
     # Room for labels of up to three lines each (chart_label) once a phone wraps them.
     height = max(450, 64 * len(failing))
     st.plotly_chart(
-        _figure(
-            [bar],
+        go.Figure([bar]).update_layout(
+            margin_t=60,
             height=height,
-            showlegend=False,
             xaxis_title_text="Messages that fail DMARC",
+            xaxis_tickformat=",d",
+            **({"xaxis_dtick": 1} if failing["failing"].max() <= 5 else {}),
             yaxis_categoryorder="total ascending",
         )
     )
@@ -488,6 +489,7 @@ def pass_rate_chart(days: pd.DataFrame) -> go.Figure:
     ]
     figure = go.Figure(lines).update_layout(
         margin_t=60,
+        **_day_axis(days["day"]),
         yaxis_tickformat=".0%",
         yaxis_range=[0, 1.05],
         yaxis_title_text="DMARC pass rate",
@@ -513,7 +515,7 @@ def senders_chart(days: pd.DataFrame) -> go.Figure:
         )
         for source, rows in days.groupby("source", sort=False)
     ]
-    return _figure(bars, legend_title_text="Sender", yaxis_title_text="Messages that fail DMARC")
+    return _figure(bars, days, legend_title_text="Sender", yaxis_title_text="Messages that fail DMARC")
 
 
 def days_chart(days: pd.DataFrame) -> go.Figure:
@@ -526,12 +528,34 @@ def days_chart(days: pd.DataFrame) -> go.Figure:
         )
         for disposition, rows in days.groupby("disposition", sort=False)
     ]
-    return _figure(bars, legend_title_text="Disposition", yaxis_title_text="Messages")
+    return _figure(bars, days, legend_title_text="Disposition", yaxis_title_text="Messages")
 
 
-def _figure(bars: list[go.Bar], **layout) -> go.Figure:
-    """Bars stacked, with the top margin of plotly express: the charts look as they did when drawn by it."""
-    return go.Figure(bars).update_layout(barmode="relative", margin_t=60, **layout)
+def _figure(bars: list[go.Bar], days: pd.DataFrame, **layout) -> go.Figure:
+    """Messages per day in bars, stacked, with the top margin of plotly express, a legend even for
+    one kind of bar, and ticks on whole days and whole messages."""
+    most = days.groupby("day")["messages"].sum().max()
+    whole = {"yaxis_dtick": 1} if most <= 5 else {}  # plotly's own steps would be 0.5 messages
+    figure = go.Figure(bars).update_traces(width=_BAR_WIDTH_MS)  # one bar alone would be a millisecond wide
+    return figure.update_layout(
+        barmode="relative", margin_t=60, showlegend=True, **_day_axis(days["day"]), yaxis_tickformat=",d", **whole, **layout
+    )
+
+
+_BAR_WIDTH_MS = 0.8 * 86_400_000
+
+
+def _day_axis(days: pd.Series) -> dict:
+    """Ticks on whole days: for a day or a few, plotly's own fall between them (to sub-milliseconds)."""
+    span = (days.max() - days.min()).days
+    if span > 14:
+        return {"xaxis_tickformat": "%b %d\n%Y"}
+    half_day = pd.Timedelta(hours=12)
+    return {
+        "xaxis_tickformat": "%b %d, %Y",
+        "xaxis_dtick": 86_400_000,
+        "xaxis_range": [days.min() - half_day, days.max() + half_day],
+    }
 
 
 #: The records' columns by their titles; a column not named here keeps its own name.

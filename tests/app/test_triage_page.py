@@ -362,3 +362,17 @@ def test_the_senders_say_the_kind_of_each_sender_by_title_second(app):
     } <= kinds
     assert set(senders["sender_kind"].astype(str)) <= set(titles.values())
     assert senders["failing"].is_monotonic_decreasing  # the failing mail first, as before
+
+
+def test_a_days_chart_of_a_few_messages_ticks_whole_days_and_whole_messages(app):
+    # Left to plotly, one day's bar was a millisecond wide under ticks a fraction of a millisecond
+    # apart, and a count of 1 had ticks at 0.5 messages.
+    test = app(PAGE)
+    test.file_uploader(key="uploads").upload("one-day.xml", report(record(count=1))).run()
+    test.session_state["chart_tab"] = "Disposition per day"
+    test.run()
+    (chart,) = test.get("plotly_chart")
+    spec = json.loads(chart.proto.spec)
+    layout, (bars,) = spec["layout"], spec["data"]
+    assert layout["xaxis"]["dtick"] == 86_400_000 and layout["yaxis"]["dtick"] == 1
+    assert bars["width"] >= 0.5 * 86_400_000 and layout["showlegend"]
