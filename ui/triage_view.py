@@ -162,7 +162,7 @@ def filtered(frame: pd.DataFrame) -> Selection:
     )
     causes = row.multiselect(
         "Causes",
-        list(facts.causes),
+        _once_per_triage(_causes_found, frame),
         format_func=_cause_title,
         key="filter_causes",
         persist_state="session",
@@ -201,6 +201,12 @@ def filtered(frame: pd.DataFrame) -> Selection:
         disagreeing_only=disagreeing_only,
     )
     return Selection(rows, (domain, tuple(causes), failing_only, search, tuple(reasons), disagreeing_only))
+
+
+def _causes_found(frame: pd.DataFrame) -> list[str]:
+    """The causes the records have, in the knowledge's order: a cause no record has filters nothing in."""
+    found = set(frame["cause"].unique())
+    return [cause for cause in knowledge().causes if cause in found]
 
 
 def _domain_label(domain: str) -> str:

@@ -376,3 +376,15 @@ def test_a_days_chart_of_a_few_messages_ticks_whole_days_and_whole_messages(app)
     layout, (bars,) = spec["layout"], spec["data"]
     assert layout["xaxis"]["dtick"] == 86_400_000 and layout["yaxis"]["dtick"] == 1
     assert bars["width"] >= 0.5 * 86_400_000 and layout["showlegend"]
+
+
+def test_the_cause_filter_offers_the_causes_the_records_have(app):
+    test = app(PAGE)
+    test.file_uploader(key="uploads").upload(
+        "two-causes.xml",
+        report(
+            record(dkim=[("example.com", "pass")], reported_dkim="pass", count=4), record(dkim=[("mcsv.net", "pass")], count=2)
+        ),
+    ).run()
+    causes = [cause for cause in knowledge().causes if cause in ("aligned", "wrong_domain")]  # in the knowledge's order
+    assert test.multiselect(key="filter_causes").options == [knowledge().findings[cause].title for cause in causes]
