@@ -34,6 +34,7 @@ files = [(upload.name, upload.getvalue()) for upload in uploads] or (
     demo_files() if state.get("demo") else session.kept_uploads()
 )
 if not files:
+    what_if_view.waiting()
     st.info(
         "Receivers send aggregate reports to the address in your DMARC record's rua= tag, usually once a day. "
         "Drop some here, or try the demo reports to see what the triage shows.",

@@ -36,6 +36,16 @@ _MODE_LABELS = {"r": "r: relaxed", "s": "s: strict"}
 _RESULTS_KEPT = 16
 
 
+def waiting() -> None:
+    """Before any report: the policy a link carries, said, so that the person knows what it waits for."""
+    if any(name in _PARAMS for name in st.query_params):
+        st.info(
+            "This link carries a policy to try on your reports (under *What if I publish another policy?*): "
+            "drop them here, or try the demo reports.",
+            icon=":material/science:",
+        )
+
+
 def draw(frame: pd.DataFrame) -> None:
     """The what-if expander: the form, the outcome beside today's, per sender, the record to publish."""
     params = {name: value for name, value in st.query_params.to_dict().items() if name in _PARAMS}

@@ -92,3 +92,11 @@ def test_a_bad_value_in_the_link_is_said(app):
     assert any("p=block is not a policy" in text for text in warnings)
     assert any("what_if_domain=evil.example is not a policy domain" in text for text in warnings)
     assert test.radio(key="what_if_p").value == "none"
+
+
+def test_a_link_opened_before_any_report_says_what_it_waits_for(app):
+    test = app(PAGE)
+    assert not any("carries a policy to try" in text for text in texts(test.info))
+    test.query_params["what_if_p"] = "reject"
+    test.run()
+    assert any("carries a policy to try" in text for text in texts(test.info))
