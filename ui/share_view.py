@@ -14,10 +14,9 @@ from dmarc_core import knowledge
 from dmarc_core.analysis import share
 from dmarc_core.analysis.share_html import share_html
 from dmarc_core.analysis.summary import readiness_table
+from dmarc_core.rules.alignment import exact_domain
 from ui import triage_view
 from ui.text import inert
-
-_HTML_FILE = "dmarc-triage.html"
 
 
 def shared_link_opened() -> str | None:
@@ -56,7 +55,7 @@ def share_section(frame: pd.DataFrame, selection: triage_view.Selection, enrichm
         st.download_button(
             "Download as an HTML file",
             data=lambda: share_html(shared, root),
-            file_name=_HTML_FILE,
+            file_name=_html_file(shared),
             mime="text/html",
             icon=":material/download:",
             on_click="ignore",
@@ -124,6 +123,13 @@ def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'s' if number != 1 else ''}"
 
 
+def _html_file(shared: share.SharedTriage) -> str:
+    """The HTML file's name: its domain (when one, and a valid name: report text never names a file) and day."""
+    domains = shared.headline.policy_domains
+    domain = exact_domain(domains[0]) if len(domains) == 1 else None
+    return f"dmarc-triage-{domain or 'reports'}-{shared.made:%Y-%m-%d}.html"
+
+
 def _app_root() -> str | None:
     """The app's address as the browser has it (``st.context.url`` is the page's), if known."""
     url = st.context.url
@@ -159,7 +165,7 @@ def shared_view(text: str) -> None:
     st.download_button(
         "Download as an HTML file",
         data=lambda: share_html(shared, _app_root()),
-        file_name=_HTML_FILE,
+        file_name=_html_file(shared),
         mime="text/html",
         icon=":material/download:",
         on_click="ignore",
