@@ -654,7 +654,9 @@ def _readiness(
 def _missing_evidence(days: float, receivers: int, messages: int, needs) -> tuple[str, ...]:
     missing = []
     if days < needs.days:
-        missing.append(f"the reports cover {days:g} day{'s' if days != 1 else ''}, and the plan asks for two weeks")
+        missing.append(
+            f"the reports cover {days:g} day{'s' if days != 1 else ''} (the days between reports do not count), and the plan asks for two weeks"
+        )
     if receivers < needs.receivers:
         missing.append(
             f"{receivers} receiver{'s' if receivers != 1 else ''} reported, and at least {needs.receivers} give a fair picture"

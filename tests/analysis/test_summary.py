@@ -362,7 +362,7 @@ def test_no_step_is_advised_without_the_evidence_the_plan_asks_for():
     (assessment,) = rollout_readiness(frame_of(aligned(60), p="none", days=3))
     assert not assessment.ready and assessment.next_record is None
     assert assessment.missing_evidence == (
-        "the reports cover 3 days, and the plan asks for two weeks",
+        "the reports cover 3 days (the days between reports do not count), and the plan asks for two weeks",
         "1 receiver reported, and at least 2 give a fair picture",
         "60 messages are too few for a pass rate to mean much (at least 100)",
     )
