@@ -29,7 +29,9 @@ def test_a_what_if_link_shows_its_numbers_and_a_change_goes_into_the_address(app
     assert metric(page, "Would be rejected") == f"{FAILING_UNDER_RELAXED:,}"
     assert metric(page, "Left to the receiver") == "77"
     assert any(
-        text.startswith(f"Under p=reject: 14,471 messages pass (today 14,235), 0 quarantined, {FAILING_UNDER_RELAXED:,} rejected")
+        text.startswith(
+            f"Under p=reject: 14,471 messages pass (today 14,235); 0 quarantined and {FAILING_UNDER_RELAXED:,} rejected"
+        )
         for text in markdown_texts(page)
     )
     senders = {row["Sender / source"]: row for row in rows(grid(page, "Change in blocked"))}
