@@ -241,9 +241,9 @@ def linked_sources(table: pd.DataFrame) -> pd.DataFrame:
 #: The senders table's columns, what a person acts on first: on a phone the first ones are in view.
 SOURCE_ORDER = [
     "source",
-    "sender_kind",
     "failing",
     "cause",
+    "sender_kind",
     "fix",
     "explorer_link",
     "check_link",

@@ -342,11 +342,12 @@ def test_addresses_nothing_authenticated_are_one_row_of_the_senders(app):
     assert frame_with(test, "explorer_link")[["source", "ips", "messages"]].values.tolist() == [[UNAUTHENTICATED, 1, 2]]
 
 
-def test_the_senders_say_the_kind_of_each_sender_by_title_second(app):
-    """Issue 16: own servers, known services, forwarders and unknown sources, in the second column."""
+def test_the_senders_say_the_kind_of_each_sender_by_title_after_the_cause(app):
+    """Issue 16: own servers, known services, forwarders and unknown sources, after the columns a
+    phone shows first (sender, failing, cause)."""
     test = demo(app)
     element = next(frame for frame in test.dataframe if "explorer_link" in frame.value.columns)
-    assert list(element.proto.column_order[:3]) == ["source", "sender_kind", "failing"]
+    assert list(element.proto.column_order[:4]) == ["source", "failing", "cause", "sender_kind"]
     senders = element.value
     titles = {key: kind.title for key, kind in knowledge().sender_kinds.items()}
     kinds = {

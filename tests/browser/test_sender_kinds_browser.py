@@ -65,5 +65,5 @@ def test_kinds_and_host_names_after_enriching_sources(app_url, new_context, tmp_
     microsoft = next(row for row in table if row["Sender / source"] == "Microsoft 365 / Outlook.com")
     assert microsoft["Host names (PTR)"] == "mail-am6eur05on2040.outbound.protection.outlook.com"
     headers = grid(page, "Kind").locator("table[role=grid] thead th").all_text_contents()
-    assert headers[:3] == ["Sender / source", "Kind", "Failing"]
+    assert headers[:4] == ["Sender / source", "Failing", "Cause", "Kind"]
     screenshot(page, "triage-sender-kinds-enriched")

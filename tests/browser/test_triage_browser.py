@@ -203,7 +203,7 @@ def test_hostile_report_text_shows_as_plain_text(app_url, page, diagnostics):
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 #: What a person acts on, in the senders table's first columns (the issue: off-screen at 1400 px).
-KEY_COLUMNS = ["Sender / source", "Kind", "Failing", "Cause", "What to do", "Explain", "DNS"]
+KEY_COLUMNS = ["Sender / source", "Failing", "Cause", "Kind", "What to do", "Explain", "DNS"]
 
 
 def headers_in_view(frame) -> list[str]:
