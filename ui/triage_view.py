@@ -511,30 +511,29 @@ def pass_rate_chart(days: pd.DataFrame) -> go.Figure:
 
 
 def senders_chart(days: pd.DataFrame) -> go.Figure:
-    bars = [
-        go.Bar(
-            x=rows["day"],
-            y=rows["messages"],
-            name=chart_text(source),
-            marker_color="#8c959f" if source == summary.OTHER_SENDERS else None,
-            hovertemplate="%{x|%Y-%m-%d}: %{y:,} failing messages<extra>%{fullData.name}</extra>",
-        )
-        for source, rows in days.groupby("source", sort=False)
-    ]
-    return _figure(bars, days, legend_title_text="Sender", yaxis_title_text="Messages that fail DMARC")
+    grey = {summary.OTHER_SENDERS: "#8c959f"}
+    return _stacked_days(
+        days, "source", "failing messages", grey, legend_title_text="Sender", yaxis_title_text="Messages that fail DMARC"
+    )
 
 
 def days_chart(days: pd.DataFrame) -> go.Figure:
+    return _stacked_days(days, "disposition", "messages", {}, legend_title_text="Disposition", yaxis_title_text="Messages")
+
+
+def _stacked_days(days: pd.DataFrame, by: str, unit: str, colors: dict[str, str], **layout) -> go.Figure:
+    """Messages per day, a bar for each value of ``by`` (``colors`` fixes some), stacked."""
     bars = [
         go.Bar(
             x=rows["day"],
             y=rows["messages"],
-            name=chart_text(disposition),
-            hovertemplate="%{x|%Y-%m-%d}: %{y:,} messages<extra>%{fullData.name}</extra>",
+            name=chart_text(value),
+            marker_color=colors.get(value),
+            hovertemplate=f"%{{x|%Y-%m-%d}}: %{{y:,}} {unit}<extra>%{{fullData.name}}</extra>",
         )
-        for disposition, rows in days.groupby("disposition", sort=False)
+        for value, rows in days.groupby(by, sort=False)
     ]
-    return _figure(bars, days, legend_title_text="Disposition", yaxis_title_text="Messages")
+    return _figure(bars, days, **layout)
 
 
 def _figure(bars: list[go.Bar], days: pd.DataFrame, **layout) -> go.Figure:

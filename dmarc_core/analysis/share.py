@@ -359,7 +359,7 @@ def _timestamp(value) -> pd.Timestamp | None:
 def _sources_named_without_addresses(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the sources an address names (nothing authenticated their mail) named
     ``UNAUTHENTICATED``, as the senders table names them: readiness speaks of them as one."""
-    named_by_address = summary._unauthenticated(frame)
+    named_by_address = summary.unauthenticated_records(frame)
     if not named_by_address.any():
         return frame
     return frame.assign(source=frame["source"].astype(object).where(~named_by_address, UNAUTHENTICATED))

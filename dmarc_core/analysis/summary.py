@@ -147,7 +147,7 @@ def by_source(
     return table[columns]
 
 
-def _unauthenticated(frame: pd.DataFrame) -> np.ndarray:
+def unauthenticated_records(frame: pd.DataFrame) -> np.ndarray:
     """Records whose source is their address: the triage names a source so when nothing authenticated."""
     source, address = (pa.array(frame[column]) for column in ("source", "source_ip"))
     if pa.types.is_dictionary(source.type):  # a category column
@@ -166,18 +166,13 @@ class NamedSources:
 
 
 def named_by_host(
-    frame: pd.DataFrame,
-    enrichment: Mapping[str, IpInfo],
-    address_codes: np.ndarray | None = None,
-    addresses: pd.Index | None = None,
+    frame: pd.DataFrame, enrichment: Mapping[str, IpInfo], address_codes: np.ndarray, addresses: pd.Index
 ) -> NamedSources:
     """The records' sources, where nothing authenticated a record's mail (its source is its
     address) named by the known sender its address's host name (PTR, from ``enrichment``) names,
     with that sender's kind: the triage is not run again. Each address is looked at once
     (``address_codes`` number the records' ``addresses``, as ``pd.factorize`` does)."""
-    if address_codes is None or addresses is None:
-        address_codes, addresses = pd.factorize(frame["source_ip"])
-    unauthenticated = _unauthenticated(frame)
+    unauthenticated = unauthenticated_records(frame)
     if not enrichment:
         return NamedSources(frame["source"], frame["sender_kind"], unauthenticated)
     infos = (enrichment.get(address) for address in addresses.tolist())
@@ -316,7 +311,7 @@ def _weighed(frame: pd.DataFrame) -> pd.Series:
     and no signature of yours: what enforcement is meant to stop). Mail whose own signature failed
     stays in: it is likely yours, forwarded or broken."""
     finding = frame["finding"]
-    unvouched = finding.isin(_NOT_YOURS_UNVOUCHED).to_numpy() & _unauthenticated(frame)
+    unvouched = finding.isin(_NOT_YOURS_UNVOUCHED).to_numpy() & unauthenticated_records(frame)
     return ~finding.isin(_NOT_YOURS) & ~pd.Series(unvouched, index=frame.index)
 
 
@@ -365,7 +360,7 @@ def failing_by_source_and_day(frame: pd.DataFrame, limit: int = 8) -> pd.DataFra
     most failing messages first. Addresses nothing authenticated are one sender per cause (a
     forwarder's relay and a spoofer have opposite fixes), named ``UNAUTHENTICATED: cause title``."""
     failing = frame.loc[~frame["dmarc_pass"], ["begin", "source", "source_ip", "cause", "count"]]
-    unauthenticated = pd.Series(_unauthenticated(failing), index=failing.index, name="unauthenticated")
+    unauthenticated = pd.Series(unauthenticated_records(failing), index=failing.index, name="unauthenticated")
     totals = failing.groupby(["begin", "source", "cause", unauthenticated], observed=True)["count"].sum().reset_index()
     titles = {cause: finding.title for cause, finding in knowledge().findings.items()}
     by_cause = UNAUTHENTICATED + ": " + totals["cause"].astype(object).map(titles)
@@ -458,7 +453,7 @@ def matching(
         found = _contains(frame["source"], text) | _contains(frame["source_ip"], text)
         found |= _contains(frame["header_from"], text) | _contains(frame["dkim"], text) | _contains(frame["spf"], text)
         if text in UNAUTHENTICATED.lower():  # the sources table's name for them
-            found |= _unauthenticated(frame)
+            found |= unauthenticated_records(frame)
         keep &= found
     return frame[keep]
 

@@ -32,7 +32,7 @@ import pandas as pd
 from ..rules.alignment import aligns, exact_domain, parse_mode, reported_result, safe_domain
 from ..rules.dmarc_record import POLICIES
 from ..rules.evaluation import mail_from_results
-from .summary import UNAUTHENTICATED, _unauthenticated, reports
+from .summary import UNAUTHENTICATED, reports, unauthenticated_records
 from .triage import _first_rows, _numbered
 
 #: RFC 7489 6.6.4: failing mail that pct leaves out gets the next-lower policy.
@@ -365,7 +365,7 @@ def _mapped(frame: pd.DataFrame, column: str, made) -> np.ndarray:
 def _senders(frame: pd.DataFrame, counts: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
     """Each record's sender (the senders table's source, every unauthenticated address one, and
     From: domain), and one row per sender with its messages and today's figures."""
-    source = np.where(_unauthenticated(frame), UNAUTHENTICATED, frame["source"].to_numpy(dtype=object))
+    source = np.where(unauthenticated_records(frame), UNAUTHENTICATED, frame["source"].to_numpy(dtype=object))
     keys = pd.DataFrame({"source": source, "header_from": frame["header_from"].to_numpy(dtype=object)}).fillna("")
     codes, senders = _codes(keys, ["source", "header_from"], lambda *key: key)
     disposition = frame["disposition"].to_numpy(dtype=object)

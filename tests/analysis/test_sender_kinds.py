@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dmarc_core import IpInfo, distinct_reports, parse_reports, read_files, triage
@@ -138,7 +139,7 @@ def test_without_enrichment_the_unauthenticated_addresses_stay_one_source():
 def test_a_forwarded_record_named_by_a_host_name_is_a_forwarders():
     """Relayed through Microsoft 365 (the receiver says forwarded): the service is named, the kind is forwarder."""
     frame = triaged(record(dkim=[("example.com", "fail")], reasons=["forwarded"], source_ip="192.0.2.10"))
-    named = named_by_host(frame, {"192.0.2.10": info("192.0.2.10", HOSTS["192.0.2.10"][0])})
+    named = named_by_host(frame, {"192.0.2.10": info("192.0.2.10", HOSTS["192.0.2.10"][0])}, *pd.factorize(frame["source_ip"]))
     assert (named.source.tolist(), named.sender_kind.tolist(), named.unauthenticated.tolist()) == (
         ["Microsoft 365 / Outlook.com"],
         ["forwarder"],
