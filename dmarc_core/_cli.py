@@ -210,6 +210,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _print_check(result: DomainCheck) -> None:
+    from .lookups.spf import MAX_DNS_LOOKUPS, MAX_VOID_LOOKUPS
     from .rules.dmarc_record import explain_tags
 
     words, applied = knowledge().lookup_statuses, result.dmarc.applied
@@ -224,6 +225,16 @@ def _print_check(result: DomainCheck) -> None:
     rows.append(("Org. domain (PSL):", result.dmarc.rfc7489.organizational_domain))
     rows.append(("Org. domain (tree walk):", result.dmarc.tree_walk.organizational_domain or "unknown"))
     rows.append(("SPF:", f"found: {result.spf.record}" if result.spf.record else words[result.spf.status]))
+    tree = result.spf_tree
+    if tree and tree.root.status == "found":
+        over = {True: " (over the limit: permerror)", False: ""}
+        at_least = "at least " if tree.truncated else ""
+        rows.append(("SPF DNS lookups:", f"{at_least}{tree.dns_lookups} of {MAX_DNS_LOOKUPS}{over[tree.over_limit]}"))
+        rows.append(("SPF void lookups:", f"{tree.void_lookups} of {MAX_VOID_LOOKUPS}{over[tree.too_many_void_lookups]}"))
+        rows.append(("SPF include tree:", "[DNS lookups in the record] the record"))
+        for depth, _via, node in tree.walk():
+            answer = node.record or words.get(node.status, node.detail)
+            rows.append((f"  {'  ' * depth}{node.domain}", f"[{node.lookups_here}] {answer}"))
     for key in result.shown_keys:
         rows.append((f"DKIM {key.selector}:", f"{words[key.status]}. {key.detail}".strip()))
     if result.absent_common_selectors:

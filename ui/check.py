@@ -1,5 +1,5 @@
 """Drawing a Domain Check: the verdict, findings tied to root causes, the record tag by tag,
-both organizational domains, DKIM keys and SPF. Only presentation: every sentence and rule
+both organizational domains, DKIM keys, SPF and its include tree. Only presentation: every sentence and rule
 comes from dmarc_core.
 
 Every computed string passes through ``inert`` before it meets markdown.
@@ -12,6 +12,7 @@ import streamlit as st
 
 from dmarc_core import DomainCheck, explain_tags, knowledge
 from dmarc_core.lookups.domain_check import Observation
+from dmarc_core.lookups.spf import MAX_DNS_LOOKUPS, MAX_VOID_LOOKUPS, SpfNode
 from dmarc_core.rules.domains import display_domain
 from ui.text import inert, inert_with_code
 
@@ -141,3 +142,54 @@ def spf(result: DomainCheck) -> None:
         st.code("\n".join(found.records), language=None, wrap_lines=True)
     if found.status != "found":
         st.markdown(f"SPF at {inert(display_domain(found.domain))}: {inert(_status(found.status))}.")
+    if result.spf_tree and result.spf_tree.root.status == "found":
+        spf_tree(result)
+
+
+def _answer(node: SpfNode) -> str:
+    if node.status not in knowledge().lookup_statuses:  # not followed: the detail says why
+        return node.detail
+    return f"{_status(node.status)} ({node.detail})" if node.detail else _status(node.status)
+
+
+def spf_tree(result: DomainCheck) -> None:
+    """The include tree with what RFC 7208 4.6.4 limits: DNS lookups and void lookups."""
+    tree = result.spf_tree
+    lookups, voids = st.columns(2)
+    at_least = "at least " if tree.truncated else ""  # the walk stopped asking: a lower bound
+    lookups.metric("DNS lookups (RFC 7208 4.6.4)", f"{at_least}{tree.dns_lookups} of {MAX_DNS_LOOKUPS}", border=True)
+    voids.metric("Void lookups", f"{tree.void_lookups} of {MAX_VOID_LOOKUPS}", border=True)
+    for note in result.findings:
+        if note.key in ("spf_too_many_lookups", "spf_too_many_void_lookups"):
+            st.warning(
+                f"**{inert(note.title)}**: receivers return permerror once the limit is reached (see Findings).",
+                icon=":material/warning:",
+            )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Record of": "\u2003" * depth + ("\u21b3 " if depth else "") + node.domain,
+                    "Reached by": via.text if via else "",
+                    "DNS lookups here": node.lookups_here,
+                    "Answer": _answer(node),
+                    "Record": node.record or "",
+                }
+                for depth, via, node in tree.walk()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    if tree.void_terms:
+        st.markdown("Void lookups (the name does not exist or holds no such record):")
+        st.dataframe(
+            pd.DataFrame([{"Term": term.text, "Answer": _status(term.status)} for term in tree.void_terms]),
+            hide_index=True,
+            width="stretch",
+        )
+    st.caption(
+        "Counted as a receiver counts for a sender that matches nothing before the end: include, a, mx, ptr, exists "
+        "and redirect cost one DNS lookup each, ip4, ip6 and all none. Names built from the message (%{...} macros) "
+        "are counted but not followed; ptr is not asked, since its answer depends on the sender."
+    )

@@ -21,7 +21,7 @@ from ..rules.knowledge import DomainFinding, knowledge
 from .discovery import DmarcDiscovery, PolicyLookup, discover_dmarc_async, policy_lookup_async
 from .dkim_keys import DkimKeyLookup, dkim_keys_async
 from .resolver import FAILED, Lookups, describe_nameservers, run_lookups
-from .spf import SpfLookup, spf_async
+from .spf import MAX_DNS_LOOKUPS, MAX_VOID_LOOKUPS, SpfLookup, SpfTree, spf_async, spf_tree_async
 
 _HANDLED = {"quarantine": "quarantined", "reject": "rejected"}
 
@@ -67,6 +67,8 @@ class DomainCheck:
     dkim: tuple[DkimKeyLookup, ...]
     spf: SpfLookup
     parent: PolicyLookup | None = None
+    #: The SPF record with its includes and the RFC 7208 4.6.4 counts.
+    spf_tree: SpfTree | None = None
 
     @property
     def record(self) -> DmarcRecord | None:
@@ -120,7 +122,8 @@ class DomainCheck:
         """Every name asked, once: its status and the detail of what happened."""
         results = [*self.dmarc.rfc7489.lookups, *self.dmarc.tree_walk.lookups, *self.dkim, self.spf]
         results += [self.parent] if self.parent else []
-        return {result.name: (result.status, result.detail) for result in results}
+        asked = {result.name: (result.status, result.detail) for result in results}
+        return {**asked, **(self.spf_tree.asked if self.spf_tree else {})}
 
     @property
     def unreachable(self) -> bool:
@@ -181,6 +184,7 @@ class DomainCheck:
                 "record": self.spf.record,
                 "records": list(self.spf.records),
                 "detail": self.spf.detail,
+                "tree": self.spf_tree.to_dict() if self.spf_tree else None,
             },
             "findings": [
                 {
@@ -243,6 +247,14 @@ def _findings(check: DomainCheck) -> list[Observation]:
         note("spf_multiple", count=len(check.spf.records))
     elif check.spf.status == "no_record":
         note("spf_missing")
+    tree = check.spf_tree
+    if tree and tree.over_limit:
+        note("spf_too_many_lookups", lookups=tree.dns_lookups, limit=MAX_DNS_LOOKUPS, over=MAX_DNS_LOOKUPS + 1)
+    if tree and tree.too_many_void_lookups:
+        terms = ", ".join(term.text for term in tree.void_terms)
+        note("spf_too_many_void_lookups", voids=tree.void_lookups, limit=MAX_VOID_LOOKUPS, terms=terms)
+    for parent, term in tree.broken if tree else ():
+        note("spf_include_broken", term=term.text, parent=parent, status=term.node.detail or statuses.get(term.status, ""))
     if check.dmarc.differences:
         note("methods_differ", differences=" ".join(check.dmarc.differences))
     return notes
@@ -260,11 +272,14 @@ async def _parent_record(domain: str, dmarc: DmarcDiscovery, lookups: Lookups) -
 
 async def check_domain_async(domain: str, selectors: tuple[str, ...], lookups: Lookups) -> DomainCheck:
     tried = (*selectors, *(common for common in knowledge().common_selectors if common not in selectors))
-    dmarc, dkim, spf = await asyncio.gather(
-        discover_dmarc_async(domain, lookups), dkim_keys_async(domain, tried, lookups), spf_async(domain, lookups)
+    dmarc, dkim, spf, tree = await asyncio.gather(
+        discover_dmarc_async(domain, lookups),
+        dkim_keys_async(domain, tried, lookups),
+        spf_async(domain, lookups),
+        spf_tree_async(domain, lookups),
     )
     parent = await _parent_record(domain, dmarc, lookups)
-    return DomainCheck(domain, describe_nameservers(lookups.resolver), dmarc, selectors, dkim, spf, parent)
+    return DomainCheck(domain, describe_nameservers(lookups.resolver), dmarc, selectors, dkim, spf, parent, tree)
 
 
 def check_domain(

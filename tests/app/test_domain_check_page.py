@@ -131,3 +131,44 @@ def test_a_suggested_record_is_code_that_copies_exactly(check_page):
     assert "`v=DMARC1; p=none; rua=mailto:dmarc@nothing.example`" in suggestion
     record = suggestion.split("`")[1]
     assert "\u2060" not in record and "\\" not in record
+
+
+def test_the_spf_include_tree_with_its_lookup_count(check_page):
+    test = check_page(domain="eleven.spftree.example")
+    count = next(metric for metric in test.metric if metric.label.startswith("DNS lookups"))
+    assert count.value == "11 of 10"
+    assert any(text.startswith("**SPF needs 11 DNS lookups; receivers stop at 10**") for text in texts(test.warning))
+    tree = table(test, "Record of")
+    assert [name.replace("\u2003", " ").strip() for name in tree["Record of"]] == [
+        "eleven.spftree.example",
+        "\u21b3 four.spftree.example",
+        "\u21b3 four.spftree.example",
+    ]
+    assert list(tree["DNS lookups here"]) == [3, 4, 4]
+    assert list(tree["Reached by"]) == ["", "include:four.spftree.example", "include:four.spftree.example"]
+
+
+def test_ten_lookups_are_within_the_limit_and_void_lookups_are_listed(check_page):
+    ten = check_page(domain="ten.spftree.example")
+    assert next(metric.value for metric in ten.metric if metric.label.startswith("DNS lookups")) == "10 of 10"
+    assert not [text for text in texts(ten.warning) if "SPF needs" in text]
+    voids = check_page(domain="threevoids.spftree.example")
+    assert next(metric.value for metric in voids.metric if metric.label == "Void lookups") == "3 of 2"
+    assert list(table(voids, "Term")["Term"]) == [f"a:gone{n}.spftree.example" for n in (1, 2, 3)]
+
+
+def test_a_loop_in_the_tree_says_why_it_was_not_followed(check_page):
+    tree = table(check_page(domain="loop1.spftree.example"), "Record of")
+    assert tree["Answer"].iloc[-1].startswith("not followed: this record is already on the way here")
+
+
+def test_hostile_record_text_stays_inert(check_page):
+    test = check_page(domain="hostile.spftree.example")
+    record = "v=spf1 ip4:192.0.2.1 <img src=x onerror=alert(1)> **bold** -all"
+    assert table(test, "Record of")["Record"].iloc[0] == record
+    assert not any("<img" in element.value for element in [*test.markdown, *test.warning, *test.error, *test.info])
+
+
+def test_a_tree_too_large_to_walk_shows_a_lower_bound(check_page):
+    test = check_page(domain="wide.spftree.example")
+    assert next(metric.value for metric in test.metric if metric.label.startswith("DNS lookups")).startswith("at least ")

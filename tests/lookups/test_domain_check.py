@@ -8,6 +8,7 @@ import time
 import pytest
 
 from dmarc_core import check_domain, explain_tags, make_resolver, parse_dmarc_record
+from dmarc_core._cli import main
 
 
 def keys(result):
@@ -162,5 +163,72 @@ def test_the_json_has_the_documented_shape(resolver):
     ]
     assert data["organizational_domain"]["psl"] == data["organizational_domain"]["tree_walk"] == "example.com"
     assert {"selector": "k1", "status": "nxdomain", "source": "given"}.items() <= data["dkim"][0].items()
-    assert data["spf"] == {"status": "no_record", "record": None, "records": [], "detail": ""}
+    assert {"status": "no_record", "record": None, "records": [], "detail": ""}.items() <= data["spf"].items()
+    assert (data["spf"]["tree"]["dns_lookups"], data["spf"]["tree"]["over_limit"]) == (0, False)
     assert {"key": "enforcing", "root_cause": 5}.items() <= data["findings"][0].items()
+
+
+# --- SPF's processing limits (RFC 7208 4.6.4), from the include tree ---------------------------
+
+
+def test_an_spf_tree_over_ten_lookups_is_an_error_every_receiver_sees(resolver):
+    result = check_domain("eleven.spftree.example", resolver=resolver)
+    findings = {note.key: note for note in result.findings}
+    over = findings["spf_too_many_lookups"]
+    assert over.severity == "error" and over.title == "SPF needs 11 DNS lookups; receivers stop at 10"
+    assert "permerror" in over.explanation and "DMARC rests on DKIM alone" in over.explanation
+    spf = json.loads(json.dumps(result.to_dict()))["spf"]["tree"]
+    assert (spf["dns_lookups"], spf["over_limit"]) == (11, True)
+    assert [(record["depth"], record["domain"]) for record in spf["records"]] == [
+        (0, "eleven.spftree.example"),
+        (1, "four.spftree.example"),
+        (1, "four.spftree.example"),
+    ]
+
+
+def test_exactly_ten_lookups_are_no_finding(resolver):
+    result = check_domain("ten.spftree.example", resolver=resolver)
+    assert result.spf_tree.dns_lookups == 10
+    assert not {"spf_too_many_lookups", "spf_too_many_void_lookups", "spf_include_broken"} & {key for key, _ in keys(result)}
+
+
+def test_void_lookups_over_two_name_the_terms(resolver):
+    note = next(
+        note
+        for note in check_domain("threevoids.spftree.example", resolver=resolver).findings
+        if note.key == "spf_too_many_void_lookups"
+    )
+    assert note.title == "SPF meets 3 names that do not answer; receivers allow 2"
+    assert note.explanation.startswith("a:gone1.spftree.example, a:gone2.spftree.example, a:gone3.spftree.example:")
+
+
+@pytest.mark.parametrize(
+    ("domain", "term", "status"),
+    [
+        ("missinginclude.spftree.example", "include:gone1.spftree.example", "the name does not exist (NXDOMAIN)"),
+        ("loop1.spftree.example", "include:loop1.spftree.example", "this record is already on the way here"),
+    ],
+)
+def test_an_include_that_leads_nowhere(resolver, domain, term, status):
+    broken = [note for note in check_domain(domain, resolver=resolver).findings if note.key == "spf_include_broken"]
+    assert [note.title for note in broken] == [f"SPF {term} leads nowhere"]
+    assert status in broken[0].explanation
+
+
+def test_an_include_whose_server_fails_counts_as_dns_that_did_not_answer(resolver):
+    result = check_domain("broken.spftree.example", resolver=resolver)
+    assert result.asked["spf.servfail.test TXT"][0] == "servfail"
+    assert "dns_failed" in {key for key, _ in keys(result)} and not result.unreachable
+
+
+def test_the_check_command_prints_the_lookup_count_and_the_tree(dns_server, capsys):
+    assert main(["check", "eleven.spftree.example", "--nameserver", dns_server.address]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "SPF DNS lookups:          11 of 10 (over the limit: permerror)" in lines
+    tree = lines[lines.index(next(line for line in lines if line.startswith("SPF include tree:"))) + 1 :][:3]
+    assert [line.split("[")[0].rstrip() for line in tree] == [
+        "  eleven.spftree.example",
+        "    four.spftree.example",
+        "    four.spftree.example",
+    ]
+    assert tree[1].split("  ")[-1].startswith("[4] v=spf1 a:host.spftree.example")
