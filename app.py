@@ -17,6 +17,7 @@ def main() -> None:
         [
             st.Page("app_pages/explorer.py", title="Alignment Explorer", icon=":material/compare_arrows:", default=True),
             st.Page("app_pages/triage.py", title="Report Triage", icon=":material/fact_check:", url_path="triage"),
+            st.Page("app_pages/message.py", title="Message Check", icon=":material/mail_lock:", url_path="message"),
             st.Page("app_pages/guide.py", title="Guide", icon=":material/menu_book:", url_path="guide"),
             st.Page("app_pages/domain_check.py", title="Domain Check", icon=":material/dns:", url_path="check"),
         ]
@@ -29,7 +30,7 @@ def main() -> None:
         st.markdown("**DMARC Alignment Explainer**")
         st.caption(
             "Why does mail fail DMARC although DKIM passes? Explore alignment, triage your aggregate "
-            "reports, check your DNS. Nothing leaves your browser session unless you ask for a DNS lookup."
+            "reports, check one message, check your DNS. Nothing leaves your browser session unless you ask for a DNS lookup."
         )
 
     navigation.run()

@@ -1,13 +1,14 @@
 """dmarc_core: DMARC alignment, diagnosis and report triage as a pure Python library.
 
-No Streamlit here, and no network unless a DNS lookup is asked for. Four layers, each a
+No Streamlit here, and no network unless a DNS lookup is asked for. Five layers, each a
 sub-package that says what it may import (``tests/test_layers.py`` holds them to it):
 
 - ``rules``: the RFCs and the article as pure functions and data: domains, alignment, the DMARC
   verdict, the cause rules, the DMARC record, DKIM key records, the knowledge, Explorer links;
 - ``reports``: from uploaded files to reports (containers, XML, refusals); knows no rule;
 - ``lookups``: DNS, the only network code: discovery, DKIM keys, SPF, sources, the Domain Check;
-- ``analysis``: the triage of report records by the rules, and its summaries.
+- ``analysis``: the triage of report records by the rules, and its summaries;
+- ``message``: one message read, its DKIM signatures, SPF and ARC chain verified, and explained.
 
 The names below are imported on first use, so ``check_alignment`` costs no pandas, pyarrow or
 dnspython import.
@@ -48,6 +49,9 @@ _WHERE = {
     ".lookups.sources": ("IpInfo", "enrich_ips"),
     ".lookups.domain_check": ("DomainCheck", "check_domain"),
     ".analysis.triage": ("triage",),
+    ".message.model": ("Message", "MessageError"),
+    ".message.reading": ("read_message",),
+    ".message.check": ("MessageCheck", "check_message"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = sorted(_MODULE_OF)
@@ -75,6 +79,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from .lookups.resolver import Lookup, lookup, make_resolver
     from .lookups.sources import IpInfo, enrich_ips
     from .lookups.spf import SpfLookup, fetch_spf
+    from .message.check import MessageCheck, check_message
+    from .message.model import Message, MessageError
+    from .message.reading import read_message
     from .reports.model import (
         AuthResults,
         DistinctReports,

@@ -1,8 +1,8 @@
-"""Command line: ``python -m dmarc_core align|evaluate|triage|check ...``.
+"""Command line: ``python -m dmarc_core align|evaluate|triage|check|message ...``.
 
 Exit status: 0 aligned / DMARC pass / every file read / a usable DMARC record applies;
-1 not aligned / DMARC fail / some file refused / no usable DMARC record (or DNS did not answer);
-2 bad input or nothing readable.
+1 not aligned / DMARC fail or not known / some file refused / no usable DMARC record (or DNS did
+not answer); 2 bad input or nothing readable.
 """
 
 from __future__ import annotations
@@ -245,6 +245,47 @@ def _print_check(result: DomainCheck) -> None:
         print(f"\n[{label}] {note.title}\n  {note.explanation}\n  Fix: {note.fix}")
 
 
+def _message(args: argparse.Namespace) -> int:
+    from .lookups.resolver import make_resolver
+    from .message.check import check_message
+    from .message.model import MAX_MESSAGE_BYTES
+
+    lookup = args.lookup or args.nameserver is not None  # naming a DNS server is asking for lookups
+    if args.file == "-":
+        data, name = sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1), "standard input"
+    else:
+        with open(args.file, "rb") as handle:
+            data, name = handle.read(MAX_MESSAGE_BYTES + 1), Path(args.file).name
+    result = check_message(data, lookup=lookup, resolver=make_resolver(args.nameserver) if lookup else None, name=name)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        _print_message(result.to_json())
+    return 0 if result.dmarc_pass else 1
+
+
+def _print_message(found: dict) -> None:
+    verdict = {True: "DMARC pass", False: "DMARC fail", None: "not known: " + "; ".join(found["unknown"])}[found["dmarc_pass"]]
+    rows = [("From:", found["from_domain"] or f"unusable ({found['from_problem']})"), ("Verdict:", verdict)]
+    if found["table_row"] or found["cause"]:
+        rows.append(("Cause:", f"{knowledge().findings[found['cause']].title} (table row {found['table_row'] or '-'})"))
+        rows += [("Why:", found["explanation"]), ("Fix:", found["fix"])]
+    rows.append(("Policy:", f"adkim={found['policy']['adkim']} aspf={found['policy']['aspf']} ({found['policy']['source']})"))
+    for signature in found["signatures"]:
+        result = f"{signature['result']}, {signature['result_source']}" if signature["result"] else "result not known"
+        rows.append(
+            (f"DKIM {signature['domain']} s={signature['selector']}:", f"{signature['status']} ({result}). {signature['detail']}")
+        )
+    spf = found["spf"]
+    rows.append(("SPF:", f"{spf['domain'] or '-'}: {spf['result'] or 'not known'} ({spf['source']}). {spf['detail']}".strip()))
+    if found["arc"]:
+        rows.append(("ARC:", f"{found['arc']['status']}, sealed by {found['arc']['sealed_by']}. {found['arc']['detail']}"))
+    rows += [("Disagrees:", disagreement) for disagreement in found["disagreements"]]
+    rows += [("Note:", note) for note in found["notes"]]
+    rows.append(("Explorer:", f"?{found['explorer_query']}"))
+    _print_fields(rows)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dmarc_core", description="Explain DMARC alignment.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -303,6 +344,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(run=_check)
+    message = commands.add_parser(
+        "message", help="check one message (headers, .eml or a failure report): DKIM, SPF, ARC, the verdict and its cause"
+    )
+    message.add_argument("file", metavar="FILE", help="the message file, or - to read standard input")
+    message.add_argument("--lookup", action="store_true", help="look keys, SPF and the DMARC record up in DNS (off by default)")
+    message.add_argument(
+        "--nameserver",
+        metavar="IP[:PORT]",
+        help=f"the DNS server to ask (implies --lookup; default: ${NAMESERVER_ENV}, else the system's)",
+    )
+    message.add_argument("--json", action="store_true", help="print the result as JSON")
+    message.set_defaults(run=_message)
     return parser
 
 

@@ -10,6 +10,7 @@ import pytest
 from dmarc_core import NAMESERVER_ENV, make_resolver
 
 from localdns import SilentServer, ZoneServer
+from mailzone import start_mail_dns
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,3 +66,11 @@ def resolver(dns_server):
     """A resolver asking the zone server, whose query log starts empty for each test."""
     dns_server.queries.clear()
     return make_resolver(dns_server.address)
+
+
+@pytest.fixture(scope="session")
+def mail_dns(tmp_path_factory):
+    """Signers' keys, SPF and DMARC records on a loopback DNS server of their own (tests/mailzone.py)."""
+    started = start_mail_dns(tmp_path_factory.mktemp("mail-zones"))
+    yield started
+    started.server.stop()

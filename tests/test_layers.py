@@ -16,8 +16,9 @@ LIBRARY = ROOT / "dmarc_core"
 THIRD_PARTY = {
     "rules": {"idna", "tldextract"},
     "reports": {"lxml", "pyarrow"},
-    "lookups": {"dns", "idna"},
+    "lookups": {"dns", "idna", "spf"},
     "analysis": {"pandas", "numpy", "pyarrow"},
+    "message": {"dkim", "authres", "spf"},
 }
 #: Layers of dmarc_core each layer may import at run time (type hints aside).
 INTERNAL = {
@@ -25,8 +26,22 @@ INTERNAL = {
     "reports": set(),
     "lookups": {"rules"},
     "analysis": {"rules", "reports"},
+    "message": {"rules", "lookups"},
 }
-KNOWN_THIRD_PARTY = {"idna", "tldextract", "lxml", "pyarrow", "dns", "pandas", "numpy", "streamlit", "plotly"}
+KNOWN_THIRD_PARTY = {
+    "idna",
+    "tldextract",
+    "lxml",
+    "pyarrow",
+    "dns",
+    "pandas",
+    "numpy",
+    "streamlit",
+    "plotly",
+    "dkim",
+    "authres",
+    "spf",
+}
 
 
 def _imports(path) -> list[tuple[str, int]]:

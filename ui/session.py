@@ -12,6 +12,9 @@ from ui.text import inert
 
 #: The uploaded reports, as (name, bytes), kept after the uploader is gone.
 KEPT_UPLOADS = "kept_uploads"
+#: A message handed from one page to the Message Check, as (name, bytes), until that page takes it.
+MESSAGE_TO_CHECK = "message_to_check"
+MESSAGE_PAGE = "app_pages/message.py"
 _NAMES_LISTED = 3
 
 
@@ -39,3 +42,14 @@ def kept_uploads() -> list[tuple[str, bytes]]:
         )
         st.button("Clear", icon=":material/delete:", key="clear_uploads", on_click=forget_uploads)
     return kept
+
+
+def open_in_message_check(name: str, data: bytes) -> None:
+    """Hand a message (a failure report from the triage) to the Message Check, and go there."""
+    st.session_state[MESSAGE_TO_CHECK] = (name, data)
+    st.switch_page(MESSAGE_PAGE)
+
+
+def take_message_to_check() -> tuple[str, bytes] | None:
+    """The message handed over by ``open_in_message_check``, once: taken, it is gone from the session."""
+    return st.session_state.pop(MESSAGE_TO_CHECK, None)

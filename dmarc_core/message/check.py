@@ -1,0 +1,226 @@
+"""One message checked and explained: the DMARC verdict with each identifier's alignment, the
+table row, the root cause and its fix, by the same rules as the Explorer and the triage, and
+where the receiver's Authentication-Results and our own verification disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..lookups.discovery import discover_dmarc
+from ..lookups.spf import SpfEvaluation, evaluate_spf
+from ..rules.evaluation import DmarcEvaluation, evaluate_dmarc
+from ..rules.scenario import Scenario
+from .model import Message, ReceiverResults
+from .reading import read_message
+from .verification import ArcCheck, SignatureCheck, check_arc, check_signatures
+
+if TYPE_CHECKING:  # the resolver is the lookups' to use; here it is only passed on
+    import dns.asyncresolver
+
+
+@dataclass(frozen=True)
+class SpfCheck:
+    """SPF for the identity DMARC uses: the MAIL FROM domain, or postmaster@HELO for a null
+    MAIL FROM (RFC 9989 3.2.4, RFC 7208 2.4). ``source`` says who evaluated it."""
+
+    domain: str
+    result: str | None
+    source: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyUsed:
+    """The alignment modes the verdict used, and where they came from."""
+
+    adkim: str = "r"
+    aspf: str = "r"
+    p: str = ""
+    source: str = "assumed relaxed: the DMARC record was not looked up"
+
+
+@dataclass(frozen=True)
+class MessageCheck:
+    """A message read, verified and explained. ``evaluation`` is None when the verdict cannot be
+    told: some identifier's result is unknown and the known ones do not make DMARC pass."""
+
+    message: Message
+    signatures: tuple[SignatureCheck, ...]
+    spf: SpfCheck
+    arc: ArcCheck | None
+    policy: PolicyUsed
+    evaluation: DmarcEvaluation | None
+    looked_up: bool
+    disagreements: tuple[str, ...] = ()
+
+    @property
+    def receiver(self) -> ReceiverResults | None:
+        """The final receiver's Authentication-Results: the topmost field (RFC 8601 5)."""
+        return self.message.receiver_results
+
+    @property
+    def dmarc_pass(self) -> bool | None:
+        return self.evaluation.dmarc_pass if self.evaluation else None
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """The identifiers whose result is not known, as labels."""
+        unknown = [
+            f"DKIM d={check.signature.domain} s={check.signature.selector}" for check in self.signatures if check.result is None
+        ]
+        if self.spf.result is None and self.spf.domain:
+            unknown.append(f"SPF for {self.spf.domain}")
+        return tuple(unknown)
+
+    def scenario(self) -> Scenario:
+        """The case as an Explorer scenario: identifiers and results only, nothing personal."""
+        dkim = tuple((check.signature.domain, check.result) for check in self.signatures if check.result)
+        spf = (self.spf.domain, self.spf.result) if self.spf.domain and self.spf.result else None
+        return Scenario(self.message.from_header.domain, dkim, spf, self.policy.adkim, self.policy.aspf)
+
+    def to_json(self) -> dict[str, Any]:
+        evaluation, message = self.evaluation, self.message
+        diagnosis = evaluation.diagnosis if evaluation else None
+        aligned = {result.domain: result.alignment.aligned for result in evaluation.dkim} if evaluation else {}
+        return {
+            "from_domain": message.from_header.domain,
+            "from_problem": message.from_header.problem,
+            "organizational_domain": evaluation.organizational_domain if evaluation else None,
+            "dmarc_pass": self.dmarc_pass,
+            "cause": diagnosis.cause if diagnosis else None,
+            "table_row": diagnosis.table_row if diagnosis else None,
+            "explanation": diagnosis.explanation if diagnosis else None,
+            "fix": evaluation.fix if evaluation else None,
+            "unknown": list(self.unknown),
+            "policy": {"adkim": self.policy.adkim, "aspf": self.policy.aspf, "p": self.policy.p, "source": self.policy.source},
+            "signatures": [
+                {
+                    "domain": check.signature.domain,
+                    "selector": check.signature.selector,
+                    "status": check.status,
+                    "result": check.result,
+                    "result_source": check.result_source,
+                    "aligned": aligned.get(check.signature.domain),
+                    "signs_from": check.signature.signs_from,
+                    "algorithm": check.signature.algorithm,
+                    "body_intact": check.body_intact,
+                    "key_bits": check.key.bits if check.key else None,
+                    "detail": check.detail,
+                }
+                for check in self.signatures
+            ],
+            "spf": {"domain": self.spf.domain, "result": self.spf.result, "source": self.spf.source, "detail": self.spf.detail},
+            "arc": {"status": self.arc.status, "sealed_by": self.arc.sealed_by, "detail": self.arc.detail} if self.arc else None,
+            "mail_from": message.mail_from,
+            "connecting_ip": message.connecting_ip,
+            "receivers": [
+                {
+                    "authserv_id": results.authserv_id,
+                    "dkim": [verdict.result for verdict in results.dkim],
+                    "spf": results.spf,
+                    "dmarc": results.dmarc,
+                }
+                for results in message.authentication_results
+            ],
+            "disagreements": list(self.disagreements),
+            "feedback_type": message.feedback_report.feedback_type if message.feedback_report else None,
+            "explorer_query": self.scenario().query_string(),
+            "looked_up": self.looked_up,
+            "notes": list(message.notes),
+        }
+
+
+def check_message(
+    data: bytes | str,
+    *,
+    lookup: bool = False,
+    resolver: dns.asyncresolver.Resolver | None = None,
+    name: str = "",
+    now: float | None = None,
+) -> MessageCheck:
+    """Read, verify and explain one message; ``MessageError`` when it cannot be read as one.
+    Without ``lookup`` nothing touches the network: what needs DNS is taken from the receiver's
+    Authentication-Results and said to be."""
+    message = read_message(data, name)
+    signatures = check_signatures(message, lookup=lookup, resolver=resolver, now=now)
+    spf = _spf(message, lookup, resolver)
+    arc = check_arc(message, lookup=lookup, resolver=resolver)
+    policy = _policy(message, lookup, resolver)
+    evaluation = _evaluate(message, signatures, spf, policy)
+    check = MessageCheck(message, signatures, spf, arc, policy, evaluation, lookup)
+    return MessageCheck(message, signatures, spf, arc, policy, evaluation, lookup, _disagreements(check))
+
+
+def _spf(message: Message, lookup: bool, resolver: dns.asyncresolver.Resolver | None) -> SpfCheck:
+    domain = message.mail_from_domain or message.helo.lower().rstrip(".")
+    receiver = message.receiver_results
+    if lookup and domain and message.connecting_ip:
+        evaluated: SpfEvaluation = evaluate_spf(message.connecting_ip, message.mail_from, message.helo, resolver)
+        return SpfCheck(evaluated.domain, evaluated.result, "evaluated here", evaluated.explanation)
+    if receiver is not None and receiver.spf:
+        return SpfCheck(receiver.spf_domain or domain, receiver.spf, f"as {receiver.authserv_id or 'the receiver'} recorded")
+    if not domain:
+        return SpfCheck("", None, "no MAIL FROM or HELO in the headers")
+    why = "no connecting IP in the headers" if not message.connecting_ip else "not looked up"
+    return SpfCheck(domain, None, why)
+
+
+def _policy(message: Message, lookup: bool, resolver: dns.asyncresolver.Resolver | None) -> PolicyUsed:
+    domain = message.from_header.domain
+    if not (lookup and domain):
+        return PolicyUsed()
+    applied = discover_dmarc(domain, resolver).applied
+    record = applied.policy.record if applied.policy else None
+    if record is None:
+        return PolicyUsed(source=f"relaxed: no DMARC record applies to {domain} ({applied.status})")
+    return PolicyUsed(record.adkim, record.aspf, record.p, f"the DMARC record at {applied.policy.name}")
+
+
+def _evaluate(
+    message: Message, signatures: tuple[SignatureCheck, ...], spf: SpfCheck, policy: PolicyUsed
+) -> DmarcEvaluation | None:
+    if not message.from_header.domain:
+        return None
+    known = tuple((check.signature.domain, check.result) for check in signatures if check.result)
+    spf_result = (spf.domain, spf.result) if spf.domain and spf.result else None
+    evaluation = evaluate_dmarc(message.from_header.domain, known, spf_result, policy.adkim, policy.aspf)
+    complete = len(known) == len(signatures) and (spf_result is not None or not spf.domain)
+    return evaluation if evaluation.dmarc_pass or complete else None
+
+
+def _disagreements(check: MessageCheck) -> tuple[str, ...]:
+    """Where the final receiver recorded something other than what we established, and why that happens."""
+    receiver = check.receiver
+    if receiver is None or not check.looked_up:
+        return ()
+    who = receiver.authserv_id or "The receiver"
+    found = []
+    for signature in check.signatures:
+        theirs = signature.receiver.result if signature.receiver else None
+        ours = signature.result if signature.result_source == "verified here" else None
+        if not theirs or not ours or theirs == ours:
+            continue
+        label = f"DKIM d={signature.signature.domain} s={signature.signature.selector}"
+        if ours == "pass":
+            found.append(
+                f"{who} recorded {theirs} for {label}, but it verifies here: the key may have been published or "
+                "changed since, or that receiver could not fetch it at the time."
+            )
+        else:
+            found.append(
+                f"{who} recorded {theirs} for {label}, but here it is {signature.status.replace('_', ' ')}: the copy "
+                "checked here differs from what that receiver saw (a gateway or mail client changed it after "
+                "delivery), or the key changed since."
+            )
+    if check.spf.source == "evaluated here" and receiver.spf and receiver.spf != check.spf.result:
+        found.append(
+            f"{who} recorded spf={receiver.spf}, but it evaluates to {check.spf.result} here: the SPF record "
+            "may have changed since delivery."
+        )
+    if receiver.dmarc and check.dmarc_pass is not None and (receiver.dmarc == "pass") != check.dmarc_pass:
+        found.append(
+            f"{who} recorded dmarc={receiver.dmarc}, but the verdict here is "
+            f"{'pass' if check.dmarc_pass else 'fail'}, for the reasons above."
+        )
+    return tuple(found)
