@@ -17,8 +17,8 @@ if shared_link := share_view.shared_link_opened():  # a colleague's shared triag
     st.stop()
 st.markdown(
     "Drop the DMARC aggregate reports your mailbox collected: `.xml`, `.xml.gz`, `.zip` or the report "
-    "e-mails themselves (`.eml`), as many as you like. They are read in this browser session only: "
-    "nothing is stored or shared."
+    "e-mails themselves (`.eml`), as many as you like. Failure reports (`.eml`) are welcome too: each "
+    "opens in the message check. They are read in this browser session only: nothing is stored or shared."
 )
 uploads = st.file_uploader("Aggregate reports", accept_multiple_files=True, key="uploads", on_change=session.keep_uploads)
 if st.button(
@@ -44,10 +44,9 @@ if not files:
 
 outcomes = view.read_with_progress(files)
 view.file_status(outcomes)
+view.failure_samples(outcomes)
 if not any(outcome.reports for outcome in outcomes):
-    st.error(
-        "None of these files holds a readable DMARC aggregate report; the list above says why for each.", icon=":material/block:"
-    )
+    view.nothing_to_triage(outcomes)
     st.stop()
 frame = view.triaged(outcomes)
 if frame.empty:

@@ -111,6 +111,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _triage(args: argparse.Namespace) -> int:
+    import shlex
+
     import pandas as pd
 
     from .analysis import summary
@@ -119,7 +121,12 @@ def _triage(args: argparse.Namespace) -> int:
     from .reports.reading import read_files
 
     outcomes = read_files([(Path(path).name, Path(path).read_bytes()) for path in args.files])
-    for outcome in outcomes:
+    for path, outcome in zip(args.files, outcomes, strict=True):
+        if [found.name for found in outcome.failure_reports] == [outcome.name]:
+            # The file is one failure report: the message check reads it, and it is no refusal.
+            command = f"python -m dmarc_core message {shlex.quote(path)}"
+            print(f"{outcome.name}: a failure report (one message); check it with: {command}", file=sys.stderr)
+            continue
         details = f": {outcome.details}" if outcome.details else ""
         print(
             f"{outcome.name}: {outcome.status}, {outcome.record_count} records, {outcome.messages} messages{details}",

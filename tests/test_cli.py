@@ -179,3 +179,25 @@ def test_control_characters_from_a_report_never_reach_the_terminal(cli, tmp_path
     assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout + result.stderr
     assert terminal_safe("a\x1b]0;t\x07b\tc\n") == "a\\x1b]0;t\\x07b\tc\n"
     assert terminal_safe("moc.elpmaxe\u202e is") == "moc.elpmaxe\\u202e is"  # a bidi override turns no text around
+
+
+def test_triage_points_failure_reports_to_the_message_check_and_does_not_count_them_refused(cli, samples):
+    # Issue 12: a failure report is one message for the message check, not a refused file.
+    failure = str(samples / "forensic" / "[Netease DMARC Failure Report] Rent Reminder.eml")
+    aggregate = str(samples / "aggregate" / "test.xml")
+    result = cli("triage", failure, aggregate)
+    assert result.returncode == 0
+    assert (
+        "[Netease DMARC Failure Report] Rent Reminder.eml: a failure report (one message); check it with: "
+        f"python -m dmarc_core message '{failure}'" in result.stderr.splitlines()
+    )
+    assert "7 messages in 2 records" in result.stdout
+    files = json.loads(cli("triage", failure, aggregate, "--format", "json").stdout)["files"]
+    assert [file["status"] for file in files] == ["failure_report", "read"]
+    # An abuse report (ARF, Feedback-Type: abuse) is still refused: exit status 1.
+    abuse = cli("triage", str(samples / "forensic" / "001.eml"), aggregate)
+    assert abuse.returncode == 1 and "001.eml: refused" in abuse.stderr
+    # Failure reports alone leave no aggregate report to triage.
+    alone = cli("triage", failure)
+    assert alone.returncode == 2 and "none of the files holds a readable DMARC aggregate report" in alone.stderr
+    assert "check it with: python -m dmarc_core message" in alone.stderr

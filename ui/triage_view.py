@@ -11,6 +11,7 @@ once per filter state (the last few are kept), in this session's state.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -24,9 +25,22 @@ from dmarc_core import FileOutcome, distinct_reports, knowledge, read_files, tri
 from dmarc_core.analysis import summary
 from dmarc_core.analysis.triage import EXPORTED_COLUMNS, explorer_links
 from dmarc_core.rules.domains import display_domain
+from ui import session
 from ui.text import chart_label, chart_text, inert
 
-STATUS_LABELS = {"read": "✅ read", "repaired": "🛠️ read with repairs", "refused": "⛔ refused"}
+STATUS_LABELS = {
+    "read": "✅ read",
+    "repaired": "🛠️ read with repairs",
+    "refused": "⛔ refused",
+    "failure_report": "📨 failure report: open it in the message check",
+}
+#: The files' expander counts these always, and failure reports where there are some.
+_COUNTED = {"read": "read", "repaired": "read with repairs", "refused": "refused"}
+#: Failure samples listed before their list scrolls in a box of its own.
+_SAMPLES_UNBOXED = 8
+_SAMPLE_COLUMNS = ("File", "Reported domain", "Source IP", "Arrival date", "Feedback type")
+#: The columns' widths, the button's last: room for its whole label.
+_SAMPLE_WIDTHS = (2.4, 2, 1.6, 2, 1.3, 2.9)
 RECORD_PREVIEW = 1000
 # The CSV's columns, less the long texts the senders table already shows.
 PREVIEW_COLUMNS = [name for name in EXPORTED_COLUMNS if name not in ("explanation", "fix", "explorer_link")]
@@ -121,13 +135,52 @@ def file_status(outcomes: list[FileOutcome]) -> None:
             "Details": [outcome.details for outcome in outcomes],
         }
     )
-    counts = table["Status"].value_counts()
-    label = ", ".join(f"{counts.get(STATUS_LABELS[s], 0)} {STATUS_LABELS[s].split(' ', 1)[1]}" for s in STATUS_LABELS)
+    counts = Counter(outcome.status for outcome in outcomes)
+    label = ", ".join(f"{counts[status]} {words}" for status, words in _COUNTED.items())
+    if counts["failure_report"]:
+        label += f", {counts['failure_report']} failure report{'s' if counts['failure_report'] != 1 else ''}"
     # Closed: the senders are what a person acts on; the label says whether any file was refused.
     refused = any(outcome.status == "refused" for outcome in outcomes)
     with st.expander(f"Files: {label}", icon=":material/warning:" if refused else None):
         st.dataframe(
             table, hide_index=True, width="stretch", column_config={"Details": st.column_config.TextColumn(width="large")}
+        )
+
+
+def failure_samples(outcomes: list[FileOutcome]) -> None:
+    """The failure reports among the files, each with a button that opens it in the message check."""
+    samples = [found for outcome in outcomes for found in outcome.failure_reports]
+    if not samples:
+        return
+    st.subheader("Failure samples")
+    st.markdown(
+        "A failure report carries one message that a receiver found failing DMARC, sent to the address in "
+        "your record's ruf= tag: open one in the message check to see exactly why that message failed."
+    )
+    rows = st.container(height=460) if len(samples) > _SAMPLES_UNBOXED else st.container()
+    for column, title in zip(rows.columns(_SAMPLE_WIDTHS)[:-1], _SAMPLE_COLUMNS, strict=True):
+        column.markdown(f"**{title}**")
+    for number, found in enumerate(samples):
+        cells = rows.columns(_SAMPLE_WIDTHS, vertical_alignment="center")
+        shown = (found.name, found.reported_domain, found.source_ip, found.arrival_date, found.feedback_type or "not stated")
+        for cell, value in zip(cells[:-1], shown, strict=True):
+            cell.text(value)  # the report's own text: shown as text, never as markdown
+        if cells[-1].button("Open in the message check", key=f"failure_sample_{number}", icon=":material/mail_lock:"):
+            session.open_in_message_check(found.name, found.data)
+
+
+def nothing_to_triage(outcomes: list[FileOutcome]) -> None:
+    """Why nothing is triaged when no file holds an aggregate report."""
+    if any(outcome.failure_reports for outcome in outcomes):
+        st.info(
+            "No aggregate report among these files, so there is nothing to triage: the failure samples above "
+            "each open in the message check.",
+            icon=":material/mail_lock:",
+        )
+    else:
+        st.error(
+            "None of these files holds a readable DMARC aggregate report; the list above says why for each.",
+            icon=":material/block:",
         )
 
 

@@ -1,6 +1,7 @@
 """From an uploaded file to the XML payloads inside it, detected by content, never by name:
 plain XML, gzip (also nested, also with trailing garbage), raw zlib, zip (every member), and
-report e-mails (.eml) with the report attached under whatever MIME type.
+report e-mails (.eml) with the report attached under whatever MIME type. A failure report e-mail
+(ARF, RFC 6591) is kept whole, for the message check.
 
 Everything streams; decompressed size, archive members and nesting depth are capped, so a
 compression bomb is refused in bounded time and memory.
@@ -8,7 +9,11 @@ compression bomb is refused in bounded time and memory.
 
 from __future__ import annotations
 
+import base64
 import email
+import email.header
+import email.message
+import email.parser
 import email.policy
 import io
 import itertools
@@ -23,7 +28,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import BinaryIO
 
-from .model import Limits, Refusal, ReportError
+from .model import FailureReport, Limits, Refusal, ReportError
 
 BUFFER = 1 << 16
 #: A zip that must be spooled (it came inside a gzip or an e-mail) stays in memory up to this size.
@@ -44,6 +49,10 @@ class Payload:
     name: str
     stream: BinaryIO
     repairs: list[str] = field(default_factory=list)
+
+
+#: What a container yields: an XML payload to parse, a failure report, or a part refused with the reason.
+Found = Payload | FailureReport | Refusal
 
 
 class _Inflate(io.RawIOBase):
@@ -173,11 +182,9 @@ def open_source(source: bytes | bytearray | str | PathLike | BinaryIO) -> Binary
     return source
 
 
-def payloads(
-    stream: BinaryIO, name: str, budget: Budget, depth: int = 0, repairs: list[str] | None = None
-) -> Iterator[Payload | Refusal]:
-    """Every XML payload in ``stream``, or a refusal saying why a part is not one. ``repairs``
-    collects what the containers around it repaired, for the payload or the refusal to say."""
+def payloads(stream: BinaryIO, name: str, budget: Budget, depth: int = 0, repairs: list[str] | None = None) -> Iterator[Found]:
+    """Every XML payload and failure report in ``stream``, or a refusal saying why a part is neither.
+    ``repairs`` collects what the containers around it repaired, for the payload or the refusal to say."""
     repairs = [] if repairs is None else repairs
     if depth > budget.limits.max_depth:
         yield Refusal(name, f"{name} nests containers more than {budget.limits.max_depth} deep; refused.")
@@ -237,7 +244,7 @@ class Budget:
         return not self.spent
 
 
-def _child(open_child: Callable[[], BinaryIO], name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
+def _child(open_child: Callable[[], BinaryIO], name: str, budget: Budget, depth: int) -> Iterator[Found]:
     """A container's child (zip member, e-mail part), walked behind its own boundary: what cannot
     be read in it becomes its refusal, and the container's other children are still read."""
     try:
@@ -281,7 +288,7 @@ def _is_tls_report(head: bytes) -> bool:
     return isinstance(data, dict) and "policies" in data and "organization-name" in data
 
 
-def _zip_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
+def _zip_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Found]:
     if stream.seekable():
         yield from _archive_members(stream, name, budget, depth)
         return
@@ -298,7 +305,7 @@ def _zip_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Ite
         yield from _archive_members(spooled, name, budget, depth)
 
 
-def _archive_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
+def _archive_members(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Found]:
     entries, directory_bytes = _directory(stream)
     if entries > 2 * budget.limits.max_members or directory_bytes > 2 * budget.limits.max_members * _ENTRY_BYTES:
         # zipfile would read the whole directory first, walking it by its size
@@ -382,7 +389,7 @@ def _overlapping(members: list[zipfile.ZipInfo]) -> bool:
     return any(one.header_offset + one.compress_size > after.header_offset for one, after in itertools.pairwise(ordered))
 
 
-def _relabel(found: Payload | Refusal, member: str, label: str) -> Payload | Refusal:
+def _relabel(found: Found, member: str, label: str) -> Found:
     """Say "member 2 (x.txt) of reports.zip is not XML" rather than the member's bare path."""
     if isinstance(found, Refusal) and found.reason.startswith(member):
         return Refusal(found.name, label + found.reason[len(member) :])
@@ -396,29 +403,31 @@ def _read_capped(stream: BinaryIO, name: str, limit: int) -> bytes:
     return data
 
 
-def _email_parts(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Payload | Refusal]:
+def _email_parts(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Iterator[Found]:
+    data = _read_capped(stream, name, budget.limits.max_email_bytes)
     try:
-        message = email.message_from_bytes(
-            _read_capped(stream, name, budget.limits.max_email_bytes), policy=email.policy.compat32
-        )
+        message = email.message_from_bytes(data, policy=email.policy.compat32)
         parts = list(message.walk())
     except RecursionError:  # the parser and walk() recurse once per level of nesting
         raise ReportError(f"{name} is an e-mail whose parts nest deeper than any report e-mail; refused.") from None
-    kinds = []
+    kinds = [part.get_content_type() for part in parts]
+    report_type = (message.get_param("report-type") or "") if message.get_content_type() == "multipart/report" else ""
+    if report_type == "feedback-report" or "message/feedback-report" in kinds:
+        # An ARF report, decided before any attachment: those belong to the message it reports.
+        yield _feedback_report(name, data, parts)
+        return
     found_any = False
-    for number, part in enumerate(parts, 1):
-        content_type = part.get_content_type()
-        kinds.append(content_type)
+    for number, (part, content_type) in enumerate(zip(parts, kinds, strict=True), 1):
         if part.is_multipart() or content_type.startswith("message/"):
             continue
         try:
-            data = part.get_payload(decode=True)
+            payload = part.get_payload(decode=True)
         except (ValueError, TypeError):
-            data = None
-        if not data:
+            payload = None
+        if not payload:
             continue
-        kind = sniff(data[:BUFFER])
-        if part.get_content_maintype() == "text" and not part.get_filename() and b"<feedback" not in data[:BUFFER]:
+        kind = sniff(payload[:BUFFER])
+        if part.get_content_maintype() == "text" and not part.get_filename() and b"<feedback" not in payload[:BUFFER]:
             continue  # the message's own text or HTML body, not an attachment
         if kind in ("gzip", "zlib", "zip", "xml", "email"):  # a report e-mail may come attached as a file
             found_any = True
@@ -426,33 +435,66 @@ def _email_parts(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Ite
                 yield Refusal(name, f"the rest of {name} was not read: {budget.spent}")
                 return
             part_name = f"{name} › {part.get_filename() or f'part {number}'}"
-            yield from _child(lambda data=data: io.BytesIO(data), part_name, budget, depth)
+            yield from _child(lambda payload=payload: io.BytesIO(payload), part_name, budget, depth)
     if found_any:
         return
-    report_type = (message.get_param("report-type") or "") if message.get_content_type() == "multipart/report" else ""
     if any("tlsrpt" in kind for kind in kinds):
         yield Refusal(name, f"{name} is an SMTP TLS report (RFC 8460), not a DMARC aggregate report.")
-    elif report_type == "feedback-report" or "message/feedback-report" in kinds:
-        feedback_type = _feedback_type(parts)
-        if feedback_type in ("auth-failure", ""):
-            yield Refusal(
-                name,
-                f"{name} is a failure (forensic) report: it describes one message that failed authentication, not a day of traffic as an aggregate report does.",
-            )
-        else:
-            yield Refusal(
-                name, f"{name} is an ARF feedback report (Feedback-Type: {feedback_type}), not a DMARC aggregate report."
-            )
     else:
         parts = ", ".join(dict.fromkeys(kinds))
         yield Refusal(name, f"{name} is an e-mail with no DMARC report attached (its parts: {parts}).")
 
 
-def _feedback_type(parts: list) -> str:
-    """The ARF Feedback-Type (RFC 5965), e.g. auth-failure for DMARC failure reports, abuse for complaints."""
+#: Characters kept of a failure report's field: more than any domain, address or date takes.
+_FIELD_CHARS = 256
+
+
+def _feedback_report(name: str, data: bytes, parts: list) -> FailureReport | Refusal:
+    """An ARF report (RFC 5965): a failure report (Feedback-Type auth-failure, RFC 6591) with the few
+    fields a list of them shows, or, for any other type (abuse, fraud ...), a refusal. A report that
+    does not say its type is taken for a failure report: DMARC is what sends ARF to a report address."""
+    fields = _feedback_fields(parts)
+    feedback_type = _field(fields, "Feedback-Type").lower()
+    if feedback_type not in ("auth-failure", ""):
+        return Refusal(name, f"{name} is an ARF feedback report (Feedback-Type: {feedback_type}), not a DMARC aggregate report.")
+    return FailureReport(
+        name,
+        data,
+        feedback_type,
+        reported_domain=_field(fields, "Reported-Domain"),
+        # RFC 5965 allows a comment after the address: "192.0.2.1 (mail.example.net)".
+        source_ip=_field(fields, "Source-IP").partition("(")[0].strip(),
+        # Received-Date: the name in RFC 6591's own example and in early ARF reporters.
+        arrival_date=_field(fields, "Arrival-Date") or _field(fields, "Received-Date"),
+    )
+
+
+def _feedback_fields(parts: list) -> email.message.Message:
+    """The fields of the message/feedback-report part, as headers (none if there is no such part)."""
     for part in parts:
-        if part.get_content_type() == "message/feedback-report":
-            fields = part.get_payload()
-            first = fields[0] if isinstance(fields, list) and fields else None
-            return (first.get("Feedback-Type", "") if first is not None else "").strip().lower()
-    return ""
+        if part.get_content_type() != "message/feedback-report":
+            continue
+        payload = part.get_payload()
+        fields = payload[0] if isinstance(payload, list) and payload else email.message.Message()
+        encoded = fields.get_payload()
+        base64_encoded = part.get("Content-Transfer-Encoding", "").strip().lower() == "base64"
+        if not fields.keys() and isinstance(encoded, str) and base64_encoded:
+            # Re-encoded on the way (a Netease report through Outlook): the fields are the decoded text.
+            try:
+                decoded = base64.b64decode(encoded)
+            except ValueError:  # not base64 after all (binascii.Error), or not even ASCII
+                return email.message.Message()
+            return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(decoded)
+        return fields
+    return email.message.Message()
+
+
+def _field(fields: email.message.Message, name: str) -> str:
+    """A field's value as one line of text; bytes that are no UTF-8 become replacement characters."""
+    value = fields.get(name)
+    if value is None:
+        return ""
+    text = "".join(
+        chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk for chunk, _ in email.header.decode_header(value)
+    )
+    return " ".join(text.split())[:_FIELD_CHARS]

@@ -1,5 +1,6 @@
 """What report reading produces: a report with its records as Arrow columns, the outcome of one
-uploaded file (its reports and its refusals), and the limits that keep hostile input bounded."""
+uploaded file (its reports, its failure reports and its refusals), and the limits that keep hostile
+input bounded."""
 
 from __future__ import annotations
 
@@ -60,6 +61,21 @@ class Refusal:
 
     name: str
     reason: str
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    """A DMARC failure (forensic) report (RFC 6591, ARF of RFC 5965): one message a receiver found
+    failing authentication, for the message check. ``data`` is the whole report e-mail as uploaded
+    (decompressed, when it came in a gzip or zip); the other fields are the report's own, as text."""
+
+    name: str
+    data: bytes = field(repr=False)
+    #: auth-failure, or empty where the report does not say.
+    feedback_type: str
+    reported_domain: str = ""
+    source_ip: str = ""
+    arrival_date: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,22 +155,24 @@ class Report:
         return pc.sum(self.records["count"]).as_py() or 0
 
 
-FileStatus = Literal["read", "repaired", "refused"]
+FileStatus = Literal["read", "repaired", "refused", "failure_report"]
 
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What became of one uploaded file: the reports read from it, and each part that could not be
-    read with the reason (the whole file, when nothing in it is a report)."""
+    """What became of one uploaded file: the aggregate reports read from it, the failure reports in
+    it, and each part that could not be read with the reason (the whole file, when nothing in it is
+    a report). A failure report is no refusal: a file of failure reports alone is ``failure_report``."""
 
     name: str
     reports: tuple[Report, ...] = ()
     refusals: tuple[Refusal, ...] = ()
+    failure_reports: tuple[FailureReport, ...] = ()
 
     @property
     def status(self) -> FileStatus:
         if not self.reports:
-            return "refused"
+            return "failure_report" if self.failure_reports else "refused"
         if self.refusals or any(report.repairs for report in self.reports):
             return "repaired"
         return "read"
@@ -169,8 +187,13 @@ class FileOutcome:
 
     @property
     def details(self) -> str:
-        """The reason for a refusal, or what was repaired, as text for a person."""
+        """The reason for a refusal, what was repaired, and which parts are failure reports, as text for a person."""
         notes = [f"{r.file}: {repair}" if len(self.reports) > 1 else repair for r in self.reports for repair in r.repairs]
+        notes += [
+            f"{found.name} is a failure (forensic) report: one message that a receiver found failing authentication"
+            f"{f' for {found.reported_domain}' if found.reported_domain else ''}; open it in the message check."
+            for found in self.failure_reports
+        ]
         notes += [refusal.reason for refusal in self.refusals]
         return "; ".join(notes)
 

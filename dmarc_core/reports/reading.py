@@ -1,6 +1,7 @@
 """From uploaded files to reports: the one boundary where whatever cannot be read becomes a
-refusal with its reason, so every file ends read, read with repairs, or refused, and one bad
-file (or one bad member of an archive) never hides the good ones.
+refusal with its reason, so every file ends read, read with repairs, a failure report (for the
+message check), or refused, and one bad file (or one bad member of an archive) never hides the
+good ones.
 
 ``lxml.etree.iterparse`` yields each ``<record>`` as it ends, and the element is freed once
 read, so memory stays flat whatever the size. Reports over twice ``CHUNK_BYTES`` are cut into
@@ -27,7 +28,7 @@ from lxml import etree
 
 from .chunks import CHUNK_BYTES, UTF8_DECLARATION, NotCuttable, Rejoined, ends_root, read_chunks, record_chunks
 from .containers import BUFFER, Budget, Payload, open_source, payloads
-from .model import RFC9990_NAMESPACE, FileOutcome, Limits, Refusal, Report, ReportError
+from .model import RFC9990_NAMESPACE, FailureReport, FileOutcome, Limits, Refusal, Report, ReportError
 from .plain import read_plain
 from .pool import cores, process_pool
 from .records import (
@@ -74,13 +75,16 @@ def _read(data, filename, limits, workers, chunk_bytes, batch: _Batch | None) ->
         chunk_bytes = None  # a big report is cut only where it can be read again whole, should the cutting fail
     limits = limits or Limits()
     name = filename or (str(data) if isinstance(data, (str, PathLike)) else "the upload")
-    reports, refusals = [], []
+    reports, refusals, failure_reports = [], [], []
     stream = open_source(data)
     budget = Budget(limits)
     try:
         for found in payloads(stream, name, budget):
             if isinstance(found, Refusal):
                 refusals.append(found)
+                continue
+            if isinstance(found, FailureReport):
+                failure_reports.append(found)
                 continue
             try:
                 report = parse_payload(found, workers, chunk_bytes, budget.records_allowed(found.name), batch)
@@ -95,9 +99,9 @@ def _read(data, filename, limits, workers, chunk_bytes, batch: _Batch | None) ->
     finally:
         if stream is not data:
             stream.close()
-    if not reports and not refusals:
+    if not reports and not refusals and not failure_reports:
         refusals.append(Refusal(name, f"{name} holds no report."))
-    return FileOutcome(name, tuple(reports), tuple(refusals))
+    return FileOutcome(name, tuple(reports), tuple(refusals), tuple(failure_reports))
 
 
 def _replayable(data) -> Callable[[], bytes | str | PathLike | BinaryIO] | None:
