@@ -3,6 +3,8 @@ receiver recorded. Everything read from the message is shown inert or in tables.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -73,6 +75,9 @@ def signatures(result: MessageCheck) -> None:
             "Signs From:": "yes" if check.signature.signs_from else "no",
             "a=": check.signature.algorithm,
             "c=": check.signature.canonicalization,
+            "l= (body bytes signed)": "" if check.signature.body_length is None else str(check.signature.body_length),
+            "t= signed": _date(check.signature.signed_at),
+            "x= expires": _date(check.signature.expires_at),
         }
         for check in result.signatures
     ]
@@ -81,6 +86,10 @@ def signatures(result: MessageCheck) -> None:
     with st.expander("Signed headers (h=) of each signature"):
         for check in result.signatures:
             st.text(f"d={check.signature.domain} s={check.signature.selector}: {' : '.join(check.signature.signed_headers)}")
+
+
+def _date(timestamp: int | None) -> str:
+    return "" if timestamp is None else datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def spf(result: MessageCheck) -> None:
@@ -93,10 +102,11 @@ def spf(result: MessageCheck) -> None:
             "Connecting IP": result.message.connecting_ip,
             "Result": check.result or "not known",
             "Established": check.source,
-            "Detail": check.detail,
         }
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if check.detail:
+        st.markdown(inert(check.detail))
 
 
 def arc(result: MessageCheck) -> None:
@@ -106,6 +116,11 @@ def arc(result: MessageCheck) -> None:
     words = {"pass": "verifies", "fail": "does not verify", "none": "is absent", "not_checked": "was not verified"}
     st.markdown(f"The ARC chain **{words[chain.status]}**; the last set was sealed by **{inert(chain.sealed_by)}**.")
     st.caption(inert(chain.detail))
+    sets = [
+        {"i=": arc_set.instance, "Sealed by": arc_set.sealed_by, "cv=": arc_set.chain_validation, "Signed by": arc_set.signed_by}
+        for arc_set in result.message.arc_sets
+    ]
+    st.dataframe(pd.DataFrame(sets), hide_index=True)
     first = chain.first_hop
     if first is not None and first.results is not None:
         st.markdown(

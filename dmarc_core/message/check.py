@@ -111,7 +111,7 @@ class MessageCheck:
                 for check in self.signatures
             ],
             "spf": {"domain": self.spf.domain, "result": self.spf.result, "source": self.spf.source, "detail": self.spf.detail},
-            "arc": {"status": self.arc.status, "sealed_by": self.arc.sealed_by, "detail": self.arc.detail} if self.arc else None,
+            "arc": self._arc_json(),
             "mail_from": message.mail_from,
             "connecting_ip": message.connecting_ip,
             "receivers": [
@@ -129,6 +129,16 @@ class MessageCheck:
             "looked_up": self.looked_up,
             "notes": list(message.notes),
         }
+
+    def _arc_json(self) -> dict[str, Any] | None:
+        if self.arc is None:
+            return None
+        first = self.arc.first_hop.results if self.arc.first_hop else None
+        recorded = None
+        if first is not None:  # what the first intermediary found on arrival, before any change
+            dkim = [[verdict.domain, verdict.result] for verdict in first.dkim]
+            recorded = {"authserv_id": first.authserv_id, "dkim": dkim, "spf": first.spf, "dmarc": first.dmarc}
+        return {"status": self.arc.status, "sealed_by": self.arc.sealed_by, "detail": self.arc.detail, "first_hop": recorded}
 
 
 def check_message(

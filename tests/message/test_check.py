@@ -210,6 +210,12 @@ def test_the_cli_prints_the_issues_json_fields(mail_dns, tmp_path):
     }
     assert found["spf"]["domain"] == "bounces.list.example.org" and found["spf"]["result"] == "pass"
     assert found["arc"] == found["arc"] | {"status": "pass", "sealed_by": "list.example.org"}
+    assert found["arc"]["first_hop"] == {
+        "authserv_id": "list.example.org",
+        "dkim": [["example.com", "pass"]],
+        "spf": "pass",
+        "dmarc": "pass",
+    }
 
 
 def test_the_cli_reads_standard_input_offline_and_prints_a_table(mail_dns):
