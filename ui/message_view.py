@@ -8,21 +8,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from dmarc_core import knowledge
 from dmarc_core.message.check import MessageCheck
 from dmarc_core.message.model import ReceiverResults
 from ui.text import inert
 
-_STATUS_WORDS = {
-    "pass": "passes",
-    "body_changed": "body changed after signing",
-    "signature_mismatch": "signature does not verify",
-    "key_missing": "key missing from DNS",
-    "key_revoked": "key revoked",
-    "key_unusable": "key unusable",
-    "expired": "expired",
-    "malformed": "malformed",
-    "not_checked": "not verified",
-}
 _FROM_PROBLEMS = {
     "none": "The message has no From: field, so DMARC has no domain to protect (RFC 9989 4.4.1).",
     "several": "From: holds several addresses (or the message has several From: fields); receivers may reject it or "
@@ -68,7 +58,7 @@ def signatures(result: MessageCheck) -> None:
         {
             "d=": check.signature.domain,
             "s=": check.signature.selector,
-            "Status": _STATUS_WORDS[check.status],
+            "Status": knowledge().signature_statuses[check.status],
             "Result": check.result or "not known",
             "Established": check.result_source or "",
             "Aligned with From:": {True: "yes", False: "no"}.get(aligned.get(check.signature.domain), ""),

@@ -23,6 +23,7 @@ import dns.asyncresolver
 import spf as pyspf
 
 from ..rules.domains import normalize_domain
+from ..rules.knowledge import knowledge
 from .resolver import FAILED, Lookups, LookupStatus, run_lookups
 
 # RFC 7208 4.5: the version section is exactly "v=spf1", ended by a space or the end of the record.
@@ -39,16 +40,6 @@ _QUERYING = frozenset({"include", "a", "mx", "ptr", "exists"})
 _ADDRESS_QUERY = {"a": "A", "exists": "A", "mx": "MX"}
 
 SpfResult = Literal["pass", "fail", "softfail", "neutral", "none", "permerror", "temperror"]
-#: What each result means for the sender and for DMARC (RFC 7208 section 8, RFC 9989 4.4.2).
-RESULT_MEANINGS: dict[str, str] = {
-    "pass": "{domain} authorizes {ip} to send its mail (RFC 7208 8.3).",
-    "fail": "{domain} says {ip} is not authorized to send its mail (RFC 7208 8.4): SPF fails, and DMARC can pass only with an aligned DKIM signature.",
-    "softfail": "{domain} says {ip} is probably not authorized (~all, RFC 7208 8.5): not a pass, so DMARC needs an aligned DKIM signature.",
-    "neutral": "{domain} makes no assertion about {ip} (RFC 7208 8.2): not a pass, so DMARC needs an aligned DKIM signature.",
-    "none": "{domain} publishes no SPF record, or is not a domain in DNS (RFC 7208 8.1): SPF cannot pass.",
-    "permerror": "The SPF record of {domain} cannot be evaluated (RFC 7208 8.7). Every receiver gets the same error, so SPF fails for all mail from {domain} and DMARC rests on DKIM alone.",
-    "temperror": "A DNS lookup failed while evaluating the SPF record of {domain} (RFC 7208 8.6): a receiver would try again later; this is no verdict on {ip}.",
-}
 
 
 @dataclass(frozen=True)
@@ -168,7 +159,7 @@ async def evaluate_spf_async(ip: str, mail_from: str, helo: str, lookups: Lookup
         result, _code, reason = await asyncio.to_thread(query.check)  # to_thread copies the context
     finally:
         _ASK.reset(token)
-    meaning = RESULT_MEANINGS[result].format(domain=domain, ip=address)
+    meaning = knowledge().spf_results[result].format(domain=domain, ip=address)
     explanation = f"{meaning} The SPF engine (pyspf) said: {reason}." if reason else meaning
     return SpfEvaluation(address, domain, scope, result, reason, explanation, query.lookups, query.void_lookups)
 

@@ -211,6 +211,9 @@ class Knowledge:
     record_tags: dict[str, RecordTag]
     dkim_selectors: tuple[CommonSelector, ...]
     lookup_statuses: dict[str, str]
+    #: What each SPF result means (RFC 7208 8), and the Message Check's words for signature statuses.
+    spf_results: dict[str, str]
+    signature_statuses: dict[str, str]
     domain_findings: dict[str, DomainFinding]
     #: The receiver's verdict in reports: the notes on its disagreements and reasons, the reasons in words.
     disagreement_note: str
@@ -309,6 +312,8 @@ def knowledge() -> Knowledge:
         record_tags={tag: RecordTag(tag=tag, **{"values": {}, **entry}) for tag, entry in data["record_tags"].items()},
         dkim_selectors=tuple(CommonSelector(**entry) for entry in data["dkim_selectors"]),
         lookup_statuses=data["lookup_statuses"],
+        spf_results=data["spf_results"],
+        signature_statuses=data["signature_statuses"],
         domain_findings={
             key: DomainFinding(key=key, **{"root_cause": None, **entry}) for key, entry in data["domain_findings"].items()
         },

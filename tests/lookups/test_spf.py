@@ -217,3 +217,12 @@ def test_the_walk_stops_asking_after_forty_questions(resolver):
     assert tree.truncated and tree.over_limit
     assert MAX_DNS_LOOKUPS < tree.dns_lookups <= 44  # a lower bound of the 4 x (1 + 10) terms
     assert evaluate_spf(LISTED, sender("wide"), resolver=resolver).result == "permerror"
+
+
+def test_every_spf_result_has_its_meaning_in_the_knowledge():
+    from typing import get_args
+
+    from dmarc_core import knowledge
+    from dmarc_core.lookups.spf import SpfResult
+
+    assert set(knowledge().spf_results) == set(get_args(SpfResult))

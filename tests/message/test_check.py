@@ -245,3 +245,12 @@ def test_expiry_is_judged_when_the_message_arrived_not_today(expires, status):
     result = check_message(received.encode() + field.encode() + headers_only)
     assert result.message.arrived_at == 1577880000
     assert result.signatures[0].status == status
+
+
+def test_every_signature_status_has_words_in_the_knowledge():
+    from typing import get_args
+
+    from dmarc_core import knowledge
+    from dmarc_core.message.verification import SignatureStatus
+
+    assert set(knowledge().signature_statuses) == set(get_args(SignatureStatus))
