@@ -19,6 +19,7 @@ THIRD_PARTY = {
     "lookups": {"dns", "idna", "spf"},
     "analysis": {"pandas", "numpy", "pyarrow"},
     "message": {"dkim", "authres", "spf"},
+    "history": {"duckdb", "pyarrow", "pandas", "numpy", "imapclient", "dask", "distributed"},
 }
 #: Layers of dmarc_core each layer may import at run time (type hints aside).
 INTERNAL = {
@@ -27,6 +28,7 @@ INTERNAL = {
     "lookups": {"rules"},
     "analysis": {"rules", "reports"},
     "message": {"rules", "lookups"},
+    "history": {"rules", "reports", "analysis"},
 }
 KNOWN_THIRD_PARTY = {
     "idna",

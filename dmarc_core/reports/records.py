@@ -189,7 +189,7 @@ class Columns:
         """Every row so far, with counts as numbers, and which rows' counts were numbers at all (None:
         every row's, as nearly always; then no report of many in a batch need look)."""
         self.flush()
-        columns = {name: pa.chunked_array(batches, type=_COLUMN_TYPES[name]) for name, batches in self._batches.items()}
+        columns = {name: pa.chunked_array(batches, type=RECORD_TYPES[name]) for name, batches in self._batches.items()}
         counts = columns["count"]
         # A count is a number of messages; over 11 digits (a hundred billion messages in one record) it is
         # no count, and sums of such would overflow the 64-bit totals.
@@ -475,7 +475,8 @@ _LOCAL_NAMES: dict[str, str] = {}
 _FREE_TEXT = frozenset({"source_ip", "count", "reason_comment"})
 #: Fields whose case carries meaning to a reader.
 _KEEP_CASE = frozenset({"selector"})
-_COLUMN_TYPES = {
+#: The Arrow type of each column of a report's records, as the reader builds them.
+RECORD_TYPES = {
     **{name: pa.string() if name in _FREE_TEXT else pa.dictionary(pa.int32(), pa.string()) for name in RECORD_COLUMNS},
     **{name: pa.list_(pa.struct([(field, pa.string()) for field in fields])) for name, fields in AUTH_FIELDS.items()},
 }
