@@ -63,19 +63,20 @@ else:
 
 try:
     resolver = make_resolver() if lookup else None
+except ValueError as problem:
+    st.error(f"**The app's DNS server setting is not usable.** {inert(problem)}", icon=":material/dns:")
+    st.stop()
+try:
     with st.spinner("Looking up keys, SPF and the DMARC record…" if lookup else "Reading the message…"):
         result = check_message(data, lookup=lookup, resolver=resolver, name=name)
 except MessageError as problem:
     st.error(f"**This cannot be checked as a message.** {inert(problem)}", icon=":material/error:")
     st.stop()
-except ValueError as problem:  # the app's DNS setting
-    st.error(f"**The app's DNS server setting is not usable.** {inert(problem)}", icon=":material/dns:")
-    st.stop()
 
 draw.verdict(result)
 if result.evaluation is not None:
     explain.from_row(result.evaluation)
-    explain.cause_and_fix(result.evaluation)
+    explain.cause_and_fix(result.evaluation, result.fix)
     explain.scenario_link(result.scenario(), "Open this case in the Alignment Explorer (identifiers and results only)")
 draw.disagreements(result)
 

@@ -272,7 +272,13 @@ def _message(args: argparse.Namespace) -> int:
 
 
 def _print_message(found: dict) -> None:
-    verdict = {True: "DMARC pass", False: "DMARC fail", None: "not known: " + "; ".join(found["unknown"])}[found["dmarc_pass"]]
+    if found["from_problem"]:
+        verdict = f"no verdict: {knowledge().from_problems[found['from_problem']]}"
+    elif not found["dmarc_applies"]:
+        verdict = f"DMARC does not apply: {found['policy']['source']}"
+    else:
+        unknown = "; ".join(found["unknown"]) or "the alignment modes (DNS did not answer)"
+        verdict = {True: "DMARC pass", False: "DMARC fail", None: f"not known: {unknown}"}[found["dmarc_pass"]]
     rows = [("From:", found["from_domain"] or f"unusable ({found['from_problem']})"), ("Verdict:", verdict)]
     if found["table_row"] or found["cause"]:
         rows.append(("Cause:", f"{knowledge().findings[found['cause']].title} (table row {found['table_row'] or '-'})"))
@@ -289,7 +295,8 @@ def _print_message(found: dict) -> None:
         rows.append(("ARC:", f"{found['arc']['status']}, sealed by {found['arc']['sealed_by']}. {found['arc']['detail']}"))
     rows += [("Disagrees:", disagreement) for disagreement in found["disagreements"]]
     rows += [("Note:", note) for note in found["notes"]]
-    rows.append(("Explorer:", f"?{found['explorer_query']}"))
+    if found["explorer_query"]:
+        rows.append(("Explorer:", f"?{found['explorer_query']}"))
     _print_fields(rows)
 
 

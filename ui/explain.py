@@ -79,7 +79,8 @@ def show_diagnosis_table(highlight_row: int | None = None) -> None:
     st.dataframe(styled, width="stretch")
 
 
-def cause_and_fix(evaluation: DmarcEvaluation) -> None:
+def cause_and_fix(evaluation: DmarcEvaluation, fix: str | None = None) -> None:
+    """The root cause and its fix; ``fix`` when the page knows a more exact one than the diagnosis."""
     diagnosis = evaluation.diagnosis
     finding = diagnosis.finding
     if finding.root_cause:
@@ -89,7 +90,7 @@ def cause_and_fix(evaluation: DmarcEvaluation) -> None:
     else:
         st.markdown(f"#### {finding.title}")
     st.markdown(inert(diagnosis.explanation))
-    st.info(f"**Fix:** {inert_with_code(evaluation.fix)}", icon=":material/build:")
+    st.info(f"**Fix:** {inert_with_code(fix or evaluation.fix)}", icon=":material/build:")
 
 
 def scenario_link(scenario: Scenario, label: str) -> None:

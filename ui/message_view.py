@@ -13,25 +13,24 @@ from dmarc_core.message.check import MessageCheck
 from dmarc_core.message.model import ReceiverResults
 from ui.text import inert
 
-_FROM_PROBLEMS = {
-    "none": "The message has no From: field, so DMARC has no domain to protect (RFC 9989 4.4.1).",
-    "several": "From: holds several addresses (or the message has several From: fields); receivers may reject it or "
-    "apply the strictest policy of their domains (RFC 9989 6.6.1).",
-    "group": "From: is a group with no single author address; DMARC cannot be applied to it.",
-    "no_domain": "The From: address has no domain.",
-    "unreadable": "The From: field cannot be read as an address.",
-}
-
 
 def verdict(result: MessageCheck) -> None:
     problem = result.message.from_header.problem
     if problem:
-        st.error(f"### No DMARC verdict\n{_FROM_PROBLEMS.get(problem, problem)}", icon=":material/cancel:")
+        cut = " ".join(note for note in result.message.notes if "cut" in note)
+        st.error(f"### No DMARC verdict\n{knowledge().from_problems[problem]} {inert(cut)}", icon=":material/cancel:")
+    elif not result.dmarc_applies:
+        st.warning(
+            f"### DMARC does not apply\nNo DMARC record applies to {inert(result.message.from_header.domain)} "
+            f"({inert(result.policy.source)}), so receivers record dmarc=none and apply no policy (RFC 9989 5.3.2). "
+            "Publish one, p=none to start, to get reports; what follows is what DMARC would say under it.",
+            icon=":material/block:",
+        )
     elif result.evaluation is None:
-        unknown = ", ".join(result.unknown)
+        unknown = ", ".join(result.unknown) or "the alignment modes (the DMARC record)"
         st.warning(
             f"### Not known yet\nThe results of {inert(unknown)} are not known, and the other identifiers do not make "
-            "DMARC pass. Turn on the DNS lookups to verify them.",
+            "DMARC pass. Turn on the DNS lookups to verify them, or paste the whole message with its body.",
             icon=":material/help:",
         )
     else:
@@ -50,7 +49,7 @@ def signatures(result: MessageCheck) -> None:
     if not result.signatures:
         st.markdown(
             "The message carries **no DKIM signature**, so DMARC rests on SPF alone, which forwarding breaks "
-            "(the article's root cause 1 when an ESP sends for you without signing)."
+            "(the article's root cause 2): have every server and service that sends as you sign with your domain."
         )
         return
     aligned = {item.domain: item.alignment.aligned for item in result.evaluation.dkim} if result.evaluation else {}
@@ -122,23 +121,34 @@ def arc(result: MessageCheck) -> None:
 
 def receivers(result: MessageCheck) -> None:
     report = result.message.feedback_report
-    fields = (*(report.authentication_results if report else ()), *result.message.authentication_results)
+    from_report = report.authentication_results if report else ()
+    fields = (*from_report, *result.message.authentication_results)
     if not fields:
         st.markdown("The message holds no Authentication-Results field: no receiver's results to compare with.")
         return
     st.caption(
-        "Topmost first. Only the final receiver's results (added at its border, or by the failure report's author) "
-        "are compared with the verdict above: fields further down were written before the last hop, by an "
+        "Topmost first. Only the final receiver's results (the field above its own Received: line, else the failure "
+        "report's) are compared with the verdict above: fields further down were written before the last hop, by an "
         "intermediary or by the sender, who can write anything."
     )
-    _results_table(fields, result.receiver, whose=True)
+    _results_table(fields, result.receiver, from_report=from_report)
 
 
-def _results_table(fields: tuple[ReceiverResults, ...], receiver: ReceiverResults | None = None, *, whose: bool = False) -> None:
+def _results_table(
+    fields: tuple[ReceiverResults, ...],
+    receiver: ReceiverResults | None = None,
+    *,
+    from_report: tuple[ReceiverResults, ...] | None = None,
+) -> None:
+    def whose(results: ReceiverResults) -> str:
+        if results is receiver:
+            return "the final receiver"
+        return "the failure report" if any(results is other for other in from_report or ()) else "written before the last hop"
+
     rows = [
         {
             "Receiver": results.authserv_id,
-            **({"Whose": "the final receiver" if results is receiver else "written before the last hop"} if whose else {}),
+            **({"Whose": whose(results)} if from_report is not None else {}),
             "DKIM": ", ".join(f"{verdict.result} ({verdict.domain or '?'})" for verdict in results.dkim),
             "SPF": f"{results.spf} ({results.spf_domain})" if results.spf else "",
             "DMARC": f"{results.dmarc} ({results.dmarc_from})" if results.dmarc else "",

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..lookups.discovery import discover_dmarc
+from ..lookups.resolver import FAILED
 from ..lookups.spf import SpfEvaluation, evaluate_spf
 from ..rules.evaluation import DmarcEvaluation, evaluate_dmarc
+from ..rules.knowledge import knowledge
 from ..rules.scenario import Scenario
 from .model import Message, ReceiverResults
 from .reading import read_message
@@ -38,6 +40,9 @@ class PolicyUsed:
     aspf: str = "r"
     p: str = ""
     source: str = "assumed relaxed: the DMARC record was not looked up"
+    #: False when DNS says no DMARC record applies: DMARC does not apply (RFC 9989 5.3.2).
+    #: None when it is not known (not looked up, or DNS did not answer).
+    applies: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,25 @@ class MessageCheck:
         return self.message.receiver_results
 
     @property
+    def dmarc_applies(self) -> bool:
+        """False when no DMARC record applies to the From: domain (RFC 9989 5.3.2)."""
+        return self.policy.applies is not False
+
+    @property
     def dmarc_pass(self) -> bool | None:
-        return self.evaluation.dmarc_pass if self.evaluation else None
+        return self.evaluation.dmarc_pass if self.evaluation and self.dmarc_applies else None
+
+    @property
+    def fix(self) -> str:
+        """The fix for the cause, said for the signature it is about when the key is the trouble."""
+        if self.evaluation is None:
+            return ""
+        if self.evaluation.diagnosis.cause == "selector_missing":
+            for check in self.signatures:
+                advice = knowledge().key_advice.get(check.status)
+                if advice and check.signature.domain in self.evaluation.diagnosis.signers:
+                    return advice.format(domain=check.signature.domain, selector=check.signature.selector)
+        return self.evaluation.fix
 
     @property
     def unknown(self) -> tuple[str, ...]:
@@ -91,7 +113,8 @@ class MessageCheck:
             "cause": diagnosis.cause if diagnosis else None,
             "table_row": diagnosis.table_row if diagnosis else None,
             "explanation": diagnosis.explanation if diagnosis else None,
-            "fix": evaluation.fix if evaluation else None,
+            "fix": self.fix or None,
+            "dmarc_applies": self.dmarc_applies,
             "unknown": list(self.unknown),
             "policy": {"adkim": self.policy.adkim, "aspf": self.policy.aspf, "p": self.policy.p, "source": self.policy.source},
             "signatures": [
@@ -157,19 +180,28 @@ def check_message(
     spf = _spf(message, lookup, resolver)
     arc = check_arc(message, lookup=lookup, resolver=resolver)
     policy = _policy(message, lookup, resolver)
-    evaluation = _evaluate(message, signatures, spf, policy)
+    evaluation = _evaluate(message, signatures, spf, policy, lookup)
     check = MessageCheck(message, signatures, spf, arc, policy, evaluation, lookup)
     return MessageCheck(message, signatures, spf, arc, policy, evaluation, lookup, _disagreements(check))
 
 
 def _spf(message: Message, lookup: bool, resolver: dns.asyncresolver.Resolver | None) -> SpfCheck:
-    domain = message.mail_from_domain or message.helo.lower().rstrip(".")
+    """SPF for the identity DMARC uses: the MAIL FROM, or postmaster@HELO for the null reverse-path
+    (RFC 7208 2.4); when the headers do not say what the MAIL FROM was, only the receiver can."""
+    if message.mail_from is None:
+        domain = ""
+    else:
+        domain = message.mail_from_domain or message.helo.lower().rstrip(".")
     receiver = message.receiver_results
     if lookup and domain and message.connecting_ip:
-        evaluated: SpfEvaluation = evaluate_spf(message.connecting_ip, message.mail_from, message.helo, resolver)
+        evaluated: SpfEvaluation = evaluate_spf(message.connecting_ip, message.mail_from or "", message.helo, resolver)
+        if evaluated.result == "temperror":  # our DNS did not answer: no verdict on the sender
+            return SpfCheck(evaluated.domain, None, "DNS did not answer here", evaluated.explanation)
         return SpfCheck(evaluated.domain, evaluated.result, "evaluated here", evaluated.explanation)
     if receiver is not None and receiver.spf:
         return SpfCheck(receiver.spf_domain or domain, receiver.spf, f"as {receiver.authserv_id or 'the receiver'} recorded")
+    if message.mail_from is None:
+        return SpfCheck("", None, "the headers do not say what the MAIL FROM was (no Return-Path:)")
     if not domain:
         return SpfCheck("", None, "no MAIL FROM or HELO in the headers")
     why = "no connecting IP in the headers" if not message.connecting_ip else "not looked up"
@@ -178,25 +210,34 @@ def _spf(message: Message, lookup: bool, resolver: dns.asyncresolver.Resolver | 
 
 def _policy(message: Message, lookup: bool, resolver: dns.asyncresolver.Resolver | None) -> PolicyUsed:
     domain = message.from_header.domain
+    receiver = message.receiver_results
     if not (lookup and domain):
+        if receiver is not None and receiver.dmarc == "none":  # the receiver found no policy to apply
+            return PolicyUsed(source=f"{receiver.authserv_id or 'the receiver'} recorded dmarc=none: no policy", applies=False)
         return PolicyUsed()
     applied = discover_dmarc(domain, resolver).applied
+    if applied.status in FAILED:
+        return PolicyUsed(source=f"not known: DNS did not answer for the DMARC record of {domain}")
     record = applied.policy.record if applied.policy else None
     if record is None:
-        return PolicyUsed(source=f"relaxed: no DMARC record applies to {domain} ({applied.status})")
-    return PolicyUsed(record.adkim, record.aspf, record.p, f"the DMARC record at {applied.policy.name}")
+        return PolicyUsed(source=f"no DMARC record applies to {domain}", applies=False)
+    return PolicyUsed(record.adkim, record.aspf, record.p, f"the DMARC record at {applied.policy.name}", applies=True)
 
 
 def _evaluate(
-    message: Message, signatures: tuple[SignatureCheck, ...], spf: SpfCheck, policy: PolicyUsed
+    message: Message, signatures: tuple[SignatureCheck, ...], spf: SpfCheck, policy: PolicyUsed, lookup: bool
 ) -> DmarcEvaluation | None:
     if not message.from_header.domain:
         return None
     known = tuple((check.signature.domain, check.result) for check in signatures if check.result)
     spf_result = (spf.domain, spf.result) if spf.domain and spf.result else None
-    evaluation = evaluate_dmarc(message.from_header.domain, known, spf_result, policy.adkim, policy.aspf)
+    try:
+        evaluation = evaluate_dmarc(message.from_header.domain, known, spf_result, policy.adkim, policy.aspf)
+    except ValueError:  # a From: domain that is not a domain name: DMARC has nothing to judge
+        return None
     complete = len(known) == len(signatures) and (spf_result is not None or not spf.domain)
-    return evaluation if evaluation.dmarc_pass or complete else None
+    modes_known = not lookup or policy.applies is not None  # looked up, yet DNS did not say
+    return evaluation if modes_known and (evaluation.dmarc_pass or complete) else None
 
 
 def _disagreements(check: MessageCheck) -> tuple[str, ...]:

@@ -119,8 +119,9 @@ class Message:
     has_body: bool
     from_header: FromHeader
     signatures: tuple[DkimSignature, ...] = ()
-    #: The envelope sender (RFC 5321 MAIL FROM) as the final receiver recorded it in Return-Path:.
-    mail_from: str = ""
+    #: The envelope sender (RFC 5321 MAIL FROM) as the final receiver recorded it in Return-Path:;
+    #: "" for the null reverse-path (<>, bounces), None when the headers do not say.
+    mail_from: str | None = None
     #: The SMTP client's IP address and HELO name, from the receiver's Received: field.
     connecting_ip: str = ""
     helo: str = ""
@@ -137,4 +138,4 @@ class Message:
 
     @property
     def mail_from_domain(self) -> str:
-        return self.mail_from.rpartition("@")[2].strip().lower().rstrip(".")
+        return (self.mail_from or "").rpartition("@")[2].strip().lower().rstrip(".")

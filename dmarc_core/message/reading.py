@@ -462,17 +462,17 @@ def _arrival(original: _Entity, report: FeedbackReport | None) -> float | None:
 def _receiver_results_of(
     original: _Entity, parsed: tuple[ReceiverResults, ...], report: FeedbackReport | None
 ) -> ReceiverResults | None:
-    """The final receiver's Authentication-Results: a failure report's own, else the topmost field
-    above the first Received: that names the SMTP client (the receiver's border hop). Fields below
-    it were added before that hop, by an intermediary or by the sender, who can write anything
-    (RFC 8601 5): they are shown, never taken as the receiver's."""
-    if report is not None and report.authentication_results:
-        return report.authentication_results[0]
+    """The final receiver's Authentication-Results: the topmost field above the first Received:
+    that names the SMTP client (the receiver's border hop), else, for a failure report, the
+    report's own. Fields below the border were added before that hop, by an intermediary or by
+    the sender, who can write anything (RFC 8601 5): they are shown, never taken as the receiver's."""
     for field in original.fields:
         if field.name == "received" and _received_connection(field.value):
-            return None
-        if field.name == "authentication-results":
-            return parsed[0] if parsed else None  # the fields were parsed top to bottom
+            break
+        if field.name == "authentication-results" and parsed:
+            return parsed[0]  # the fields were parsed top to bottom
+    if report is not None and report.authentication_results:
+        return report.authentication_results[0]
     return None
 
 
@@ -711,7 +711,7 @@ def _tags(field: _Field) -> dict[str, str]:
 # --- The envelope: MAIL FROM, the connecting IP and HELO ---------------------------------------
 
 
-def _mail_from(original: _Entity, parsed_results, report: FeedbackReport | None, notes: list[str]) -> str:
+def _mail_from(original: _Entity, parsed_results, report: FeedbackReport | None, notes: list[str]) -> str | None:
     """RFC 5321 MAIL FROM: what a failure report says the reporter received (Original-Mail-From),
     else what the final receiver recorded in Return-Path: (RFC 5321 4.4), else what the receivers'
     SPF checks name."""
@@ -738,7 +738,7 @@ def _mail_from(original: _Entity, parsed_results, report: FeedbackReport | None,
     if envelope_from:
         notes.append("There is no Return-Path: field; the MAIL FROM comes from the Received-SPF field.")
         return _unbracketed(envelope_from)
-    return ""
+    return None
 
 
 def _connection(original: _Entity, parsed_results, report: FeedbackReport | None, notes: list[str]) -> tuple[str, str]:

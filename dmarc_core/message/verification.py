@@ -21,6 +21,7 @@ from dkim.util import InvalidTagValueList, parse_tag_value
 
 from ..lookups.dkim_keys import DkimKeyLookup, dkim_key_async
 from ..lookups.resolver import FAILED, Lookups, run_lookups
+from ..rules.domains import normalize_domain
 from .model import ArcSet, DkimSignature, DkimVerdict, Message
 
 if TYPE_CHECKING:  # the resolver is the lookups' to use; here it is only passed on
@@ -35,6 +36,7 @@ SignatureStatus = Literal[
     "key_unusable",
     "expired",
     "malformed",
+    "headers_verified",
     "not_checked",
 ]
 #: The RFC 8601 result a receiver records for each status we can establish (RFC 6376 6.1: a key
@@ -70,13 +72,11 @@ class SignatureCheck:
         """The result DMARC counts: ours where we established one, else the receiver's, else None."""
         if self.status in _RESULTS:
             return _RESULTS[self.status]
-        if self.key is not None and self.key.status in FAILED:
-            return "temperror"
         return self.receiver.result if self.receiver else None
 
     @property
     def result_source(self) -> Literal["verified here", "as the receiver recorded"] | None:
-        if self.status in _RESULTS or (self.key is not None and self.key.status in FAILED):
+        if self.status in _RESULTS:
             return "verified here"
         return "as the receiver recorded" if self.receiver else None
 
@@ -121,7 +121,11 @@ def _check(
         return SignatureCheck(signature, status, detail, key, body_intact, verdict)
 
     if signature.problem:
-        return checked("malformed", f"Verifiers reject this signature before any lookup: {signature.problem}.")
+        return checked("malformed", _sentence(signature.problem))
+    try:
+        normalize_domain(signature.domain)
+    except ValueError as problem:
+        return checked("malformed", f"d= is not a domain name: {_sentence(str(problem))}")
     arrival = message.arrived_at if now is None else None
     at = now if now is not None else arrival or time.time()
     if signature.expires_at is not None and signature.expires_at < at:
@@ -141,7 +145,8 @@ def _check(
     if key.missing:
         return checked(
             "key_missing",
-            f"{key.name} has no key in DNS ({key.status}): the selector was removed or never published.",
+            f"{key.name} has no key in DNS ({key.status}): the selector was removed or never published"
+            f"{' (looked up today: it may have been removed since the message was sent)' if _old(message, now) else ''}.",
             body_intact,
         )
     if key.status == "revoked":
@@ -168,15 +173,21 @@ def _check(
                 "The signed headers verify here, so what the receiver found failing is the body: it "
                 "changed after signing. Paste the whole message to see the body hash itself.",
             )
+        if verdict is not None and verdict.result == "pass":
+            return checked("pass", "The signed headers verify here, and the receiver found the body as signed.")
         return checked(
-            "pass", "The signed headers verify with the published key; the body was not given, so its hash was not checked."
+            "headers_verified",
+            "The signed headers verify with the published key, but the body was not given: whether it changed "
+            "after signing (root cause 2) is not known. Paste the whole message to check the body hash.",
         )
-    return checked(
-        "signature_mismatch",
-        "The signature does not verify: a signed header was changed after signing (often Subject: or From: "
-        "rewritten by a list), or the key in DNS is not the one that signed.",
-        body_intact,
-    )
+    if message.from_header.problem == "several":
+        why = "the message has a second From: (or several addresses), which the signature does not cover (RFC 6376 5.4)"
+    else:
+        why = (
+            "a signed header was changed after signing (often Subject: or From: rewritten by a list), or the key "
+            "in DNS is not the one that signed"
+        )
+    return checked("signature_mismatch", f"The signature does not verify: {why}.", body_intact)
 
 
 def _body_hash_matches(verifier: dkim.DKIM, signature: DkimSignature) -> bool | None:
@@ -288,6 +299,16 @@ def _txt_lookup(resolver: dns.asyncresolver.Resolver | None) -> Callable[..., by
         return asked[text]
 
     return txt
+
+
+def _old(message: Message, now: float | None) -> bool:
+    """Whether the message arrived more than a week before its keys were looked up."""
+    return message.arrived_at is not None and (now if now is not None else time.time()) - message.arrived_at > 7 * 86400
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 def _when(timestamp: int) -> str:

@@ -214,6 +214,9 @@ class Knowledge:
     #: What each SPF result means (RFC 7208 8), and the Message Check's words for signature statuses.
     spf_results: dict[str, str]
     signature_statuses: dict[str, str]
+    #: The Message Check's fix for a key that is missing, revoked or unusable, and why a From: cannot be judged.
+    key_advice: dict[str, str]
+    from_problems: dict[str, str]
     domain_findings: dict[str, DomainFinding]
     #: The receiver's verdict in reports: the notes on its disagreements and reasons, the reasons in words.
     disagreement_note: str
@@ -314,6 +317,8 @@ def knowledge() -> Knowledge:
         lookup_statuses=data["lookup_statuses"],
         spf_results=data["spf_results"],
         signature_statuses=data["signature_statuses"],
+        key_advice=data["key_advice"],
+        from_problems=data["from_problems"],
         domain_findings={
             key: DomainFinding(key=key, **{"root_cause": None, **entry}) for key, entry in data["domain_findings"].items()
         },

@@ -160,6 +160,16 @@ def test_headers_alone_verify_and_a_receivers_fail_then_means_the_body_changed(m
     assert result.signatures[0].status == "body_changed" and result.evaluation.diagnosis.table_row == 2
 
 
+def test_headers_alone_that_verify_do_not_prove_the_body(mail_dns, checked):
+    # RFC 6376 6.1.3: a signature passes only when the body hash matches too; without the body the
+    # DKIM result is not known, so a body changed in transit cannot be a pass here.
+    forwarded = sign(ORIGINAL, "example.com", "s1", mail_dns.keys["example"]) + b"-- \r\nforwarded\r\n"
+    headers = delivered(forwarded, "203.0.113.99", "alice@example.com").split(b"\r\n\r\n")[0]
+    result = checked(headers)
+    assert result.signatures[0].status == "headers_verified" and result.signatures[0].result is None
+    assert result.dmarc_pass is None and result.unknown == ("DKIM d=example.com s=s1",)
+
+
 def test_the_receiver_saw_a_pass_that_fails_here_is_said(mail_dns, checked):
     results = "dkim=pass header.d=example.com header.s=s1; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com"
     stored = delivered(sign(ORIGINAL, "example.com", "s1", mail_dns.keys["example"]), "192.0.2.10", "alice@example.com", results)
@@ -181,8 +191,11 @@ def test_a_dns_server_that_never_answers_leaves_results_unknown(mail_dns, silent
 
     message = delivered(sign(ORIGINAL, "example.com", "s1", mail_dns.keys["example"]), "192.0.2.10", "alice@example.com")
     result = check_message(message, lookup=True, resolver=make_resolver(silent_dns.address))
-    assert result.signatures[0].status == "not_checked" and result.signatures[0].result == "temperror"
-    assert result.spf.result == "temperror"
+    # Our own lookups failing is no verdict on the message: unknown, not the receiver's temperror.
+    assert result.signatures[0].status == "not_checked" and result.signatures[0].result is None
+    assert result.spf.result is None and result.spf.source == "DNS did not answer here"
+    assert result.dmarc_pass is None and result.evaluation is None
+    assert result.policy.source.startswith("not known: DNS did not answer")
 
 
 def test_text_that_is_not_a_message_is_refused():
@@ -254,3 +267,38 @@ def test_every_signature_status_has_words_in_the_knowledge():
     from dmarc_core.message.verification import SignatureStatus
 
     assert set(knowledge().signature_statuses) == set(get_args(SignatureStatus))
+
+
+def test_no_dmarc_record_means_dmarc_does_not_apply(mail_dns, checked):
+    # RFC 9989 5.3.2: with no policy record found, the DMARC mechanism does not apply.
+    original = ORIGINAL.replace(b"alice@example.com", b"alice@sendgrid.net")
+    result = checked(delivered(sign(original, "sendgrid.net", "s1", mail_dns.keys["esp"]), "198.51.100.7", "b@sendgrid.net"))
+    assert result.policy.applies is False and not result.dmarc_applies
+    assert result.dmarc_pass is None and result.to_json()["dmarc_applies"] is False
+
+
+@pytest.mark.parametrize(("selector", "key", "advice"), [("small", "small", "at least 2048 bits"), ("old", "example", "revoked")])
+def test_the_fix_names_the_key_that_is_the_trouble(mail_dns, checked, selector, key, advice):
+    message = delivered(sign(ORIGINAL, "example.com", selector, mail_dns.keys[key]), "203.0.113.99", "alice@example.com")
+    result = checked(message)
+    assert result.evaluation.diagnosis.cause == "selector_missing"
+    assert advice in result.fix and f"{selector}._domainkey.example.com" in result.fix
+
+
+def test_a_signature_whose_d_is_no_domain_is_malformed_and_the_rest_goes_on(silent_dns):
+    field = b"DKIM-Signature: v=1; a=rsa-sha256; d=**bold**.example; s=s1; h=from; bh=AAAA; b=AAAA\r\n"
+    result = check_message(field + ORIGINAL.split(b"\r\n\r\n")[0])
+    assert result.signatures[0].status == "malformed" and "d= is not a domain name" in result.signatures[0].detail
+
+
+def test_the_receivers_field_above_its_own_received_line_is_the_receivers(samples):
+    # forensic/004.eml: box.mydomain.name's Authentication-Results stand above every Received: line.
+    result = check_message((samples / "forensic" / "004.eml").read_bytes())
+    assert result.receiver is not None and result.receiver.authserv_id == "box.mydomain.name"
+    assert [check.result for check in result.signatures] == ["fail"]
+
+
+def test_an_unknown_mail_from_is_not_taken_for_a_null_one(samples):
+    # forensic/001.eml has no Return-Path: the MAIL FROM is not known, and SPF is not the HELO's.
+    result = check_message((samples / "forensic" / "001.eml").read_bytes())
+    assert result.message.mail_from is None and result.spf.domain == ""
