@@ -438,7 +438,10 @@ def _email_parts(stream: BinaryIO, name: str, budget: Budget, depth: int) -> Ite
             yield from _child(lambda payload=payload: io.BytesIO(payload), part_name, budget, depth)
     if found_any:
         return
-    if any("tlsrpt" in kind for kind in kinds):
+    exim = _exim_failure_report(name, data, parts) if report_type == "" and kinds[0] == "multipart/report" else None
+    if exim is not None:
+        yield exim
+    elif any("tlsrpt" in kind for kind in kinds):
         yield Refusal(name, f"{name} is an SMTP TLS report (RFC 8460), not a DMARC aggregate report.")
     else:
         parts = ", ".join(dict.fromkeys(kinds))
@@ -467,6 +470,32 @@ def _feedback_report(name: str, data: bytes, parts: list) -> FailureReport | Ref
         # Received-Date: the name in RFC 6591's own example and in early ARF reporters.
         arrival_date=_field(fields, "Arrival-Date") or _field(fields, "Received-Date"),
     )
+
+
+#: Exim's DMARC failure report has no ARF part: its text says what failed, then copies the headers.
+_EXIM_MARKER = b"This is a copy of the headers that were received before the error was detected"
+_EXIM_FIELD = re.compile(rb"^\s*(Sender Domain|Sender IP Address|Received date):[ \t]*(.+?)\s*$", re.MULTILINE)
+
+
+def _exim_failure_report(name: str, data: bytes, parts: list) -> FailureReport | None:
+    """Exim's failure report (multipart/report with one text/plain part), or None."""
+    for part in parts:
+        if part.get_content_type() != "text/plain":
+            continue
+        text = part.get_payload(decode=True) or b""
+        if _EXIM_MARKER in text:
+            fields = {
+                label.decode(): value.decode("utf-8", "replace")[:_FIELD_CHARS] for label, value in _EXIM_FIELD.findall(text)
+            }
+            return FailureReport(
+                name,
+                data,
+                "auth-failure",
+                reported_domain=fields.get("Sender Domain", ""),
+                source_ip=fields.get("Sender IP Address", ""),
+                arrival_date=fields.get("Received date", ""),
+            )
+    return None
 
 
 def _feedback_fields(parts: list) -> email.message.Message:

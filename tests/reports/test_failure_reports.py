@@ -36,12 +36,12 @@ FAILURE_REPORTS = {
     "arf-20.eml": ("example.net", "203.0.113.2", ""),
     "dmarc_ruf_report_linkedin.eml": ("example.com", "10.10.10.10", "Tue, 30 Apr 2019 02:09:00 +0000"),
     "dmarc_ruf_report_linkedin.crlf.eml": ("example.com", "10.10.10.10", "Tue, 30 Apr 2019 02:09:00 +0000"),
+    # Exim's report has no ARF part: its text names the domain and IP, then copies the headers received.
+    "exim_plain_text_only_no_arf_part.eml": ("example.com", "203.0.113.68", "Mon, 07 Apr 2025 23:16:09 +0200"),
 }
 REFUSED = {
     "001.eml": "is an ARF feedback report (Feedback-Type: abuse), not a DMARC aggregate report",
     "002.eml": "is an ARF feedback report (Feedback-Type: abuse), not a DMARC aggregate report",
-    # Exim's plain-text report has no message/feedback-report part: nothing says it is ARF.
-    "exim_plain_text_only_no_arf_part.eml": "is an e-mail with no DMARC report attached (its parts: multipart/report, text/plain)",
 }
 
 
