@@ -12,6 +12,8 @@ test:
 # Full benchmark (about 15 minutes, most of it parsedmarc at 1M records); rewrites BENCHMARKS.md.
 bench:
 	$(UV) run --extra compare python bench/run.py
+	$(UV) run python bench/ingest.py  # the history's ingest: files/s, store size per million records
+	$(UV) run python bench/history_store.py bench/out/history-10m.duckdb --records 10000000  # the History page's queries
 
 # A quick look without parsedmarc's slow sizes; does not touch BENCHMARKS.md.
 bench-quick:

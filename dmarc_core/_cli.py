@@ -2,7 +2,7 @@
 
 Exit status: 0 aligned / DMARC pass / every file read / a usable DMARC record applies;
 1 not aligned / DMARC fail or not known / some file refused / no usable DMARC record (or DNS did
-not answer); 2 bad input or nothing readable.
+not answer); 2 bad input or nothing readable; 4 a ``history --fail-on`` check fired.
 """
 
 from __future__ import annotations
@@ -113,10 +113,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _triage(args: argparse.Namespace) -> int:
     import shlex
 
-    import pandas as pd
-
     from .analysis import summary
-    from .analysis.triage import exported, triage
+    from .analysis.triage import triage
     from .reports.model import distinct_reports
     from .reports.reading import read_files
 
@@ -143,47 +141,54 @@ def _triage(args: argparse.Namespace) -> int:
     elif args.format in ("html", "link"):
         _share(frame, args)
     elif args.format == "json":
-        print(
-            json.dumps(
-                {
-                    "files": [
-                        {
-                            "file": o.name,
-                            "status": o.status,
-                            "records": o.record_count,
-                            "messages": o.messages,
-                            "details": o.details,
-                        }
-                        for o in outcomes
-                    ],
-                    "headline": {
-                        key: value.isoformat() if isinstance(value, pd.Timestamp) else value
-                        for key, value in asdict(summary.headline(frame)).items()
-                    },
-                    "readiness": [asdict(assessment) for assessment in summary.rollout_readiness(frame)],
-                    "sources": json.loads(summary.by_source(frame).to_json(orient="records")),
-                    "records": json.loads(exported(frame).to_json(orient="records", date_format="iso")),
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        files = [
+            {"file": o.name, "status": o.status, "records": o.record_count, "messages": o.messages, "details": o.details}
+            for o in outcomes
+        ]
+        print(json.dumps({"files": files, **_summary_json(frame)}, indent=2, default=str))
     else:
-        figures = summary.headline(frame)
-        print(
-            f"{figures.messages:,} messages in {figures.record_count:,} records of {figures.reports} reports; "
-            f"DMARC pass rate {figures.pass_rate:.1%}"
-        )
-        for assessment in summary.rollout_readiness(frame):
-            print(f"{assessment.domain}: p={assessment.policy}, step {assessment.step} of the rollout plan. {assessment.advice}")
-            if assessment.next_record:
-                print(f"  next record: {assessment.next_record}")
-        table = summary.by_source(frame).drop(columns=["explorer_link"])
-        table["pass_rate"] = table["pass_rate"].map("{:.0%}".format)
-        table["table_row"] = table["table_row"].astype("string").fillna("")  # no row is a blank, not <NA>
-        with pd.option_context("display.max_colwidth", 70, "display.width", 250):
-            print(table.to_string(index=False))
+        _print_summary(frame)
     return 1 if any(outcome.status == "refused" for outcome in outcomes) else 0
+
+
+def _summary_json(frame) -> dict:
+    """The triage's summary as ``triage`` and ``history`` print it with ``--format json``."""
+    import pandas as pd
+
+    from .analysis import summary
+    from .analysis.triage import exported
+
+    return {
+        "headline": {
+            key: value.isoformat() if isinstance(value, pd.Timestamp) else value
+            for key, value in asdict(summary.headline(frame)).items()
+        },
+        "readiness": [asdict(assessment) for assessment in summary.rollout_readiness(frame)] if len(frame) else [],
+        "sources": json.loads(summary.by_source(frame).to_json(orient="records")),
+        "records": json.loads(exported(frame).to_json(orient="records", date_format="iso")),
+    }
+
+
+def _print_summary(frame) -> None:
+    """The triage's summary for a person: the headline, each domain's rollout step, a row per sender."""
+    import pandas as pd
+
+    from .analysis import summary
+
+    figures = summary.headline(frame)
+    print(
+        f"{figures.messages:,} messages in {figures.record_count:,} records of {figures.reports} reports; "
+        f"DMARC pass rate {figures.pass_rate:.1%}"
+    )
+    for assessment in summary.rollout_readiness(frame):
+        print(f"{assessment.domain}: p={assessment.policy}, step {assessment.step} of the rollout plan. {assessment.advice}")
+        if assessment.next_record:
+            print(f"  next record: {assessment.next_record}")
+    table = summary.by_source(frame).drop(columns=["explorer_link"])
+    table["pass_rate"] = table["pass_rate"].map("{:.0%}".format)
+    table["table_row"] = table["table_row"].astype("string").fillna("")  # no row is a blank, not <NA>
+    with pd.option_context("display.max_colwidth", 70, "display.width", 250):
+        print(table.to_string(index=False))
 
 
 def _share(frame, args: argparse.Namespace) -> None:
@@ -300,6 +305,155 @@ def _print_message(found: dict) -> None:
     _print_fields(rows)
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    import getpass
+    import signal
+    import threading
+
+    from .history.mailbox import Mailbox, fetch
+    from .history.store import open_store, store_path
+
+    # A secret never comes on the command line, where ps and the shell's history would show it.
+    password = token = ""
+    if args.oauth2_token_env or args.password_env:
+        variable = args.oauth2_token_env or args.password_env
+        value = os.environ.get(variable, "")
+        if not value:
+            what = "token" if args.oauth2_token_env else "password"
+            raise ValueError(f"${variable} is empty or not set: it should hold the {what}.")
+        password, token = ("", value) if args.oauth2_token_env else (value, "")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"IMAP password for {args.user}: ")
+    else:
+        raise ValueError("No password: name the environment variable holding it (--password-env VAR, or --oauth2-token-env VAR).")
+    mailbox = Mailbox(
+        args.host, args.user, password=password, oauth2_token=token, port=args.port, folder=args.folder,
+        archive=args.archive or "", security="starttls" if args.starttls else "plain" if args.plain else "tls",
+        ca_file=args.tls_ca,
+    )  # fmt: skip
+    stop = threading.Event()
+    if args.watch:  # Ctrl-C or a service manager's SIGTERM ends the wait, and the summary is still printed
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+
+    def said(done: int, total: int, outcome) -> None:
+        print(f"[{done}/{total}] {outcome.line}", file=sys.stderr)
+
+    if args.watch:  # the file is held only while a batch is added, so the History page reads it meanwhile
+        summary = fetch(store_path(args.store), mailbox, said, watch=True, stop=stop)
+    else:
+        with open_store(args.store) as store:
+            summary = fetch(store, mailbox, said, stop=stop)
+    print(summary.line)
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from .history.ingest import BATCH_FILES, IngestOutcome, ingest_files, read_path
+    from .history.store import open_store
+
+    total, outcomes = len(args.files), []
+    counting = sys.stderr.isatty()
+
+    def said(outcome: IngestOutcome) -> None:
+        outcomes.append(outcome)
+        count = f"[{len(outcomes)}/{total}] " if counting else ""
+        print(f"{count}{outcome.line}", file=sys.stderr, flush=True)
+
+    with open_store(args.store) as store:
+        if args.scheduler:
+            from .history.scale import ingest_on_cluster
+
+            ingest_on_cluster(store, args.files, args.scheduler, args.parts or f"{store.path}.parts", said)
+        else:
+            for start in range(0, total, BATCH_FILES):  # a batch at a time: thousands of files never all in memory
+                found = [read_path(path) for path in args.files[start : start + BATCH_FILES]]
+                for unreadable in (file for file in found if isinstance(file, IngestOutcome)):
+                    said(unreadable)
+                readable = [file for file in found if not isinstance(file, IngestOutcome)]
+                ingest_files(store, readable, lambda _done, _total, outcome: said(outcome))
+    held = [outcome for outcome in outcomes if outcome.status in ("added", "already_held")]
+    refused = sum(outcome.status == "refused" for outcome in outcomes)
+    failure_reports = sum(outcome.status == "failure_report" for outcome in outcomes)
+    print(
+        f"{total:,} files: {sum(o.added for o in held):,} reports added ({sum(o.records for o in held):,} records, "
+        f"{sum(o.messages for o in held):,} messages), {sum(o.already_held for o in held):,} already held, "
+        f"{refused:,} files refused"
+        + (f", {failure_reports:,} failure reports (for the message check)" if failure_reports else "")
+    )
+    if not held:
+        raise ValueError("none of the files holds a readable DMARC aggregate report")
+    return 1 if refused else 0
+
+
+#: ``history --fail-on``: a check fired (distinct from 1, a file refused, and 2, an error).
+CHECK_FIRED = 4
+#: What a fired check lists on stderr at most, one line each.
+_ALERT_LINES = 10
+
+
+def _history(args: argparse.Namespace) -> int:
+    from .analysis import summary
+    from .analysis.triage import triage
+    from .history.alerts import alerts
+    from .history.store import open_store
+
+    with open_store(args.store, read_only=True) as store:
+        reports = store.reports(args.since)
+        fired = alerts(store, args.fail_on, args.since)
+    period = f" since {args.since:%Y-%m-%d %H:%M} UTC" if args.since else ""
+    frame = triage(reports)
+    if args.format == "csv":
+        sys.stdout.write(summary.csv_bytes(frame).decode("utf-8"))
+    elif args.format == "json":
+        since = args.since.isoformat() if args.since else None
+        print(json.dumps({"since": since, **_summary_json(frame)}, indent=2, default=str))
+    elif reports:
+        _print_summary(frame)
+    else:
+        print(f"No reports in the history{period}.")
+    for alert in fired:  # short, for a cron mail: the first few of what each check found
+        print(f"{alert.check}: {alert.summary}", file=sys.stderr)
+        for found in alert.found[:_ALERT_LINES]:
+            print(f"  {found}", file=sys.stderr)
+        if len(alert.found) > _ALERT_LINES:
+            print(f"  and {len(alert.found) - _ALERT_LINES:,} more", file=sys.stderr)
+    return CHECK_FIRED if fired else 0
+
+
+def _since(text: str):
+    """``--since``: a date (2026-11-01, midnight UTC), or days or weeks back from now (7d, 4w)."""
+    import datetime as dt
+
+    back = re.fullmatch(r"(\d{1,5})([dw])", text.strip().lower())
+    if back:
+        days = int(back.group(1)) * (7 if back.group(2) == "w" else 1)
+        return dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(text.strip()), dt.time(), dt.UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (2026-11-01) or a time back (7d, 4w)") from None
+
+
+def _fail_on(text: str):
+    from .history.alerts import parse_check
+
+    try:
+        return parse_check(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .history.export import export_parquet
+    from .history.store import open_store
+
+    with open_store(args.store, read_only=True) as store:
+        exported = export_parquet(store, args.parquet)
+    print(f"{exported.records:,} records in {exported.files:,} Parquet files under {exported.folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dmarc_core", description="Explain DMARC alignment.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -358,6 +512,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(run=_check)
+    ingest = commands.add_parser("ingest", help="add aggregate reports to the history file (each report once)")
+    ingest.add_argument("files", nargs="+", metavar="FILE", help=".xml, .xml.gz, .zip or .eml reports")
+    ingest.add_argument("--store", metavar="PATH", help="the history file, made if new (default: $DMARC_STORE)")
+    ingest.add_argument(
+        "--scheduler", metavar="ADDRESS", help="read the files on this Dask cluster (tcp://host:8786; the scale extra)"
+    )
+    ingest.add_argument(
+        "--parts", metavar="DIR", help="with --scheduler: where the tasks write their Parquet parts (default: STORE.parts)"
+    )
+    ingest.set_defaults(run=_ingest)
+    history = commands.add_parser("history", help="the summary of the history file for a period, as triage gives it")
+    history.add_argument("--store", metavar="PATH", help="the history file (default: $DMARC_STORE)")
+    history.add_argument(
+        "--since", type=_since, metavar="DATE|Nd|Nw", help="reports ending on or after 2026-11-01 (UTC), or 7d, 4w back"
+    )
+    history.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="as triage's: table (default), csv, json"
+    )
+    history.add_argument(
+        "--fail-on",
+        type=_fail_on,
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help=f"exit {CHECK_FIRED} with a summary on stderr when it fires: new-failing-sender, new-sender, "
+        "pass-rate-below:PERCENT (repeat for several)",
+    )
+    history.set_defaults(run=_history)
+    export = commands.add_parser("export", help="the history file as Parquet, by month and policy domain (Hive layout)")
+    export.add_argument("--store", metavar="PATH", help="the history file (default: $DMARC_STORE)")
+    export.add_argument("--parquet", metavar="DIR", required=True, help="a new or empty folder to write into")
+    export.set_defaults(run=_export)
     message = commands.add_parser(
         "message", help="check one message (headers, .eml or a failure report): DKIM, SPF, ARC, the verdict and its cause"
     )
@@ -370,6 +556,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     message.add_argument("--json", action="store_true", help="print the result as JSON")
     message.set_defaults(run=_message)
+    fetch = commands.add_parser(
+        "fetch",
+        help="read the report mailbox over IMAP into the history file (each message once; --watch waits for more)",
+        allow_abbrev=False,  # --password must not pass for --password-env: no secret goes on the command line
+    )
+    fetch.add_argument("--store", metavar="PATH", help="the history file (default: $DMARC_STORE)")
+    fetch.add_argument("--host", required=True, help="the IMAP server")
+    fetch.add_argument("--port", type=int, help="default: 993 with TLS, 143 with --starttls or --plain")
+    fetch.add_argument("--user", required=True, help="the account to sign in as")
+    secret = fetch.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password-env", metavar="VAR", help="the environment variable holding the password (else it is asked for)"
+    )
+    secret.add_argument(
+        "--oauth2-token-env", metavar="VAR", help="the environment variable holding an OAuth2 access token (XOAUTH2)"
+    )
+    fetch.add_argument("--folder", default="INBOX", help="the folder to read (default: INBOX)")
+    fetch.add_argument("--archive", metavar="FOLDER", help="move read messages there (else they stay, their UIDs remembered)")
+    security = fetch.add_mutually_exclusive_group()
+    security.add_argument("--starttls", action="store_true", help="STARTTLS on the IMAP port instead of implicit TLS")
+    security.add_argument("--plain", action="store_true", help="no encryption: only to a loopback address, for tests")
+    fetch.add_argument("--tls-ca", metavar="FILE", help="trust the certificate authority in FILE (PEM) instead of the system's")
+    fetch.add_argument("--watch", action="store_true", help="then wait for new mail (IDLE) until interrupted")
+    fetch.set_defaults(run=_fetch)
     return parser
 
 

@@ -1,10 +1,14 @@
 """Reports into the history file: each file read as the triage reads it, each report new to the
-store triaged by the same rules and added with its records in one transaction per file."""
+store triaged by the same rules and added with its records; files go in by batches, a batch per
+transaction, so a file is in the store whole or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -46,33 +50,95 @@ class IngestOutcome:
         return f"{self.name}: {added}{held}{repaired}"
 
 
+#: Files read, triaged and added together, in one transaction: one triage for a batch costs far
+#: less than one per file, and a crash loses at most the batch being added, never part of a file.
+#: A batch holds at most BATCH_BYTES of files (a file over it is a batch of its own), so that big
+#: reports do not all sit in memory at once.
+BATCH_FILES, BATCH_BYTES = 100, 4 << 20
+
+
+class ReadFile(Protocol):
+    """A file as read (a ``FileOutcome``, or one rebuilt from a Parquet part by ``scale``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def details(self) -> str: ...
+    @property
+    def reports(self) -> Sequence[Report]: ...
+
+
 def ingest_files(
     store: Store,
     files: Sequence[tuple[str, bytes]],
     progress: Callable[[int, int, IngestOutcome], None] | None = None,
 ) -> list[IngestOutcome]:
-    """Read ``files`` and add each report the store does not hold yet, a file per transaction."""
-    outcomes = []
-    for done, outcome in enumerate(read_files(files), 1):
-        added = ingest_outcome(store, outcome)
-        outcomes.append(added)
-        if progress:
-            progress(done, len(files), added)
+    """Read ``files`` and add each report the store does not hold yet, ``BATCH_FILES`` files per
+    transaction; ``progress`` follows each file once its batch is in the store."""
+    outcomes: list[IngestOutcome] = []
+    for batch in _batches(files):
+        for added in ingest_outcomes(store, read_files(batch)):
+            outcomes.append(added)
+            if progress:
+                progress(len(outcomes), len(files), added)
     return outcomes
+
+
+def _batches(files: Sequence[tuple[str, bytes]]) -> Iterator[list[tuple[str, bytes]]]:
+    batch: list[tuple[str, bytes]] = []
+    size = 0
+    for file in files:
+        if batch and (len(batch) == BATCH_FILES or size + len(file[1]) > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(file)
+        size += len(file[1])
+    if batch:
+        yield batch
+
+
+def read_path(path: str | os.PathLike) -> tuple[str, bytes] | IngestOutcome:
+    """A file's name and bytes, or its refusal where it cannot be read (gone, or not allowed)."""
+    name = Path(path).name
+    try:
+        return name, Path(path).read_bytes()
+    except OSError as failure:
+        return IngestOutcome(name, "refused", details=f"{name} cannot be read: {failure.strerror or failure}")
 
 
 def ingest_outcome(store: Store, outcome: FileOutcome) -> IngestOutcome:
     """Add the reports of one read file, all or nothing."""
+    return ingest_outcomes(store, [outcome])[0]
+
+
+def ingest_outcomes(
+    store: Store, outcomes: Sequence[ReadFile], records: Callable[[list[Report]], pa.Table] | None = None
+) -> list[IngestOutcome]:
+    """Add the reports of read files in one transaction, all or nothing, each report once.
+    ``records(new)`` gives the new reports' stored records (numbered in ``new``): triaged here
+    (``stored_records``, the default), or triaged already where the files were read (``scale``)."""
+    chosen: list[list[Report]] = []
+    with store.transaction():
+        seen: set[tuple] = set()
+        for outcome in outcomes:
+            new = []
+            for report in outcome.reports:
+                if _identity(report) in seen or store.holds(report):
+                    continue
+                seen.add(_identity(report))
+                new.append(report)
+            chosen.append(new)
+        everything = [report for new in chosen for report in new]
+        if everything:
+            store.add(everything, (records or stored_records)(everything))
+    return [_ingested(outcome, new) for outcome, new in zip(outcomes, chosen, strict=True)]
+
+
+def _ingested(outcome: ReadFile, new: list[Report]) -> IngestOutcome:
     if not outcome.reports:
         return IngestOutcome(outcome.name, outcome.status, details=outcome.details)
-    with store.transaction():
-        new: list[Report] = []
-        for report in outcome.reports:
-            if store.holds(report) or any(_same(report, other) for other in new):
-                continue
-            new.append(report)
-        if new:
-            store.add(new, stored_records(new))
     held = len(outcome.reports) - len(new)
     records = sum(report.record_count for report in new)
     messages = sum(report.message_count for report in new)
@@ -112,12 +178,8 @@ def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
 
 
-def _same(report: Report, other: Report) -> bool:
-    """The same report twice in one file (``Store.holds``' identity)."""
-
-    def identity(one: Report) -> tuple:
-        metadata = one.metadata
-        counts = () if metadata.report_id else (metadata.email, one.record_count, one.message_count)
-        return (metadata.org_name, metadata.report_id, one.policy.domain, metadata.begin, metadata.end, *counts)
-
-    return identity(report) == identity(other)
+def _identity(report: Report) -> tuple:
+    """A report's identity, as ``Store.holds`` knows it: the same report twice in one batch."""
+    metadata = report.metadata
+    counts = () if metadata.report_id else (metadata.email, report.record_count, report.message_count)
+    return (metadata.org_name, metadata.report_id, report.policy.domain, metadata.begin, metadata.end, *counts)

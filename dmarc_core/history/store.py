@@ -64,10 +64,15 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 #: The records' columns as the reader hands them to the triage (counts already numbers).
 _READ_TYPES = {**RECORD_TYPES, "count": pa.int64()}
+_TIME = pa.timestamp("us", tz="UTC")
 
 
 class StoreError(ValueError):
     """A store that cannot be used, with the reason."""
+
+
+class StoreBusy(StoreError):
+    """A store another process (an ingest or a fetch) holds open for writing: usable once it is done."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class Store:
         try:
             self.connection = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as failure:
-            raise StoreError(_io_reason(self.path, failure)) from None
+            raise _io_error(self.path, failure) from None
         except duckdb.Error as failure:
             raise StoreError(f"{self.path} is not a history file: {failure}") from None
         self.read_only = read_only
@@ -136,14 +141,24 @@ class Store:
                     self.connection.execute(statement)
             self.connection.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
+    _in_transaction = False
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction. One begun inside another joins it: both commit together, or neither
+        (a fetched message's reports and the note that it was read)."""
+        if self._in_transaction:
+            yield self.connection
+            return
         self.connection.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
         try:
             yield self.connection
         except BaseException:
             self.connection.execute("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
         self.connection.execute("COMMIT")
 
     def holds(self, report: Report) -> bool:
@@ -165,26 +180,17 @@ class Store:
     def add(self, reports: list[Report], records: pa.Table) -> None:
         """Add ``reports`` and their triaged ``records`` (a ``report`` column numbering the reports
         in this list) in the caller's transaction."""
-        keys = []
-        now = dt.datetime.now(dt.UTC)
-        for report in reports:
-            metadata, policy = report.metadata, report.policy
-            keys.append(
-                self.connection.execute(
-                    """INSERT INTO reports (org_name, email, report_id, policy_domain, "begin", "end", adkim, aspf, p,
-                       sp, np, pct, fo, testing, discovery_method, extra_contact_info, errors, generator, schema,
-                       version, repairs, file, added_at, record_count, message_count)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       RETURNING report_key""",
-                    [
-                        metadata.org_name, metadata.email, metadata.report_id, policy.domain, metadata.begin,
-                        metadata.end, policy.adkim, policy.aspf, policy.p, policy.sp, policy.np, policy.pct, policy.fo,
-                        policy.testing, policy.discovery_method, metadata.extra_contact_info, list(metadata.errors),
-                        metadata.generator, report.schema, report.version, list(report.repairs), report.file, now,
-                        report.record_count, report.message_count,
-                    ],
-                ).fetchall()[0][0]
-            )  # fmt: skip
+        # One insert for all the reports (a statement per report cost more than their triage).
+        keys = [
+            key for (key,) in self.connection.execute("SELECT nextval('report_keys') FROM range(?)", [len(reports)]).fetchall()
+        ]
+        rows = report_rows(reports).add_column(0, "report_key", pa.array(keys, pa.int64()))
+        rows = rows.append_column("added_at", pa.array([dt.datetime.now(dt.UTC)] * len(reports), _TIME))
+        self.connection.register("incoming_reports", rows)
+        try:
+            self.connection.execute("INSERT INTO reports BY NAME SELECT * FROM incoming_reports")
+        finally:
+            self.connection.unregister("incoming_reports")
         if records.num_rows:
             numbers = records.column("report").to_numpy()
             keyed = records.drop_columns(["report"]).add_column(0, "report_key", pa.array([keys[n] for n in numbers], pa.int64()))
@@ -225,11 +231,37 @@ class Store:
             start, stop = np.searchsorted(keys, row["report_key"], "left"), np.searchsorted(keys, row["report_key"], "right")
             table = records.slice(start, stop - start).drop_columns(["report_key"])
             typed = pa.table({name: table.column(name).cast(kind) for name, kind in _READ_TYPES.items()})
-            reports.append(_report(row, typed))
+            reports.append(report_from_row(row, typed))
         return reports
 
 
-def _report(row: dict, records: pa.Table) -> Report:
+def report_rows(reports: list[Report]) -> pa.Table:
+    """The reports as rows of the ``reports`` table (all its columns but ``report_key`` and ``added_at``)."""
+
+    def text(values) -> pa.Array:
+        return pa.array(list(values), pa.string())
+
+    return pa.table(
+        {
+            **{name: text(getattr(report.metadata, name) for report in reports) for name in ("org_name", "email", "report_id")},
+            "policy_domain": text(report.policy.domain for report in reports),
+            **{name: pa.array([getattr(report.metadata, name) for report in reports], _TIME) for name in ("begin", "end")},
+            **{name: text(getattr(report.policy, name) for report in reports) for name in ("adkim", "aspf", "p", "sp", "np")},
+            "pct": pa.array([report.policy.pct for report in reports], pa.int32()),
+            **{name: text(getattr(report.policy, name) for report in reports) for name in ("fo", "testing", "discovery_method")},
+            "extra_contact_info": text(report.metadata.extra_contact_info for report in reports),
+            "errors": pa.array([list(report.metadata.errors) for report in reports], pa.list_(pa.string())),
+            "generator": text(report.metadata.generator for report in reports),
+            **{name: text(getattr(report, name) for report in reports) for name in ("schema", "version")},
+            "repairs": pa.array([list(report.repairs) for report in reports], pa.list_(pa.string())),
+            "file": text(report.file for report in reports),
+            "record_count": pa.array([report.record_count for report in reports], pa.int64()),
+            "message_count": pa.array([report.message_count for report in reports], pa.int64()),
+        }
+    )
+
+
+def report_from_row(row: dict, records: pa.Table) -> Report:
     metadata = ReportMetadata(
         row["org_name"], row["email"], row["extra_contact_info"], row["report_id"], row["begin"], row["end"],
         tuple(row["errors"] or ()), row["generator"],
@@ -241,16 +273,32 @@ def _report(row: dict, records: pa.Table) -> Report:
     return Report(row["file"], row["schema"], row["version"], metadata, policy, records, tuple(row["repairs"] or ()))
 
 
-def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
-    """The store at ``path``, else at ``$DMARC_STORE``; ``StoreError`` when neither is given."""
+def store_path(path: str | os.PathLike | None = None) -> Path:
+    """The history file named by ``path``, else by ``$DMARC_STORE``; ``StoreError`` when neither is."""
     chosen = path if path is not None else os.environ.get(STORE_ENV, "")
     if not str(chosen).strip():
         raise StoreError(f"No history file given: pass --store PATH or set {STORE_ENV}.")
-    return Store(chosen, read_only=read_only)
+    return Path(chosen)
 
 
-def _io_reason(path: Path, failure: Exception) -> str:
+def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
+    """The store at ``path``, else at ``$DMARC_STORE``; ``StoreError`` when neither is given."""
+    return Store(store_path(path), read_only=read_only)
+
+
+@contextmanager
+def opened(store: Store | str | os.PathLike) -> Iterator[Store]:
+    """``store`` itself, or the file at that path opened for as long as the block runs: a long
+    watch holds the file only while it writes, so the History page can read it in between."""
+    if isinstance(store, Store):
+        yield store
+        return
+    with Store(store) as held:
+        yield held
+
+
+def _io_error(path: Path, failure: Exception) -> StoreError:
     text = str(failure)
     if "lock" in text.lower():
-        return f"{path} is open for writing by another process (an ingest or a fetch): try again when it is done."
-    return f"{path} cannot be opened: {text}"
+        return StoreBusy(f"{path} is open for writing by another process (an ingest or a fetch): try again when it is done.")
+    return StoreError(f"{path} cannot be opened: {text}")
