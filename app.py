@@ -17,6 +17,7 @@ def main() -> None:
         [
             st.Page("app_pages/explorer.py", title="Alignment Explorer", icon=":material/compare_arrows:", default=True),
             st.Page("app_pages/triage.py", title="Report Triage", icon=":material/fact_check:", url_path="triage"),
+            st.Page("app_pages/history.py", title="History", icon=":material/history:", url_path="history"),
             st.Page("app_pages/message.py", title="Message Check", icon=":material/mail_lock:", url_path="message"),
             st.Page("app_pages/guide.py", title="Guide", icon=":material/menu_book:", url_path="guide"),
             st.Page("app_pages/domain_check.py", title="Domain Check", icon=":material/dns:", url_path="check"),

@@ -337,7 +337,12 @@ def pass_rate_by_day(frame: pd.DataFrame) -> pd.DataFrame:
     )
     # Summed per report start first: a report's records share it, so only those few become days.
     totals = parts.groupby(frame["begin"]).sum()
-    days = totals.groupby(_day(totals.index.to_series())).sum()
+    return daily_pass_rates(totals.groupby(_day(totals.index.to_series())).sum())
+
+
+def daily_pass_rates(days: pd.DataFrame) -> pd.DataFrame:
+    """``pass_rate_by_day`` from its sums per day (``messages``, ``passing``, ``judged``,
+    ``judged_passing``, indexed by day): the history's store sums them in SQL."""
     if len(days):
         days = days.reindex(pd.date_range(days.index.min(), days.index.max(), freq="D"), fill_value=0)
     return pd.DataFrame(
@@ -593,8 +598,7 @@ def _readiness(
     good = pass_rate >= threshold
     rate = f"{pass_rate:.1%} of {messages:,} message{'' if messages == 1 else 's'} pass (mail the receiver called forwarded, and mail nobody vouches for, left out)"
     not_enough = f"Not enough evidence for the next step yet: {'; '.join(missing)}." if missing else ""
-    # Where the published policy puts the domain in the plan.
-    step = {"none": 1 if days < needs.days else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)
+    step = plan_step(policy, pct, days)
 
     def result(ready: bool, advice: str, next_record: str | None, roll_back: bool = False) -> Readiness:
         return Readiness(
@@ -644,6 +648,11 @@ def _readiness(
     if not good or blockers:
         return result(False, f"{rate}: fix DKIM alignment for the senders below, starting with the most messages.", None)
     return result(True, f"{rate} over {days:.0f} days: start enforcing on 10% of failing mail. {facts.pct_note}", record(3))
+
+
+def plan_step(policy: str, pct: int, days: float) -> int:
+    """The rollout plan's step a published policy puts a domain on, after ``days`` covered by reports."""
+    return {"none": 1 if days < knowledge().evidence.days else 2, "quarantine": 3 if pct <= 10 else 4, "reject": 5}.get(policy, 1)
 
 
 def _missing_evidence(days: float, receivers: int, messages: int, needs) -> tuple[str, ...]:

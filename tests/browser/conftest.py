@@ -99,11 +99,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(log: Path, nameserver: str) -> Server:
+def start_server(log: Path, nameserver: str, extra_env: dict[str, str] | None = None) -> Server:
     """`streamlit run app.py` on a free loopback port, its output in ``log`` (a file, not a pipe
-    nobody reads, which would stall the server once full), healthy before it is returned."""
+    nobody reads, which would stall the server once full), healthy before it is returned.
+    ``extra_env``: more environment for the server (``DMARC_STORE`` for the History page)."""
     port = _free_port()
-    env = {**os.environ, NAMESERVER_ENV: nameserver, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, NAMESERVER_ENV: nameserver, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     with log.open("wb") as output:
         process = subprocess.Popen(
             [

@@ -1,0 +1,175 @@
+"""The History page: a configured history file (DMARC_STORE) read-only, one being written, none
+yet; and hosted, the visitor's own file brought with new reports and downloaded again."""
+
+from __future__ import annotations
+
+import historykit as kit
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.conftest import texts
+from dmarc_core.history.store import STORE_ENV, Store
+from ui import history_view
+
+PAGE = "app_pages/history.py"
+RECEIVERS = len(kit.RECEIVERS)
+
+
+@pytest.fixture(scope="module")
+def history_file(tmp_path_factory):
+    return kit.write_history(tmp_path_factory.mktemp("history") / "kit.duckdb")
+
+
+def _metric(test: AppTest, label: str) -> str:
+    return next(metric.value for metric in test.metric if metric.label == label)
+
+
+def _frame_with(test: AppTest, column: str):
+    return next(frame.value for frame in test.dataframe if column in frame.value.columns)
+
+
+def _all_messages() -> int:
+    per_day = [
+        kit.OWN_MESSAGES + kit.ESP_MESSAGES + 1 + (kit.NEW_SENDER_MESSAGES + 2 if number >= kit.NEW_SENDER_DAY else 0)
+        for number in range(kit.DAYS)
+    ]
+    return sum(per_day) * RECEIVERS
+
+
+def test_a_configured_history_is_shown(app, monkeypatch, history_file):
+    monkeypatch.setenv(STORE_ENV, str(history_file))
+    test = app(PAGE)
+    assert _metric(test, "Messages") == f"{_all_messages():,}"
+    assert _metric(test, "Reports") == f"{kit.DAYS * RECEIVERS:,}"
+    assert f"From {kit.day(0)} to {kit.day(kit.DAYS - 1)}" in " ".join(texts(test.caption))
+    assert [header.value for header in test.subheader] == [
+        "Pass rate per day",
+        "Senders over the weeks, the most failing messages first",
+        "New senders in the last week",
+        "Did my fix work?",
+        "The rollout plan, followed over time",
+    ]
+    assert test.get("plotly_chart"), "the pass rate per day is drawn"
+    senders = _frame_with(test, "weekly_pass_rate")
+    assert len(senders["weekly_pass_rate"].iloc[0]) == kit.DAYS // 7
+    new = next(frame.value for frame in test.dataframe if list(frame.value.columns[:3]) == ["source", "sender_kind", "first_day"])
+    assert new["messages"].tolist()[0] == kit.NEW_SENDER_MESSAGES * RECEIVERS * (kit.DAYS - kit.NEW_SENDER_DAY)
+    # The rollout: quarantine at pct=10 since the day of the change, step 3 of 5.
+    text = " ".join(texts(test.markdown))
+    assert f"p=quarantine; pct=10 since {kit.day(kit.POLICY_CHANGE_DAY)}" in text
+    assert "step 3 of 5" in text
+
+
+def test_did_my_fix_work_shows_before_and_after(app, monkeypatch, history_file):
+    monkeypatch.setenv(STORE_ENV, str(history_file))
+    test = app(PAGE)
+    source = test.selectbox(key="history_fix_source")
+    esp = next(option for option in source.options if option not in ("Unauthenticated addresses",))
+    source.set_value(esp)
+    test.date_input(key="history_fix_day").set_value(kit.day(kit.FIX_DAY)).run()
+    assert not test.exception
+    rate = next(metric for metric in test.metric if metric.label == "DMARC pass rate" and metric.value == "100.0%")
+    assert rate.delta == f"+{kit.ESP_FAILING_BEFORE_FIX / kit.ESP_MESSAGES:.1%}"
+    failing_per_day = next(metric for metric in test.metric if metric.label == "Failing messages per day reported")
+    assert failing_per_day.value == "0.0"
+    assert failing_per_day.delta == f"{-kit.ESP_FAILING_BEFORE_FIX * RECEIVERS:+,.1f}"
+
+
+def test_a_history_being_written_says_so_and_no_traceback(app, monkeypatch, history_file, tmp_path):
+    busy = tmp_path / "busy.duckdb"
+    busy.write_bytes(history_file.read_bytes())
+    monkeypatch.setenv(STORE_ENV, str(busy))
+    with kit.held_for_writing(busy):
+        test = app(PAGE)
+    assert texts(test.info) == ["The history file is being written by an ingest or fetch; this page shows it again in a moment."]
+    assert not test.metric
+
+
+def test_a_configured_history_not_written_yet_says_what_to_do(app, monkeypatch, tmp_path):
+    monkeypatch.setenv(STORE_ENV, str(tmp_path / "later.duckdb"))
+    test = app(PAGE)
+    (info,) = texts(test.info)
+    assert "No history file at" in info and "python -m dmarc_core ingest" in info
+
+
+def test_a_file_that_is_no_history_says_why(app, monkeypatch, tmp_path):
+    other = tmp_path / "other.duckdb"
+    import duckdb
+
+    with duckdb.connect(str(other)) as connection:
+        connection.execute("CREATE TABLE t (x INTEGER)")
+    monkeypatch.setenv(STORE_ENV, str(other))
+    test = app(PAGE)
+    assert "not a history file" in " ".join(texts(test.error))
+
+
+def test_store_given_after_the_double_dash_wins(monkeypatch):
+    monkeypatch.setenv(STORE_ENV, "/from/environment.duckdb")
+    assert history_view.configured_store(["--store", "/given.duckdb"]) == "/given.duckdb"
+    assert history_view.configured_store(["--store=/given.duckdb"]) == "/given.duckdb"
+    assert history_view.configured_store(["--other", "x"]) == "/from/environment.duckdb"
+    monkeypatch.delenv(STORE_ENV)
+    assert history_view.configured_store([]) is None
+    assert history_view.configured_store(["--sto", "/abbreviated.duckdb"]) is None  # no guessing at abbreviations
+
+
+# --- hosted: nothing stored on the server ---------------------------------------------------------------
+
+
+@pytest.fixture
+def hosted(app, monkeypatch):
+    monkeypatch.delenv(STORE_ENV, raising=False)
+    return app(PAGE)
+
+
+def _upload(test: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
+    test.file_uploader(key="history_uploads").set_value([(name, data, "application/octet-stream") for name, data in files])
+    test.run()
+    assert not test.exception, [e.value for e in test.exception]
+    return test
+
+
+def test_hosted_empty_state_says_how_to_start(hosted):
+    assert any(
+        "Start a history: drop your reports here; download the file and bring it next time" in text for text in texts(hosted.info)
+    )
+    assert not hosted.download_button
+
+
+def test_hosted_history_brought_back_with_new_reports(hosted, tmp_path):
+    files = kit.history_files()
+    old, new = files[: -2 * 7], files[-2 * 7 :]  # the last week arrives later
+    kept = kit.write_history(tmp_path / "kept.duckdb", old)
+    test = _upload(hosted, [("my-history.duckdb", kept.read_bytes()), *new])
+    assert test.download_button[0].label == "Download your updated history file"
+    assert _metric(test, "Reports") == f"{len(files):,}"
+    assert _metric(test, "Messages") == f"{_all_messages():,}"
+    assert "Files: 14 reports added, 0 already in the history" in [expander.label for expander in test.expander]
+    # The visitor's file is a copy in this session's folder, with the new reports in it: what the button gives back.
+    working = test.session_state["history_path"]
+    assert working != kept and working.parent.name.startswith("dmarc-history-")
+    with Store(working, read_only=True) as store:
+        assert store.connection.execute("SELECT count(*) FROM reports").fetchone() == (len(files),)
+    with Store(kept, read_only=True) as store:
+        assert store.connection.execute("SELECT count(*) FROM reports").fetchone() == (len(old),)
+
+
+def test_hosted_history_started_from_reports_alone(hosted):
+    test = _upload(hosted, kit.history_files()[:4])
+    assert test.download_button[0].label == "Download your updated history file"
+    assert _metric(test, "Reports") == "4"
+    assert f"From {kit.day(0)} to {kit.day(1)}" in " ".join(texts(test.caption))
+
+
+def test_hosted_two_history_files_are_refused(hosted, tmp_path):
+    one = kit.write_history(tmp_path / "one.duckdb", kit.history_files()[:1]).read_bytes()
+    test = _upload(hosted, [("a.duckdb", one), ("b.duckdb", one)])
+    assert "Drop one history file at a time" in " ".join(texts(test.error))
+    assert not test.download_button
+
+
+def test_hosted_reports_dropped_twice_count_once(hosted):
+    files = kit.history_files()[:4]
+    test = _upload(hosted, [*files, *[(f"copy-{name}", data) for name, data in files]])
+    assert _metric(test, "Reports") == "4"
+    assert "Files: 4 reports added, 4 already in the history" in [expander.label for expander in test.expander]
