@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from .lookups.domain_check import DomainCheck
 
 
+def _counted(number: int, noun: str) -> str:
+    """``1 file``, ``3,000 files``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _print_fields(rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
@@ -376,9 +381,9 @@ def _ingest(args: argparse.Namespace) -> int:
     refused = sum(outcome.status == "refused" for outcome in outcomes)
     failure_reports = sum(outcome.status == "failure_report" for outcome in outcomes)
     print(
-        f"{total:,} files: {sum(o.added for o in held):,} reports added ({sum(o.records for o in held):,} records, "
-        f"{sum(o.messages for o in held):,} messages), {sum(o.already_held for o in held):,} already held, "
-        f"{refused:,} files refused"
+        f"{_counted(total, 'file')}: {_counted(sum(o.added for o in held), 'report')} added "
+        f"({_counted(sum(o.records for o in held), 'record')}, {_counted(sum(o.messages for o in held), 'message')}), "
+        f"{sum(o.already_held for o in held):,} already held, {_counted(refused, 'file')} refused"
         + (f", {failure_reports:,} failure reports (for the message check)" if failure_reports else "")
     )
     if not held:

@@ -58,11 +58,11 @@ def open_read_only(path: str | Path) -> Store:
     path = Path(path)
     if not path.exists():
         st.info(
-            f"No history file at `{inert(path)}` yet. Add reports to it with "
-            f"`python -m dmarc_core ingest FILES... --store {inert(path)}`, or fetch them from your report mailbox "
-            "with `python -m dmarc_core fetch`; this page then shows them.",
+            f"No history file at {inert(path)} yet. Add reports to it with the command below, or fetch them from "
+            "your report mailbox with `python -m dmarc_core fetch`; this page then shows them.",
             icon=":material/history:",
         )
+        st.code(f"python -m dmarc_core ingest FILES... --store {path}", language="bash")
         st.stop()
     try:
         return Store(path, read_only=True)
@@ -128,18 +128,27 @@ def hosted_history() -> Path | None:
     state = st.session_state
     key = hashlib.sha256(b"".join(hashlib.sha256(name.encode() + b"\0" + data).digest() for name, data in files)).hexdigest()
     if state.get("history_files_key") != key:
-        histories = [data for _, data in files if is_history_file(data)]
+        histories = [(name, data) for name, data in files if is_history_file(data)]
         if len(histories) > 1:
             st.error("Drop one history file at a time, with any number of reports.", icon=":material/block:")
+            return None
+        posing = [name for name, data in files if name.lower().endswith(".duckdb") and not is_history_file(data)]
+        if posing:  # never start a new history in place of the one the visitor meant to bring
+            st.error(
+                f"{inert(posing[0])} is named like a history file but is not a DuckDB file: nothing was added. "
+                "Drop the history file this page gave you (or only reports, to start a new one).",
+                icon=":material/block:",
+            )
             return None
         workspace = tempfile.TemporaryDirectory(prefix="dmarc-history-")  # removed with the session's state
         path = Path(workspace.name) / HISTORY_FILE_NAME
         if histories:
-            path.write_bytes(histories[0])
+            path.write_bytes(histories[0][1])
         try:
             outcomes = _ingest(path, [(name, data) for name, data in files if not is_history_file(data)])
-        except StoreError as problem:
-            st.error(inert(problem), icon=":material/block:")
+        except StoreError as problem:  # said of the visitor's file, never of this server's folder
+            brought = histories[0][0] if histories else "The history"
+            st.error(f"{inert(brought)}: {inert(str(problem).replace(str(path), 'the file').strip())}", icon=":material/block:")
             return None
         state.history_workspace, state.history_path, state.history_outcomes = workspace, path, outcomes
         state.history_files_key = key
@@ -193,6 +202,11 @@ def domain_choice(store: Store) -> str | None:
     return None if chosen == "all" else chosen
 
 
+def _change(before: float | None, after: float | None, written: str) -> str | None:
+    """The change from ``before`` to ``after`` as a metric's delta; none when either is unknown."""
+    return None if before is None or after is None else written.format(after - before)
+
+
 def coverage(held: queries.Coverage) -> None:
     with st.container(horizontal=True):
         st.metric("Messages", f"{held.messages:,}", border=True)
@@ -219,7 +233,11 @@ _SENDER_COLUMNS = {
     "messages": st.column_config.NumberColumn("Messages", format="localized"),
     "pass_rate": st.column_config.ProgressColumn("DMARC pass", format="percent", min_value=0.0, max_value=1.0),
     "weekly_pass_rate": st.column_config.LineChartColumn(
-        "Pass rate per week", y_min=0.0, y_max=1.0, width="medium", help="From the history's first week to its last"
+        "Pass rate per week",
+        y_min=0.0,
+        y_max=1.0,
+        width="medium",
+        help="Each week the sender sent mail, from the first to the last (weeks without mail are left out)",
     ),
     "first_day": st.column_config.DateColumn("First seen"),
     "last_day": st.column_config.DateColumn("Last seen"),
@@ -249,7 +267,7 @@ def new_senders(found: queries.NewSenders) -> None:
     addresses = (
         f" {found.unauthenticated_addresses:,} address{'es' if found.unauthenticated_addresses != 1 else ''} nothing "
         f"authenticated sent for the first time too ({found.unauthenticated_messages:,} messages): "
-        f"{summary.UNAUTHENTICATED.lower()} in the senders above."
+        f"they count as {summary.UNAUTHENTICATED.lower()}."
         if found.unauthenticated_addresses
         else ""
     )
@@ -282,16 +300,15 @@ def fix_result(fix: queries.FixCheck) -> None:
         st.metric(
             "Failing messages per day reported",
             "–" if after.failing_per_day is None else f"{after.failing_per_day:,.1f}",
-            delta=None
-            if None in (before.failing_per_day, after.failing_per_day)
-            else f"{after.failing_per_day - before.failing_per_day:+,.1f}",
-            delta_color="inverse",
+            delta=_change(before.failing_per_day, after.failing_per_day, "{:+,.1f}"),
+            delta_color="inverse" if before.failing_per_day != after.failing_per_day else "off",
             border=True,
         )
         st.metric(
             "DMARC pass rate",
             "–" if after.pass_rate is None else f"{after.pass_rate:.1%}",
-            delta=None if None in (before.pass_rate, after.pass_rate) else f"{after.pass_rate - before.pass_rate:+.1%}",
+            delta=_change(before.pass_rate, after.pass_rate, "{:+.1%}"),
+            delta_color="normal" if before.pass_rate != after.pass_rate else "off",
             border=True,
         )
         st.metric(

@@ -82,7 +82,9 @@ def _pass_rate_below(store: Store, check: Check, since: dt.datetime | None) -> l
             FROM records JOIN reports USING (report_key) WHERE {period}""",
         values,
     ).fetchone()
-    if not messages or passing / messages * 100 >= check.percent:
+    if not messages:  # no report arrived: a fetch that stopped working must not look healthy
+        return [Alert(check, f"No messages in the history{_since(since)}: no pass rate to check")]
+    if passing / messages * 100 >= check.percent:
         return []
     rate = passing / messages
     return [Alert(check, f"DMARC pass rate {rate:.1%} of {messages:,} messages{_since(since)}, below {check.percent:g}%")]

@@ -180,7 +180,9 @@ def senders_by_week(store: Store, policy_domain: str | None = None, limit: int =
     series = week_rates.groupby([weekly["source"], pd.to_datetime(weekly["week"])], sort=False).first()
     table = weekly.drop_duplicates("source").reset_index(drop=True)
     table["weekly_pass_rate"] = [
-        [None if pd.isna(rate) else float(rate) for rate in series[source].reindex(weeks).tolist()] for source in table["source"]
+        # A week without mail has no rate: the line joins the weeks that have one (a gap breaks the cell's chart).
+        [float(rate) for rate in series[source].reindex(weeks).dropna().tolist()]
+        for source in table["source"]
     ]
     table["pass_rate"] = 1 - table["failing"] / table["messages"].where(table["messages"] > 0)
     return table[SENDER_COLUMNS].astype({"failing": "int64", "messages": "int64"})
@@ -352,5 +354,6 @@ def current_readiness(store: Store, days: int = READINESS_DAYS) -> list[Readines
     (last,) = store.connection.execute('SELECT max("end") FROM reports').fetchone()
     if last is None:
         return []
-    reports = store.reports(since=last - dt.timedelta(days=days))
+    # Reports that end within the last ``days`` days: as ``history --since 14d`` counts them.
+    reports = store.reports(since=last - dt.timedelta(days=days) + dt.timedelta(seconds=1))
     return rollout_readiness(triage(reports)) if reports else []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ _READ_TYPES = {**RECORD_TYPES, "count": pa.int64()}
 _TIME = pa.timestamp("us", tz="UTC")
 
 
+#: Seconds a writer (ingest, fetch) waits for a reader or another writer to let go of the file.
+WRITER_WAIT_SECONDS = 30.0
+
+
 class StoreError(ValueError):
     """A store that cannot be used, with the reason."""
 
@@ -88,19 +93,30 @@ class Added:
 class Store:
     """An open history file. Use as a context manager, or call ``close``."""
 
-    def __init__(self, path: str | os.PathLike, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, *, read_only: bool = False, wait: float | None = None) -> None:
+        """``wait``: seconds a writer waits for other processes to let go of the file (a History
+        page reads it for a few seconds at a time); 30 unless given, none for a reader."""
         self.path = Path(path)
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path} does not exist: ingest reports into it first (python -m dmarc_core ingest).")
-        try:
-            self.connection = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as failure:
-            raise _io_error(self.path, failure) from None
-        except duckdb.Error as failure:
-            raise StoreError(f"{self.path} is not a history file: {failure}") from None
+        deadline = time.monotonic() + (wait if wait is not None else 0.0 if read_only else WRITER_WAIT_SECONDS)
+        while True:
+            try:
+                self.connection = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as failure:
+                problem = _io_error(self.path, failure)
+                if not isinstance(problem, StoreBusy) or time.monotonic() > deadline:
+                    raise problem from None
+                time.sleep(0.2)  # another process holds the file: wait for it to let go
+            except duckdb.Error as failure:
+                raise StoreError(f"{self.path} is not a history file: {failure}") from None
         self.read_only = read_only
         try:
             self._migrate()
+        except duckdb.Error as failure:  # a damaged file: its tables cannot be read
+            self.connection.close()
+            raise StoreError(f"{self.path} cannot be read as a history file (damaged or cut short): {failure}") from None
         except BaseException:
             self.connection.close()
             raise
@@ -300,5 +316,8 @@ def opened(store: Store | str | os.PathLike) -> Iterator[Store]:
 def _io_error(path: Path, failure: Exception) -> StoreError:
     text = str(failure)
     if "lock" in text.lower():
-        return StoreBusy(f"{path} is open for writing by another process (an ingest or a fetch): try again when it is done.")
+        return StoreBusy(
+            f"{path} is open in another process (an ingest or a fetch writing it, or a History page reading it): "
+            "try again when it is done."
+        )
     return StoreError(f"{path} cannot be opened: {text}")

@@ -89,7 +89,9 @@ def test_a_configured_history_not_written_yet_says_what_to_do(app, monkeypatch, 
     monkeypatch.setenv(STORE_ENV, str(tmp_path / "later.duckdb"))
     test = app(PAGE)
     (info,) = texts(test.info)
-    assert "No history file at" in info and "python -m dmarc_core ingest" in info
+    assert "No history file at" in info and "python -m dmarc_core fetch" in info
+    # The command to copy is code, shown as written (no markdown escapes in the path).
+    assert test.code[0].value == f"python -m dmarc_core ingest FILES... --store {tmp_path / 'later.duckdb'}"
 
 
 def test_a_file_that_is_no_history_says_why(app, monkeypatch, tmp_path):
@@ -173,3 +175,9 @@ def test_hosted_reports_dropped_twice_count_once(hosted):
     test = _upload(hosted, [*files, *[(f"copy-{name}", data) for name, data in files]])
     assert _metric(test, "Reports") == "4"
     assert "Files: 4 reports added, 4 already in the history" in [expander.label for expander in test.expander]
+
+
+def test_hosted_a_file_named_like_a_history_that_is_none_starts_nothing(hosted):
+    test = _upload(hosted, [("my-history.duckdb", b"this is not a database"), *kit.history_files()[:2]])
+    assert "my-history.duckdb is named like a history file but is not a DuckDB file" in texts(test.error)[0]
+    assert not test.get("download_button")

@@ -166,6 +166,9 @@ def test_fail_on_new_sender_and_pass_rate(command, two_weeks):
     assert "DMARC pass rate 69.0% of 145 messages since 2025-10-05 00:00 UTC, below 95%" in low.stderr
     fine = command("history", "--store", two_weeks, "--since", "2025-10-05", "--fail-on", "pass-rate-below:60")
     assert fine.returncode == 0 and fine.stderr == ""
+    # No report at all in the period: a fetch that stopped must not look healthy.
+    silent = command("history", "--store", two_weeks, "--since", "2030-01-01", "--fail-on", "pass-rate-below:60")
+    assert silent.returncode == CHECK_FIRED and "No messages in the history since 2030-01-01" in silent.stderr
     # Before the period there was nothing: nothing is new against it.
     first_run = command("history", "--store", two_weeks, "--since", "2025-09-01", "--fail-on", "new-failing-sender")
     assert first_run.returncode == 0 and first_run.stderr == ""

@@ -161,3 +161,36 @@ def test_an_ingest_killed_mid_way_leaves_a_consistent_store_that_a_rerun_complet
         _consistent(store)
         assert _counts(store) == whole
         assert sum(outcome.added for outcome in outcomes) == whole[0] - reports
+
+
+def test_a_writer_waits_for_a_reader_to_let_go(filled, tmp_path):
+    # DuckDB lets one process write or many read: a History page reading the file for a few seconds
+    # must not make a cron ingest or a watching fetch fail.
+    copy = tmp_path / "history.duckdb"
+    copy.write_bytes(filled.read_bytes())
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(copy)!r}, read_only=True); print('open', flush=True); time.sleep(2)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        with pytest.raises(StoreError, match="open in another process"):
+            Store(copy, wait=0)
+        with Store(copy, wait=30) as store:  # waits until the reader is gone
+            assert store.schema_version == SCHEMA_VERSION
+    finally:
+        reader.kill()
+        reader.wait()
+
+
+def test_a_history_file_cut_short_is_refused_with_a_reason(filled, tmp_path):
+    cut = tmp_path / "cut.duckdb"
+    cut.write_bytes(filled.read_bytes()[:300_000])
+    for read_only in (True, False):
+        with pytest.raises(StoreError, match="history file"):
+            Store(cut, read_only=read_only)
