@@ -28,14 +28,16 @@ with view.open_read_only(path) as store:
             icon=":material/history:",
         )
         st.stop()
-    domain = view.domain_choice(store)
-    view.coverage(view.ask(store, queries.coverage, domain))
+    with st.container(horizontal=True):
+        domain = view.domain_choice(store)
+        since = view.period_choice(held)
+    view.coverage(view.ask(store, queries.coverage, domain, since))
 
     st.subheader("Pass rate per day")
-    view.pass_rate(view.ask(store, queries.pass_rate_by_day, domain))
+    view.pass_rate(view.ask(store, queries.pass_rate_by_day, domain, None, since))
 
     st.subheader("Senders over the weeks, the most failing messages first")
-    view.senders_over_weeks(view.ask(store, queries.senders_by_week, domain))
+    view.senders_over_weeks(view.ask(store, queries.senders_by_week, domain, 15, since))
 
     st.subheader("New senders in the last week")
     view.new_senders(view.ask(store, queries.new_senders, domain))
@@ -51,4 +53,4 @@ with view.open_read_only(path) as store:
         view.fix_result(view.ask(store, queries.fix_check, source, day, domain))
 
     st.subheader("The rollout plan, followed over time")
-    view.rollout(store, domain)
+    view.rollout(store, domain, since)

@@ -193,6 +193,18 @@ def _ingested(outcomes: list[IngestOutcome]) -> None:
 # --- the history ---------------------------------------------------------------------------------------
 
 
+#: The periods the page shows, in days up to the history's last day; the last three months by
+#: default, so a few old reports in the file do not squeeze the weeks that matter into a corner.
+PERIODS = {"Last 4 weeks": 28, "Last 3 months": 91, "Last 12 months": 365, "Everything": None}
+
+
+def period_choice(held: queries.Coverage) -> dt.date | None:
+    """The first day everything below shows (None: the whole history)."""
+    chosen = st.selectbox("Period", list(PERIODS), index=1, key="history_period", width=260)
+    days = PERIODS[chosen]
+    return None if days is None or held.last_day is None else held.last_day - dt.timedelta(days=days - 1)
+
+
 def domain_choice(store: Store) -> str | None:
     """The policy domain everything below shows (None: all of them)."""
     domains = ask(store, queries.policy_domains)
@@ -339,7 +351,7 @@ def fix_result(fix: queries.FixCheck) -> None:
     st.plotly_chart(figure, key="history_fix_chart")
 
 
-def rollout(store: Store, domain: str | None) -> None:
+def rollout(store: Store, domain: str | None, since: dt.date | None = None) -> None:
     """Per domain, the policy published over time and the plan's step, and where the latest two
     weeks of reports put it now (the triage's own assessment)."""
     assessments = {assessment.domain: assessment for assessment in ask(store, queries.current_readiness)}
@@ -350,7 +362,7 @@ def rollout(store: Store, domain: str | None) -> None:
     if chosen is None:
         st.info(f"No report in the last {queries.READINESS_DAYS} days of the history names a policy domain.")
         return
-    periods = ask(store, queries.policy_periods, chosen)
+    periods = ask(store, queries.policy_periods, chosen, since)
     plan = knowledge().rollout_plan
     if not periods.empty:
         now = periods.iloc[-1]

@@ -52,9 +52,15 @@ FIX_WINDOW_DAYS = 14
 READINESS_DAYS = knowledge().evidence.days
 
 
-def _where(policy_domain: str | None = None, source: str | None = None, *more: str) -> tuple[str, list]:
-    """A WHERE clause for the records of one policy domain and one source (either optional)."""
+def _where(
+    policy_domain: str | None = None, source: str | None = None, *more: str, since: dt.date | None = None
+) -> tuple[str, list]:
+    """A WHERE clause for the records of one policy domain and one source (either optional), from
+    the day ``since`` on when given."""
     conditions, values = ["day IS NOT NULL", *more], []
+    if since is not None:
+        conditions.append("day >= ?")
+        values.append(since)
     if policy_domain is not None:
         conditions.append("policy_domain = ?")
         values.append(policy_domain)
@@ -101,16 +107,24 @@ class Coverage:
         return self.messages - self.passing_messages
 
 
-def coverage(store: Store, policy_domain: str | None = None) -> Coverage:
+def coverage(store: Store, policy_domain: str | None = None, since: dt.date | None = None) -> Coverage:
     """The period the records cover (the days their reports begin), the reports, records and
-    messages (those of reports without dates too)."""
-    where, values = ("WHERE policy_domain = ?", [policy_domain]) if policy_domain is not None else ("", [])
+    messages (those of reports without dates too, unless a ``since`` day is given)."""
+    conditions, values = [], []
+    if policy_domain is not None:
+        conditions.append("policy_domain = ?")
+        values.append(policy_domain)
+    if since is not None:
+        conditions.append("day >= ?")
+        values.append(since)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     first, last, records, messages, passing = store.connection.execute(
         f"SELECT min(day), max(day), count(*), coalesce(sum(count), 0), coalesce(sum(count) FILTER (WHERE dmarc_pass), 0) "
         f"FROM records {where}",
         values,
     ).fetchone()
-    (reports,) = store.connection.execute(f"SELECT count(*) FROM reports {where}", values).fetchone()
+    report_where = where.replace("day >= ?", "CAST(timezone('UTC', \"begin\") AS DATE) >= ?")
+    (reports,) = store.connection.execute(f"SELECT count(*) FROM reports {report_where}", values).fetchone()
     return Coverage(first, last, int(reports), int(records), int(messages), int(passing))
 
 
@@ -123,10 +137,12 @@ def policy_domains(store: Store) -> list[str]:
     return [domain for (domain,) in rows]
 
 
-def pass_rate_by_day(store: Store, policy_domain: str | None = None, source: str | None = None) -> pd.DataFrame:
+def pass_rate_by_day(
+    store: Store, policy_domain: str | None = None, source: str | None = None, since: dt.date | None = None
+) -> pd.DataFrame:
     """As ``summary.pass_rate_by_day`` on the triage of the same reports (the same columns, every
     day from the first to the last), for one policy domain and one source if given."""
-    where, values = _where(policy_domain, source)
+    where, values = _where(policy_domain, source, since=since)
     totals = _frame(
         store,
         # Per finding first, the few records nobody vouches for apart: one test of every record's
@@ -148,11 +164,13 @@ def pass_rate_by_day(store: Store, policy_domain: str | None = None, source: str
 SENDER_COLUMNS = ["source", "sender_kind", "failing", "messages", "pass_rate", "weekly_pass_rate", "first_day", "last_day"]
 
 
-def senders_by_week(store: Store, policy_domain: str | None = None, limit: int = 15) -> pd.DataFrame:
+def senders_by_week(
+    store: Store, policy_domain: str | None = None, limit: int = 15, since: dt.date | None = None
+) -> pd.DataFrame:
     """The ``limit`` senders with the most failing messages, most first: their kind, failing
     messages, messages, pass rate, first and last day, and their pass rate per week (Monday to
     Sunday) from the history's first week to its last, missing where they sent nothing."""
-    where, values = _where(policy_domain)
+    where, values = _where(policy_domain, since=since)
     per_week = _per_source(
         "date_trunc('week', day) AS week",
         f"arg_max(sender_kind, count) AS sender_kind, sum(count) AS messages, {_FAILING} AS failing, "
@@ -302,7 +320,7 @@ def fix_check(
 POLICY_COLUMNS = ["policy_domain", "p", "pct", "step", "first_day", "last_day", "days_reported", "reports"]
 
 
-def policy_periods(store: Store, policy_domain: str | None = None) -> pd.DataFrame:
+def policy_periods(store: Store, policy_domain: str | None = None, since: dt.date | None = None) -> pd.DataFrame:
     """The policy each domain published over time, as receivers quoted it in their reports: one
     row per period of an unchanged p= and pct= (on each day, the policy most reports quote), with
     the rollout plan's step it puts the domain on, its first and last day, the days reported and
@@ -310,6 +328,8 @@ def policy_periods(store: Store, policy_domain: str | None = None) -> pd.DataFra
     where, values = (
         ("WHERE policy_domain = ?", [policy_domain]) if policy_domain is not None else ("WHERE policy_domain <> ''", [])
     )
+    if since is not None:
+        where, values = where + " AND CAST(timezone('UTC', \"begin\") AS DATE) >= ?", [*values, since]
     daily = _frame(
         store,
         f"""WITH quoted AS (

@@ -39,6 +39,8 @@ def _all_messages() -> int:
 def test_a_configured_history_is_shown(app, monkeypatch, history_file):
     monkeypatch.setenv(STORE_ENV, str(history_file))
     test = app(PAGE)
+    # The kit's four weeks fit the default period (the last three months): everything is shown.
+    assert test.selectbox(key="history_period").value == "Last 3 months"
     assert _metric(test, "Messages") == f"{_all_messages():,}"
     assert _metric(test, "Reports") == f"{kit.DAYS * RECEIVERS:,}"
     assert f"From {kit.day(0)} to {kit.day(kit.DAYS - 1)}" in " ".join(texts(test.caption))

@@ -3,6 +3,8 @@ triage of the same reports, and against histories built for the question (histor
 
 from __future__ import annotations
 
+import datetime as dt
+
 import historykit as kit
 import pandas as pd
 import pytest
@@ -245,3 +247,21 @@ def test_a_fix_window_stays_within_the_history(kit_store):
     early = queries.fix_check(kit_store, summary.UNAUTHENTICATED, kit.day(3))
     assert (early.before.first_day, early.before.last_day) == (kit.day(0), kit.day(2))
     assert (early.before.messages, early.before.failing) == (3 * len(kit.RECEIVERS), 3 * len(kit.RECEIVERS))
+
+
+def test_a_period_leaves_out_what_came_before_it(sample_store, sample_frame):
+    # The samples span 2018 to 2024: the page's default period (the history's last three months)
+    # must hold only what began in it, as pandas counts it from the triage of the same reports.
+    last_day = queries.coverage(sample_store).last_day
+    since = last_day - dt.timedelta(days=90)
+    day = sample_frame["begin"].dt.tz_convert(None).dt.floor("D").dt.date
+    in_period = sample_frame[day >= since]
+    held = queries.coverage(sample_store, None, since)
+    assert held.first_day >= since and held.last_day == last_day
+    assert (held.records, held.messages) == (len(in_period), int(in_period["count"].sum()))
+    days = queries.pass_rate_by_day(sample_store, None, None, since)
+    assert days["day"].min().date() >= since and int(days["messages"].sum()) == held.messages
+    senders = queries.senders_by_week(sample_store, None, 15, since)
+    assert senders["first_day"].min() >= pd.Timestamp(since)
+    periods = queries.policy_periods(sample_store, None, since)
+    assert periods.empty or pd.Timestamp(periods["first_day"].min()) >= pd.Timestamp(since)
