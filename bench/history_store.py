@@ -144,7 +144,7 @@ def page_queries(first_day: dt.date) -> dict[str, Callable[[Store], object]]:
         "new senders (last 7 days)": queries.new_senders,
         "did my fix work (one sender, a date)": lambda store: queries.fix_check(store, FIXED_SENDER, fix_day),
         "policy periods": queries.policy_periods,
-        "current readiness (last 14 days: Store.reports + triage)": queries.current_readiness,
+        "current readiness (last 14 days, from the stored verdicts)": queries.current_readiness,
     }
 
 

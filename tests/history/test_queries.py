@@ -265,3 +265,13 @@ def test_a_period_leaves_out_what_came_before_it(sample_store, sample_frame):
     assert senders["first_day"].min() >= pd.Timestamp(since)
     periods = queries.policy_periods(sample_store, None, since)
     assert periods.empty or pd.Timestamp(periods["first_day"].min()) >= pd.Timestamp(since)
+
+
+@pytest.mark.parametrize("which", ["sample_store", "kit_store"])
+def test_current_readiness_from_the_stored_verdicts_equals_the_triages_own(which, request):
+    # The page sums the stored verdicts per report, source and finding; the rollout's code must
+    # reach the same assessment as on the triage of the same reports, record by record.
+    store = request.getfixturevalue(which)
+    (last,) = store.connection.execute('SELECT max("end") FROM reports').fetchone()
+    reports = store.reports(since=last - dt.timedelta(days=queries.READINESS_DAYS) + dt.timedelta(seconds=1))
+    assert queries.current_readiness(store) == summary.rollout_readiness(triage(reports))
