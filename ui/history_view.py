@@ -339,11 +339,11 @@ def fix_result(fix: queries.FixCheck) -> None:
     figure = triage_view.pass_rate_chart(fix.days)
     marked = pd.Timestamp(fix.day).value // 1_000_000  # plotly's date axis counts milliseconds
     figure.add_vline(x=marked, line_color="#8250df", line_width=2)
-    figure.add_annotation(
+    figure.add_annotation(  # at the foot of the line: the legend takes the top of the chart
         x=marked,
-        y=1,
+        y=0,
         yref="paper",
-        text=chart_text(f"fixed on {fix.day:%Y-%m-%d}"),
+        text=chart_text(f" fixed on {fix.day:%Y-%m-%d}"),
         showarrow=False,
         xanchor="left",
         yanchor="bottom",
