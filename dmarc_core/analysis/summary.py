@@ -25,23 +25,20 @@ if TYPE_CHECKING:
 _PCT_STEPS = (10, 25, 50, 100)
 #: Findings left out of the rollout's pass rate (see ``_weighed``), and one left out when no DKIM or
 #: SPF passed for anyone: only foreign signatures, all failing, is then mail nobody vouches for.
-_NOT_YOURS = ("forwarded_reported", "unsigned_unknown")
-_NOT_YOURS_UNVOUCHED = ("wrong_domain_unverified",)
+NOT_YOURS = ("forwarded_reported", "unsigned_unknown")
+NOT_YOURS_UNVOUCHED = ("wrong_domain_unverified",)
 #: A failing sender holds the rollout back when it carries at least this share of the messages.
 _SIGNIFICANT_SHARE = 0.01
 #: Source addresses enriched per run (PTR and AS lookups): the ones behind the most messages.
 ENRICH_LIMIT = 300
 
 
-@dataclass(frozen=True)
-class Headline:
-    reports: int
-    record_count: int
+class CountedMessages:
+    """The pass rate and the failing messages of a result that counts ``messages`` and
+    ``passing_messages`` (the triage's headline, the history's coverage)."""
+
     messages: int
     passing_messages: int
-    policy_domains: tuple[str, ...]
-    begin: pd.Timestamp | None
-    end: pd.Timestamp | None
 
     @property
     def pass_rate(self) -> float:
@@ -50,6 +47,17 @@ class Headline:
     @property
     def failing_messages(self) -> int:
         return self.messages - self.passing_messages
+
+
+@dataclass(frozen=True)
+class Headline(CountedMessages):
+    reports: int
+    record_count: int
+    messages: int
+    passing_messages: int
+    policy_domains: tuple[str, ...]
+    begin: pd.Timestamp | None
+    end: pd.Timestamp | None
 
 
 def headline(frame: pd.DataFrame) -> Headline:
@@ -311,8 +319,8 @@ def _weighed(frame: pd.DataFrame) -> pd.Series:
     and no signature of yours: what enforcement is meant to stop). Mail whose own signature failed
     stays in: it is likely yours, forwarded or broken."""
     finding = frame["finding"]
-    unvouched = finding.isin(_NOT_YOURS_UNVOUCHED).to_numpy() & unauthenticated_records(frame)
-    return ~finding.isin(_NOT_YOURS) & ~pd.Series(unvouched, index=frame.index)
+    unvouched = finding.isin(NOT_YOURS_UNVOUCHED).to_numpy() & unauthenticated_records(frame)
+    return ~finding.isin(NOT_YOURS) & ~pd.Series(unvouched, index=frame.index)
 
 
 def _day(begin: pd.Series) -> pd.Series:

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..analysis.summary import (
-    _NOT_YOURS,
-    _NOT_YOURS_UNVOUCHED,
+    NOT_YOURS,
+    NOT_YOURS_UNVOUCHED,
     UNAUTHENTICATED,
+    CountedMessages,
     Readiness,
     daily_pass_rates,
     plan_step,
@@ -42,8 +43,8 @@ def _listed(values: tuple[str, ...]) -> str:
 _UNAUTHENTICATED = "coalesce(source = source_ip, false)"
 #: The records the rollout plan's pass rate leaves out, as ``summary._weighed`` chooses them: mail
 #: the receiver called forwarded, and mail nobody vouches for.
-_NOT_JUDGED = f"coalesce(finding IN {_listed(_NOT_YOURS)}, false)"
-_UNVOUCHED = f"coalesce(finding IN {_listed(_NOT_YOURS_UNVOUCHED)}, false) AND {_UNAUTHENTICATED}"
+_NOT_JUDGED = f"coalesce(finding IN {_listed(NOT_YOURS)}, false)"
+_UNVOUCHED = f"coalesce(finding IN {_listed(NOT_YOURS_UNVOUCHED)}, false) AND {_UNAUTHENTICATED}"
 _FAILING = "sum(count) FILTER (WHERE NOT dmarc_pass)"
 #: Days before and after a fix that "did my fix work?" compares.
 FIX_WINDOW_DAYS = 14
@@ -87,7 +88,7 @@ def _frame(store: Store, sql: str, values: list) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class Coverage:
+class Coverage(CountedMessages):
     """What the history holds: the days its reports cover, and how much."""
 
     first_day: dt.date | None
@@ -96,14 +97,6 @@ class Coverage:
     records: int
     messages: int
     passing_messages: int
-
-    @property
-    def pass_rate(self) -> float:
-        return self.passing_messages / self.messages if self.messages else 0.0
-
-    @property
-    def failing_messages(self) -> int:
-        return self.messages - self.passing_messages
 
 
 def coverage(store: Store, policy_domain: str | None = None, since: dt.date | None = None) -> Coverage:
