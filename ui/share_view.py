@@ -10,7 +10,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dmarc_core import knowledge
 from dmarc_core.analysis import share
 from dmarc_core.analysis.share_html import share_html
 from dmarc_core.analysis.summary import readiness_table
@@ -100,7 +99,7 @@ def _preview(encoded: share.Encoded) -> None:
     )
     columns = ["source", "header_from", "cause", "messages"] + ([] if shared.addresses_left_out else ["addresses"])
     st.dataframe(
-        _with_cause_titles(shared.by_source())[columns],
+        shared.by_source().pipe(lambda table: table.assign(cause=table["cause"].map(triage_view.cause_title)))[columns],
         hide_index=True,
         width="stretch",
         height=min(400, 38 + 35 * max(len(shared.sources), 1)),
@@ -112,11 +111,6 @@ def _preview(encoded: share.Encoded) -> None:
             "addresses": "Busiest addresses",
         },
     )
-
-
-def _with_cause_titles(table: pd.DataFrame) -> pd.DataFrame:
-    findings = knowledge().findings
-    return table.assign(cause=[findings[cause].title for cause in table["cause"]])
 
 
 def _count(number: int, noun: str) -> str:

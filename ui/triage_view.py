@@ -216,7 +216,7 @@ def filtered(frame: pd.DataFrame) -> Selection:
     causes = row.multiselect(
         "Causes",
         _once_per_triage(_causes_found, frame),
-        format_func=_cause_title,
+        format_func=cause_title,
         key="filter_causes",
         persist_state="session",
         placeholder="all causes",
@@ -266,7 +266,8 @@ def _domain_label(domain: str) -> str:
     return domain if domain == "all" else display_domain(domain)
 
 
-def _cause_title(cause: str) -> str:
+def cause_title(cause: str) -> str:
+    """A cause key by its title, as every table and chart shows it."""
     return knowledge().findings[cause].title
 
 
@@ -286,7 +287,7 @@ def linked_sources(table: pd.DataFrame) -> pd.DataFrame:
         name for name in ("source", "sender_kind", "header_from", "cause", "fix", "check_link", "reasons") if name in table
     ]
     table = table.astype(dict.fromkeys(repeated, "category"))
-    table["cause"] = table["cause"].cat.rename_categories(_cause_title)
+    table["cause"] = table["cause"].cat.rename_categories(cause_title)
     table["sender_kind"] = table["sender_kind"].cat.rename_categories(knowledge().sender_kind_title)
     return table
 
@@ -436,8 +437,7 @@ def assessment_card(assessment: summary.Readiness) -> None:
             st.text(
                 "Holding it back: "
                 + "; ".join(
-                    f"{source} ({_cause_title(cause).lower()}, {count:,} messages)"
-                    for source, cause, count in assessment.blockers
+                    f"{source} ({cause_title(cause).lower()}, {count:,} messages)" for source, cause, count in assessment.blockers
                 )
             )
 
@@ -661,7 +661,7 @@ def _record_preview(rows: pd.DataFrame) -> pd.DataFrame:
     findings = facts.findings
     shown = rows.head(RECORD_PREVIEW)[PREVIEW_COLUMNS]
     return shown.assign(
-        cause=shown["cause"].map(_cause_title),
+        cause=shown["cause"].map(cause_title),
         sender_kind=shown["sender_kind"].map(facts.sender_kind_title),
         finding=shown["finding"].map(lambda key: findings[key].title),
         reason=shown["reason"].map(summary.reason_text),

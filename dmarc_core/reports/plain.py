@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from .records import _MAX_ELEMENT_BYTES, _MAX_RESULTS, _PENDING, Columns
+from .records import _MAX_RESULTS, _PENDING, MAX_ELEMENT_BYTES, Columns
 
 # White space between tags, and an element's text: no markup, no reference, no character XML
 # forbids or rewrites (C0 controls, CR, which XML turns into LF, U+FFFE and U+FFFF).
@@ -69,8 +69,8 @@ _ADDED = tuple(
     )
 )  # fmt: skip
 #: Characters in one record beyond which it is left to the reader, which stops at an element over
-#: ``_MAX_ELEMENT_BYTES`` (a character is at most 4 bytes; no real record comes near).
-_LONGEST = _MAX_ELEMENT_BYTES // 16
+#: ``MAX_ELEMENT_BYTES`` (a character is at most 4 bytes; no real record comes near).
+_LONGEST = MAX_ELEMENT_BYTES // 16
 
 
 class _NotPlain(Exception):

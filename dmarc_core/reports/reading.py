@@ -32,8 +32,8 @@ from .model import RFC9990_NAMESPACE, FailureReport, FileOutcome, Limits, Refusa
 from .plain import read_plain
 from .pool import cores, process_pool
 from .records import (
-    _MAX_ELEMENT_BYTES,
     DOCTYPE,
+    MAX_ELEMENT_BYTES,
     Columns,
     DtdFound,
     RecordReader,
@@ -357,9 +357,9 @@ def _read_plain_report(
     quarter less time); None where that is not sure to read alike (damage, markup or sections
     among or after the records, records written another way), and the report is read as a whole.
 
-    Under ``_MAX_ELEMENT_BYTES`` no reading stops early at a size limit, neither the whole
+    Under ``MAX_ELEMENT_BYTES`` no reading stops early at a size limit, neither the whole
     document's nor the header's."""
-    if len(document) > _MAX_ELEMENT_BYTES:
+    if len(document) > MAX_ELEMENT_BYTES:
         return None
     # Cut at a size over the document's: one piece, all its records.
     cut = record_chunks(document, io.BytesIO(), len(document) + 1)

@@ -228,7 +228,7 @@ class _Stop(Exception):
 
 #: Bytes one watched element (a record, the metadata) may span: real ones are a few KB; millions
 #: of elements inside one would all stay in memory until it ends.
-_MAX_ELEMENT_BYTES = 1 << 20
+MAX_ELEMENT_BYTES = 1 << 20
 #: Bytes without any watched element starting or ending: real reports have one every few KB.
 _MAX_SILENT_BYTES = 4 << 20
 
@@ -307,8 +307,8 @@ class RecordReader:
         return etree.iterparse(_Pruning(stream, self), events=("start", "end"), tag=tags, **PARSER_OPTIONS)
 
     def _check(self) -> None:
-        if self._open and self.bytes_read - self._opened_at > _MAX_ELEMENT_BYTES:
-            raise _Stop(f"an element over {_MAX_ELEMENT_BYTES >> 20} MB long (no report has one) stopped the reading there")
+        if self._open and self.bytes_read - self._opened_at > MAX_ELEMENT_BYTES:
+            raise _Stop(f"an element over {MAX_ELEMENT_BYTES >> 20} MB long (no report has one) stopped the reading there")
         if self.bytes_read - self._last_event_at > _MAX_SILENT_BYTES:
             raise _Stop(f"{_MAX_SILENT_BYTES >> 20} MB without a record or a report section stopped the reading there")
 
