@@ -46,6 +46,8 @@ _UNAUTHENTICATED = "coalesce(source = source_ip, false)"
 _NOT_JUDGED = f"coalesce(finding IN {_listed(NOT_YOURS)}, false)"
 _UNVOUCHED = f"coalesce(finding IN {_listed(NOT_YOURS_UNVOUCHED)}, false) AND {_UNAUTHENTICATED}"
 _FAILING = "sum(count) FILTER (WHERE NOT dmarc_pass)"
+#: The day a report begins, in UTC: the ``day`` its records carry.
+_REPORT_DAY = "CAST(timezone('UTC', \"begin\") AS DATE)"
 #: Days before and after a fix that "did my fix work?" compares.
 FIX_WINDOW_DAYS = 14
 #: Days of the latest reports the current rollout step is assessed on: the plan's two weeks.
@@ -102,21 +104,20 @@ class Coverage(CountedMessages):
 def coverage(store: Store, policy_domain: str | None = None, since: dt.date | None = None) -> Coverage:
     """The period the records cover (the days their reports begin), the reports, records and
     messages (those of reports without dates too, unless a ``since`` day is given)."""
-    conditions, values = [], []
-    if policy_domain is not None:
-        conditions.append("policy_domain = ?")
-        values.append(policy_domain)
-    if since is not None:
-        conditions.append("day >= ?")
-        values.append(since)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    # A record's day is the day its report begins (UTC): both tables are cut at the same day.
+    chosen = [("policy_domain = ?", "policy_domain = ?", policy_domain), ("day >= ?", f"{_REPORT_DAY} >= ?", since)]
+    given = [(on_records, on_reports, value) for on_records, on_reports, value in chosen if value is not None]
+    values = [value for _, _, value in given]
+
+    def where(table: int) -> str:
+        return f"WHERE {' AND '.join(condition[table] for condition in given)}" if given else ""
+
     first, last, records, messages, passing = store.connection.execute(
         f"SELECT min(day), max(day), count(*), coalesce(sum(count), 0), coalesce(sum(count) FILTER (WHERE dmarc_pass), 0) "
-        f"FROM records {where}",
+        f"FROM records {where(0)}",
         values,
     ).fetchone()
-    report_where = where.replace("day >= ?", "CAST(timezone('UTC', \"begin\") AS DATE) >= ?")
-    (reports,) = store.connection.execute(f"SELECT count(*) FROM reports {report_where}", values).fetchone()
+    (reports,) = store.connection.execute(f"SELECT count(*) FROM reports {where(1)}", values).fetchone()
     return Coverage(first, last, int(reports), int(records), int(messages), int(passing))
 
 
@@ -321,11 +322,11 @@ def policy_periods(store: Store, policy_domain: str | None = None, since: dt.dat
         ("WHERE policy_domain = ?", [policy_domain]) if policy_domain is not None else ("WHERE policy_domain <> ''", [])
     )
     if since is not None:
-        where, values = where + " AND CAST(timezone('UTC', \"begin\") AS DATE) >= ?", [*values, since]
+        where, values = f"{where} AND {_REPORT_DAY} >= ?", [*values, since]
     daily = _frame(
         store,
         f"""WITH quoted AS (
-                SELECT policy_domain, CAST(timezone('UTC', "begin") AS DATE) AS day,
+                SELECT policy_domain, {_REPORT_DAY} AS day,
                     coalesce(nullif(p, ''), 'none') AS p, coalesce(pct, 100) AS pct, count(*) AS reports
                 FROM reports {where} AND "begin" IS NOT NULL GROUP BY ALL),
             ranked AS (

@@ -4,6 +4,7 @@ where the receiver's Authentication-Results and our own verification disagree.""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -182,7 +183,7 @@ def check_message(
     policy = _policy(message, lookup, resolver)
     evaluation = _evaluate(message, signatures, spf, policy, lookup)
     check = MessageCheck(message, signatures, spf, arc, policy, evaluation, lookup)
-    return MessageCheck(message, signatures, spf, arc, policy, evaluation, lookup, _disagreements(check))
+    return dataclasses.replace(check, disagreements=_disagreements(check))
 
 
 def _spf(message: Message, lookup: bool, resolver: dns.asyncresolver.Resolver | None) -> SpfCheck:
