@@ -44,6 +44,7 @@ if not files:
 
 outcomes = view.read_with_progress(files)
 view.file_status(outcomes)
+view.upload_hint(len(uploads))
 view.failure_samples(outcomes)
 if not any(outcome.reports for outcome in outcomes):
     view.nothing_to_triage(outcomes)

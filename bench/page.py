@@ -6,7 +6,8 @@
 Each run starts the app with `streamlit run app.py` on a free port (the browser tests' server),
 warms it with the demo reports (imports, first page run), then, each upload in a browser session
 of its own: (a) a 100k-record .xml.gz of realistic variety (bench/variety.py) uploaded until the
-senders table is drawn; (b) 300 small real reports (shared/samples/aggregate/) likewise; (c) filter
+senders table is drawn; (b) 300 small real reports (shared/samples/aggregate/) likewise, dropped as
+300 files (an upload request each) and as one .zip of them; (c) filter
 changes on the 100k upload ("Failing only" on and off, a cause chosen and cleared, a search typed
 and cleared), each until the page settled, with the bytes the browser received for it. The clock
 runs inside the page (``INSTRUMENT``), from the interaction's first input event until the page
@@ -57,6 +58,17 @@ def big_report() -> Path:
 
 def small_reports() -> list[Path]:
     return replicated_samples(SMALL_FILES, HERE / "out" / f"many-{SMALL_FILES}", SAMPLES / "aggregate")
+
+
+def small_reports_zipped() -> Path:
+    """The same small reports as one .zip: one upload request instead of one per file."""
+    import zipfile
+
+    path = HERE / "out" / f"many-{SMALL_FILES}.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for report in small_reports():
+            archive.write(report, report.name)
+    return path
 
 
 # --- the browser ---------------------------------------------------------------------------------
@@ -218,6 +230,11 @@ def browser_run(browser, url: str, timings: Timings) -> None:
 
     watch = Watch(browser, viewport=viewport)
     watch.open(f"{url}/triage")
+    upload(watch, [small_reports_zipped()], f"the same {SMALL_FILES} as one .zip", timings)
+    watch.close()
+
+    watch = Watch(browser, viewport=viewport)
+    watch.open(f"{url}/triage")
     upload(watch, [big_report()], f"a {BIG_RECORDS:,}-record .xml.gz", timings)
     watch.page.get_by_role("heading", name=SENDERS_HEADING).scroll_into_view_if_needed()
     for name, prepare, trigger in filter_changes(watch.page):
@@ -251,7 +268,7 @@ def measure_browser(runs: int, timings: Timings) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=TIMEOUT_MS)
-    big_report(), small_reports()  # made before any clock starts
+    big_report(), small_reports_zipped()  # made before any clock starts
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         for run in range(runs):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
+import zipfile
 from collections import Counter
 
 import numpy as np
@@ -389,3 +391,27 @@ def test_the_cause_filter_offers_the_causes_the_records_have(app):
     ).run()
     causes = [cause for cause in knowledge().causes if cause in ("aligned", "wrong_domain")]  # in the knowledge's order
     assert test.multiselect(key="filter_causes").options == [knowledge().findings[cause].title for cause in causes]
+
+
+def test_many_files_dropped_one_by_one_get_the_zip_hint(app, samples):
+    """Each dropped file is an upload request of its own: past ``MANY_FILES`` the page says that one
+    .zip uploads at once, and the .zip reads to the same senders."""
+    names = sorted(path.name for path in (samples / "aggregate").glob("*.xml"))[: view.MANY_FILES + 1]
+    files = [(name, (samples / "aggregate" / name).read_bytes()) for name in names]
+    hint = "files upload one request each"
+
+    test = app(PAGE)
+    test.file_uploader(key="uploads").set_value([(name, data, "text/xml") for name, data in files[:-1]]).run()
+    assert not test.exception and not any(hint in caption.value for caption in test.caption)
+    test.file_uploader(key="uploads").set_value([(name, data, "text/xml") for name, data in files]).run()
+    assert any(f"{len(files)} {hint}" in caption.value for caption in test.caption)
+    one_by_one = frame_with(test, "explorer_link")
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as written:
+        for name, data in files:
+            written.writestr(name, data)
+    test = app(PAGE)
+    test.file_uploader(key="uploads").set_value([("reports.zip", archive.getvalue(), "application/zip")]).run()
+    assert not test.exception and not any(hint in caption.value for caption in test.caption)
+    pd.testing.assert_frame_equal(frame_with(test, "explorer_link"), one_by_one)
