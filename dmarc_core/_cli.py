@@ -278,7 +278,12 @@ def _message(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json(), indent=2))
     else:
         _print_message(result.to_json())
-    return 0 if result.dmarc_pass else 1
+    return {True: 0, False: 1, None: NO_VERDICT}[result.dmarc_pass]
+
+
+#: ``message``: no verdict, because it cannot be told (offline, or DNS did not answer) or DMARC
+#: does not apply (no record); distinct from 1, the message fails DMARC.
+NO_VERDICT = 3
 
 
 def _print_message(found: dict) -> None:
@@ -561,6 +566,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     message.add_argument("--json", action="store_true", help="print the result as JSON")
     message.set_defaults(run=_message)
+    message.epilog = (
+        f"exit status: 0 DMARC pass, 1 DMARC fail, {NO_VERDICT} no verdict (not known offline or without DNS answers, "
+        "or no DMARC record applies), 2 not a message"
+    )
     fetch = commands.add_parser(
         "fetch",
         help="read the report mailbox over IMAP into the history file (each message once; --watch waits for more)",

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from dmarc_core._cli import NO_VERDICT
 from dmarc_core.message.check import check_message
 from dmarc_core.message.model import MessageError
 
@@ -234,9 +235,22 @@ def test_the_cli_prints_the_issues_json_fields(mail_dns, tmp_path):
 def test_the_cli_reads_standard_input_offline_and_prints_a_table(mail_dns):
     message = delivered(sign(ORIGINAL, "example.com", "s1", mail_dns.keys["example"]), "192.0.2.10", "alice@example.com")
     done = _cli("-", given=message)
-    assert done.returncode == 1  # not known offline
+    assert done.returncode == NO_VERDICT  # not known offline: no fail
     assert b"DKIM example.com s=s1:  not_checked" in done.stdout
     assert b"Verdict:" in done.stdout and b"not known" in done.stdout
+
+
+def test_the_cli_says_pass_and_no_record_apart_from_fail(mail_dns, tmp_path):
+    passing = delivered(sign(ORIGINAL, "example.com", "s1", mail_dns.keys["example"]), "192.0.2.10", "alice@example.com")
+    # RFC 9989 5.3.2: no DMARC record found, so DMARC does not apply: neither pass nor fail.
+    original = ORIGINAL.replace(b"alice@example.com", b"alice@sendgrid.net")
+    unpublished = delivered(sign(original, "sendgrid.net", "s1", mail_dns.keys["esp"]), "198.51.100.7", "b@sendgrid.net")
+    for message, status in ((passing, 0), (unpublished, NO_VERDICT)):
+        path = tmp_path / "message.eml"
+        path.write_bytes(message)
+        done = _cli(str(path), "--nameserver", mail_dns.server.address, "--json")
+        assert done.returncode == status, done.stderr
+        assert json.loads(done.stdout)["dmarc_pass"] is (True if status == 0 else None)
 
 
 def test_the_cli_refuses_what_is_not_a_message(tmp_path):
