@@ -369,7 +369,8 @@ def rollout(store: Store, domain: str | None, since: dt.date | None = None) -> N
         st.markdown(
             inert(
                 f"{chosen}: p={now['p']}" + (f"; pct={now['pct']}" if now["pct"] < 100 else "") + f" since "
-                f"{now['first_day']:%Y-%m-%d}, as the receivers' reports quote it; each policy before, and the plan's step it was:"
+                f"{queries.published_since(periods):%Y-%m-%d}, as the receivers' reports quote it; each policy before, "
+                "and the plan's step it was:"
             )
         )
         st.plotly_chart(_steps_chart(periods), key="history_steps_chart")

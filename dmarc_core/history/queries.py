@@ -317,7 +317,8 @@ def policy_periods(store: Store, policy_domain: str | None = None, since: dt.dat
     """The policy each domain published over time, as receivers quoted it in their reports: one
     row per period of an unchanged p= and pct= (on each day, the policy most reports quote), with
     the rollout plan's step it puts the domain on, its first and last day, the days reported and
-    the reports. A domain's current period is its last; p=none is step 2 once it has two weeks."""
+    the reports. A domain's current period is its last. p=none is two periods once it has two weeks
+    of reports: step 1, then step 2 from its 14th day reported, which completes the two weeks."""
     where, values = (
         ("WHERE policy_domain = ?", [policy_domain]) if policy_domain is not None else ("WHERE policy_domain <> ''", [])
     )
@@ -339,13 +340,20 @@ def policy_periods(store: Store, policy_domain: str | None = None, since: dt.dat
     )
     if daily.empty:
         return pd.DataFrame(columns=POLICY_COLUMNS)
-    changed = (daily[["policy_domain", "p", "pct"]] != daily[["policy_domain", "p", "pct"]].shift()).any(axis=1)
+    # A period of one policy; within it, each day's step by the days reported so far: p=none turns
+    # from step 1 (collect two weeks of reports) to step 2 (fix the senders) on its 14th day reported.
+    policy = ["policy_domain", "p", "pct"]
+    published = (daily[policy] != daily[policy].shift()).any(axis=1).cumsum()
+    days_so_far = daily.groupby(published).cumcount() + 1
+    daily["step"] = [plan_step(p, int(pct), days) for p, pct, days in zip(daily["p"], daily["pct"], days_so_far, strict=True)]
+    changed = (daily[[*policy, "step"]] != daily[[*policy, "step"]].shift()).any(axis=1)
     periods = (
         daily.groupby(changed.cumsum(), sort=False)
         .agg(
             policy_domain=("policy_domain", "first"),
             p=("p", "first"),
             pct=("pct", "first"),
+            step=("step", "first"),
             first_day=("day", "min"),
             last_day=("day", "max"),
             days_reported=("day", "nunique"),
@@ -353,12 +361,17 @@ def policy_periods(store: Store, policy_domain: str | None = None, since: dt.dat
         )
         .reset_index(drop=True)
     )
-    periods["step"] = [
-        plan_step(p, int(pct), days) for p, pct, days in zip(periods["p"], periods["pct"], periods["days_reported"], strict=True)
-    ]
     for column in ("first_day", "last_day"):
         periods[column] = pd.to_datetime(periods[column]).dt.date
     return periods[POLICY_COLUMNS]
+
+
+def published_since(periods: pd.DataFrame) -> dt.date:
+    """The first day of a domain's current policy (``policy_periods``' last p= and pct=), over the
+    periods of steps it made meanwhile (p=none's two)."""
+    policy = periods[["p", "pct"]]
+    current = (policy == policy.iloc[-1]).all(axis=1)
+    return periods["first_day"][current[::-1].cummin()[::-1]].min()
 
 
 def current_readiness(store: Store, days: int = READINESS_DAYS) -> list[Readiness]:

@@ -178,9 +178,21 @@ def test_the_policy_published_over_time_and_its_plan_step(kit_store):
     rows = periods[["policy_domain", "p", "pct", "step", "first_day", "last_day", "days_reported", "reports"]].values.tolist()
     receivers = len(kit.RECEIVERS)
     change = kit.POLICY_CHANGE_DAY
+    collecting = 13  # the plan's step 1: p=none while two weeks of reports come in; the 14th day completes them
     assert rows == [
-        # Two weeks and more of p=none: step 2 (fix the senders); then p=quarantine; pct=10: step 3.
-        ["example.com", "none", 100, 2, kit.day(0), kit.day(change - 1), change, change * receivers],
+        # p=none: step 1, then step 2 (fix the senders) from its 14th day reported; then p=quarantine;
+        # pct=10: step 3.
+        ["example.com", "none", 100, 1, kit.day(0), kit.day(collecting - 1), collecting, collecting * receivers],
+        [
+            "example.com",
+            "none",
+            100,
+            2,
+            kit.day(collecting),
+            kit.day(change - 1),
+            change - collecting,
+            (change - collecting) * receivers,
+        ],
         [
             "example.com",
             "quarantine",
@@ -192,6 +204,13 @@ def test_the_policy_published_over_time_and_its_plan_step(kit_store):
             (kit.DAYS - change) * receivers,
         ],
     ]
+
+
+def test_a_policy_is_published_since_its_first_day_over_its_steps(kit_store):
+    periods = queries.policy_periods(kit_store)
+    assert queries.published_since(periods) == kit.day(kit.POLICY_CHANGE_DAY)  # p=quarantine; pct=10
+    p_none = periods[periods["p"] == "none"]
+    assert p_none["step"].tolist() == [1, 2] and queries.published_since(p_none) == kit.day(0)
 
 
 def test_the_policy_most_receivers_quote_decides_a_day(tmp_path):
