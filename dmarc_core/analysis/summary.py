@@ -694,7 +694,7 @@ def _harmed(rows: pd.DataFrame | None, messages: int) -> _Harm:
     if rows is None:
         return _Harm((), "", False)
     bar, findings = knowledge().rollback, knowledge().findings
-    parts, significant, senders = [], False, []
+    parts, significant, senders, counts = [], False, [], []
     per_sender = rows.groupby(["source", "finding"], observed=True)
     for (source, finding), group in sorted(per_sender, key=lambda item: -int(item[1]["count"].sum())):
         count = int(group["count"].sum())
@@ -710,8 +710,19 @@ def _harmed(rows: pd.DataFrame | None, messages: int) -> _Harm:
             f"{'were' if count != 1 else 'was'} {handled}"
         )
         senders.append(str(source))
+        counts.append(count)
         significant |= count >= bar.messages and count >= bar.share * max(messages, 1)
+    if len(parts) > _HARMED_NAMED:  # a big domain's long tail: the largest named, the rest counted
+        rest = sum(counts[_HARMED_NAMED:])
+        others = len(parts) - _HARMED_NAMED
+        parts[_HARMED_NAMED:] = [
+            f"and {rest:,} message{'s' if rest != 1 else ''} from {others:,} more sender{'s' if others != 1 else ''}"
+        ]
     return _Harm(tuple(senders), "; ".join(parts) + "." if parts else "", significant)
+
+
+#: Senders of blocked mail the advice names, the most messages first.
+_HARMED_NAMED = 3
 
 
 def _days_covered(quoted: pd.DataFrame) -> dict[str, float]:

@@ -392,6 +392,18 @@ def test_legitimate_senders_blocked_with_a_real_share_roll_the_policy_back_and_a
     assert "roll back to p=none" in assessment.advice
 
 
+def test_many_blocked_senders_name_the_largest_three_and_count_the_rest():
+    blocked = [
+        record(dkim=[(f"sender{number}.example", "pass")], disposition="reject", count=count, source_ip=f"192.0.2.{number}")
+        for number, count in enumerate((50, 40, 30, 3, 2, 1), start=1)
+    ]
+    (assessment,) = rollout_readiness(frame_of(aligned(100), *blocked, p="reject", days=15, receivers=RECEIVERS))
+    named = [f"{count} messages from sender{number}.example" for number, count in ((1, 100), (2, 80), (3, 60))]
+    assert all(part in assessment.advice for part in named)
+    assert "sender4.example" not in assessment.advice
+    assert "were rejected; and 12 messages from 3 more senders." in assessment.advice  # 6 + 4 + 2 over two receivers
+
+
 def test_a_report_with_placeholder_dates_never_decides_the_published_policy(samples):
     # 005.xml's dates are placeholders (begin=100), so they are dropped; its p=reject is older news
     # than any dated report's policy, not the latest.
