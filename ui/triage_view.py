@@ -329,8 +329,26 @@ SOURCE_ORDER = [
 
 
 def sources_table(selection: Selection, enrichment: dict | None = None) -> None:
-    """The senders and sources the filters keep, those with the most failing messages first."""
-    senders(_once_per_filters(_sources, selection, enrichment))
+    """The senders and sources the filters keep, those with the most failing messages first; past
+    ``SENDERS_SHOWN`` of them, the first so many unless all are asked for: the long tail of a big
+    report (thousands of one-message sources) is for the search, and sending it with every filter
+    change is most of a rerun's time in the browser."""
+    table = _once_per_filters(_sources, selection, enrichment)
+    if len(table) > SENDERS_SHOWN and not st.session_state.get("senders_all"):
+        senders(table.head(SENDERS_SHOWN))
+    else:
+        senders(table)
+    if len(table) > SENDERS_SHOWN:
+        st.toggle(
+            f"Show all {len(table):,} senders and sources",
+            key="senders_all",
+            help=f"Shown: the {SENDERS_SHOWN} with the most failing messages. The search and the filters above reach "
+            "every one, and the CSV download holds every record.",
+        )
+
+
+#: Senders and sources drawn unless all are asked for.
+SENDERS_SHOWN = 200
 
 
 def senders(table: pd.DataFrame, hidden: tuple[str, ...] = ()) -> None:

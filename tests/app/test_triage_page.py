@@ -415,3 +415,24 @@ def test_many_files_dropped_one_by_one_get_the_zip_hint(app, samples):
     test.file_uploader(key="uploads").set_value([("reports.zip", archive.getvalue(), "application/zip")]).run()
     assert not test.exception and not any(hint in caption.value for caption in test.caption)
     pd.testing.assert_frame_equal(frame_with(test, "explorer_link"), one_by_one)
+
+
+def test_a_long_tail_of_senders_is_drawn_on_demand(app):
+    """Past ``SENDERS_SHOWN`` senders, those with the most failing messages are drawn, and a toggle
+    draws them all; the search reaches the others either way."""
+    signers = view.SENDERS_SHOWN + 30
+    records = [
+        record(dkim=[(f"sender{number}.example", "pass")], count=number + 1, source_ip=f"198.51.100.{number % 250}")
+        for number in range(signers)
+    ]
+    test = app(PAGE)
+    test.file_uploader(key="uploads").set_value([("tail.xml", report(*records), "text/xml")]).run()
+    assert not test.exception
+    shown = frame_with(test, "explorer_link")
+    assert len(shown) == view.SENDERS_SHOWN
+    assert shown["failing"].tolist() == sorted(range(signers - view.SENDERS_SHOWN + 1, signers + 1), reverse=True)
+    test.text_input(key="filter_search").set_value("sender0.example").run()
+    assert frame_with(test, "explorer_link")["source"].tolist() == ["sender0.example"]
+    test.text_input(key="filter_search").set_value("").run()
+    test.toggle(key="senders_all").set_value(True).run()
+    assert len(frame_with(test, "explorer_link")) == signers
