@@ -14,6 +14,7 @@ st.title("History")
 configured = view.configured_store()
 if configured:
     path = configured
+    view.follow_writes(path)
 else:
     path = view.hosted_history()
     if path is None:

@@ -38,6 +38,8 @@ T = TypeVar("T")
 _ANSWERS_KEPT = 48
 #: Seconds between looks at a history file an ingest or a fetch is writing.
 _BUSY_RETRY_SECONDS = 3
+#: Seconds between looks for new reports in the history file while the page is open.
+FOLLOW_SECONDS = 10
 #: A DuckDB file says so in its first bytes (its header's magic, at offset 8).
 _DUCKDB_MAGIC = (8, b"DUCK")
 HISTORY_FILE_NAME = "dmarc-history.duckdb"
@@ -86,12 +88,34 @@ def _when_free(path: str) -> None:
     st.rerun()
 
 
+def follow_writes(path: str | Path) -> None:
+    """Draw the page again when an ingest or a fetch (``fetch --watch``) has changed the history
+    file since this run drew it: an open page follows the new reports without a click."""
+    _follow(str(path), _file_state(Path(path)))
+
+
+@st.fragment(run_every=FOLLOW_SECONDS)
+def _follow(path: str, drawn: tuple) -> None:
+    if _file_state(Path(path)) != drawn:
+        st.rerun()
+
+
+def _file_state(path: Path) -> tuple:
+    """What changes when the history file does: the file's and its write-ahead log's times and sizes."""
+    wal = path.with_name(path.name + ".wal")
+    return tuple((found.st_mtime_ns, found.st_size) if (found := _stat(file)) else None for file in (path, wal))
+
+
+def _stat(path: Path):
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+
+
 def ask(store: Store, query: Callable[..., T], *arguments) -> T:
     """``query(store, *arguments)``, asked once per state of the history file in this session."""
-    stat = store.path.stat()
-    wal = store.path.with_name(store.path.name + ".wal")
-    wal_state = (wal.stat().st_mtime_ns, wal.stat().st_size) if wal.exists() else None
-    key = (str(store.path), stat.st_mtime_ns, stat.st_size, wal_state, query, arguments)
+    key = (str(store.path), _file_state(store.path), query, arguments)
     answers = st.session_state.setdefault("history_answers", {})
     if key not in answers:
         answers[key] = query(store, *arguments)

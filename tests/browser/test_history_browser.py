@@ -7,10 +7,13 @@ import historykit as kit
 import pytest
 from playwright.sync_api import expect
 
-from dmarc_core.history.store import STORE_ENV
+from dmarc_core.history.ingest import ingest_files
+from dmarc_core.history.store import STORE_ENV, Store
+from ui.history_view import FOLLOW_SECONDS
 
 from .conftest import assert_no_exception, open_app, rerun, screenshot, start_server, stop_server
 from .helpers import grid, main, metric, rows
+from reportkit import report
 
 
 @pytest.fixture
@@ -72,3 +75,18 @@ def test_history_page_pass_rate_and_a_fix(history_url, page):
     assert sender_days[kit.FIX_DAY] == 1.0
     path = screenshot(page, "history")
     assert path.exists()
+
+
+def test_an_open_page_follows_the_reports_an_ingest_adds(history_url, page, tmp_path):
+    """As with ``fetch --watch`` running: reports added while the page is open are drawn without a click."""
+    open_app(page, history_url)
+    reports = kit.DAYS * len(kit.RECEIVERS)
+    assert metric(page, "Reports") == f"{reports}"
+    last = kit.day(kit.DAYS - 1)
+    late = report(*kit.day_records(kit.DAYS - 1), p="quarantine", pct=10, begin=kit._epoch(last), end=kit._epoch(last) + 86399,
+                  org_name="receiver-c.example", report_id="receiver-c")  # fmt: skip
+    with Store(tmp_path / "history.duckdb") as store:
+        ingest_files(store, [("receiver-c.xml", late)])
+    value = main(page).get_by_test_id("stMetric").filter(has_text="Reports").get_by_test_id("stMetricValue")
+    expect(value).to_have_text(f"{reports + 1}", timeout=3 * FOLLOW_SECONDS * 1000)
+    assert_no_exception(page)
