@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import re
 
-from .records import _MAX_RESULTS, _PENDING, MAX_ELEMENT_BYTES, Columns
+from lxml import etree
+
+from .records import _MAX_RESULTS, _PENDING, MAX_ELEMENT_BYTES, Columns, RecordReader, cleaned_text
 
 # White space between tags, and an element's text: no markup, no reference, no character XML
 # forbids or rewrites (C0 controls, CR, which XML turns into LF, U+FFFE and U+FFFF).
@@ -173,3 +175,94 @@ def read_plain(piece: bytes, columns: Columns) -> bool:
         return False
     columns.extend(pending)
     return True
+
+
+# A report's header written the plain way: an XML declaration, the root <feedback> with at most
+# namespace declarations and attributes, then <version>, <report_metadata> (elements of text, and
+# <date_range> holding elements of text) and <policy_published> (elements of text), in that order,
+# each once; text as in records. Nothing may follow but the first record (what ``record_chunks``
+# cut the header at).
+_HEADER_TEXT = rb"[^<&\x00-\x08\x0b\x0c\x0e-\x1f\r]*+"
+_HEADER_SPACE = rb"[ \t\r\n]*+"
+_NAME = rb"[A-Za-z_]\w*+"
+_HEADER_LEAF = rb"<" + _NAME + rb">" + _HEADER_TEXT + rb"</" + _NAME + rb">" + _HEADER_SPACE
+_HEADER = re.compile(
+    rb"(?:\xef\xbb\xbf)?" + _HEADER_SPACE + rb"(?:<\?xml[^<>?]*\?>" + _HEADER_SPACE + rb")?"
+    + rb"<feedback((?:[ \t\r\n]++[\w:]+=(?:\"[^\"<&]*\"|'[^'<&]*'))*+)" + _HEADER_SPACE + rb">" + _HEADER_SPACE
+    + rb"(?:<version>(" + _HEADER_TEXT + rb")</version>" + _HEADER_SPACE + rb")?"
+    + rb"<report_metadata>" + _HEADER_SPACE
+    + rb"((?:" + _HEADER_LEAF + rb"|<date_range>" + _HEADER_SPACE + rb"(?:" + _HEADER_LEAF + rb")*+</date_range>" + _HEADER_SPACE
+    + rb")*+)</report_metadata>" + _HEADER_SPACE
+    + rb"<policy_published>" + _HEADER_SPACE + rb"((?:" + _HEADER_LEAF + rb")*+)</policy_published>" + _HEADER_SPACE
+)  # fmt: skip
+#: An element of text of the header's sections, closed by its own name; or the start of <date_range>.
+_HEADER_FIELD = re.compile(rb"<(" + _NAME + rb")>(" + _HEADER_TEXT + rb")</\1>|<(date_range)>")
+_ATTRIBUTE = re.compile(r"([\w:]+)=(?:\"([^\"]*)\"|'([^']*)')")
+
+
+def read_plain_header(header: bytes, reader: RecordReader):
+    """The report-level sections of a ``header`` written the plain way, given to ``reader`` as the
+    record reader takes them from lxml; and a root element like the document's (its name and
+    namespaces), for what is said of the report. None where the header is not plain: lxml then
+    reads it, and says what it repaired."""
+    found = _HEADER.fullmatch(header)
+    if not found or header.count(b"<feedback") != 1 or any(bad in header for bad in _NOT_PLAIN_TEXT):
+        return None
+    attributes, version, metadata, policy = found.groups()
+    try:
+        root = _root(attributes.decode("utf-8"))
+        sections = {
+            "report_metadata": _section_fields(metadata, "report_metadata"),
+            "policy_published": _section_fields(policy, "policy_published"),
+        }
+        version_text = None if version is None else cleaned_text(version.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if root is None or None in sections.values():
+        return None
+    if version_text is not None:
+        reader.section("version", [("version", version_text)])
+    for name, fields in sections.items():
+        reader.section(name, fields)
+    return root
+
+
+#: What libxml2 reports, or rewrites, in text: "]]>", U+FFFE and U+FFFF.
+_NOT_PLAIN_TEXT = (b"]]>", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+
+
+def _root(attributes: str):
+    """A <feedback> element with the document root's namespace declarations; None where the root's
+    attributes would be damage to libxml2 (one twice, a prefix never declared, an empty namespace)."""
+    pairs = [(name, first or second) for name, first, second in _ATTRIBUTE.findall(attributes)]
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names) or any(name.count(":") > 1 for name in names):
+        return None
+    namespaces = {}
+    for name, value in pairs:
+        prefix, _, local = name.rpartition(":")
+        if name == "xmlns":
+            if not value:
+                return None
+            namespaces[None] = value
+        elif prefix == "xmlns":
+            if not value or local in ("xml", "xmlns"):
+                return None
+            namespaces[local] = value
+    if any(prefix and prefix != "xmlns" and prefix not in namespaces for prefix, _, _ in (n.rpartition(":") for n in names)):
+        return None  # an attribute in a namespace never declared
+    default = namespaces.get(None)
+    try:
+        return etree.Element(f"{{{default}}}feedback" if default else "feedback", nsmap=namespaces)
+    except ValueError:  # a prefix lxml refuses
+        return None
+
+
+def _section_fields(section: bytes, name: str) -> list[tuple[str, str]] | None:
+    """(name, cleaned text) of the section and of every element in it, in document order; None
+    where an element is not closed by its own name."""
+    fields = [(name, "")]
+    for leaf, text, date_range in _HEADER_FIELD.findall(section):
+        fields.append(("date_range", "") if date_range else (leaf.decode(), cleaned_text(text.decode("utf-8"))))
+    # Every end tag is a leaf's or a <date_range>'s: a leaf closed by another name was left out above.
+    return fields if len(fields) - 1 == section.count(b"</") else None

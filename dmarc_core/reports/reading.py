@@ -29,7 +29,7 @@ from lxml import etree
 from .chunks import CHUNK_BYTES, UTF8_DECLARATION, NotCuttable, Rejoined, ends_root, read_chunks, record_chunks
 from .containers import BUFFER, Budget, Payload, open_source, payloads
 from .model import RFC9990_NAMESPACE, FailureReport, FileOutcome, Limits, Refusal, Report, ReportError
-from .plain import read_plain
+from .plain import read_plain, read_plain_header
 from .pool import cores, process_pool
 from .records import (
     DOCTYPE,
@@ -366,12 +366,17 @@ def _read_plain_report(
     pieces = list(cut.pieces) if cut else []
     if not pieces:
         return None
-    try:
-        reader, root, errors = _read_report(io.BytesIO(cut.header), root_name, max_records, columns)
-    except (DtdFound, etree.XMLSyntaxError):
-        return None  # read as a whole, the report is refused with the reason
-    if not _cut_cleanly(cut.header, root, errors) or "record" in reader.seen or not ends_root(b"".join(cut.tail), root):
-        # A record read in the header (<record/>) stays in ``columns``, outside every report's rows.
+    reader = RecordReader(max_records, columns)
+    root = read_plain_header(cut.header, reader)
+    if root is None:  # a header written another way: lxml reads it alone, cut short before the records
+        try:
+            reader, root, errors = _read_report(io.BytesIO(cut.header), root_name, max_records, columns)
+        except (DtdFound, etree.XMLSyntaxError):
+            return None  # read as a whole, the report is refused with the reason
+        if not _cut_cleanly(cut.header, root, errors) or "record" in reader.seen:
+            # A record read in the header (<record/>) stays in ``columns``, outside every report's rows.
+            return None
+    if not ends_root(b"".join(cut.tail), root):
         return None
     if not read_plain(pieces[0], reader.columns):
         return None

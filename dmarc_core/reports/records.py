@@ -87,7 +87,12 @@ def qualified_name(element) -> str:
 
 
 def _text(element) -> str:
-    text = (_safe_text(element) or "").strip()
+    return cleaned_text(_safe_text(element) or "")
+
+
+def cleaned_text(text: str) -> str:
+    """An element's text as the report's sections keep it: trimmed, unsafe characters replaced."""
+    text = text.strip()
     # Printable text holds none of the unsafe characters: the look-up is skipped for nearly every value.
     return text if text.isprintable() else _UNSAFE_CHARACTERS.sub("\ufffd", text)
 
@@ -409,17 +414,25 @@ class RecordReader:
         return plan
 
     def _section(self, name: str, element) -> None:
-        if name == "report_metadata":
-            self._metadata(element)
-        elif name == "policy_published":
-            self._policy(element)
-        elif name == "version":
-            self.version = _text(element)
+        if name == "version":
+            self.section("version", [("version", _text(element))])
+        else:
+            self.section(name, [(self._name(tag_name(child)), _text(child)) for child in element.iter()])
 
-    def _metadata(self, element) -> None:
+    def section(self, name: str, fields: list[tuple[str, str]]) -> None:
+        """Take in a report-level section, ``fields`` being the (name, cleaned text) of it and of
+        every element in it, in document order, as lxml or ``plain.read_plain_header`` found them."""
+        self.seen.add(name)
+        if name == "report_metadata":
+            self._metadata(fields)
+        elif name == "policy_published":
+            self._policy(fields)
+        elif name == "version":
+            self.version = fields[0][1]
+
+    def _metadata(self, fields: list[tuple[str, str]]) -> None:
         found, errors = {}, []
-        for child in element.iter():
-            name, text = self._name(tag_name(child)), _text(child)
+        for name, text in fields:
             found[name] = text  # the last of a name, as a dict made of them all keeps
             if name == "error":
                 errors.append(text)
@@ -436,8 +449,8 @@ class RecordReader:
             generator=found.get("generator", ""),
         )
 
-    def _policy(self, element) -> None:
-        found = {self._name(tag_name(child)): _text(child).lower() for child in element.iter()}
+    def _policy(self, fields: list[tuple[str, str]]) -> None:
+        found = {name: text.lower() for name, text in fields}
         self.rfc9990 |= bool({"np", "testing", "discovery_method"} & found.keys())
         pct = found.get("pct", "")
         # RFC 7489 C: an integer 0-100; anything else (a superscript digit, 5,000 digits) is ignored.

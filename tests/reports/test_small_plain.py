@@ -145,11 +145,85 @@ REPORT = report(record(count=3), record(count=5, dkim=[("example.com", "pass")])
         pytest.param("<record>", "<version>2.0</version><record>", id="a-version-before-the-records"),
         pytest.param("</record>", "</record><record/>", id="an-empty-record-among-them"),
         pytest.param("<org_name>", "<org_name>\u202e", id="a-bidi-control-in-the-header"),
+        # The header read without lxml where it is plain: every way a root, a section or a text may
+        # differ reads as lxml reads it.
+        pytest.param("<feedback>", '<feedback xmlns="urn:ietf:params:xml:ns:dmarc-2.0">', id="rfc-9990-namespace"),
+        pytest.param(
+            "<feedback>",
+            '<feedback xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="rua.xsd">',
+            id="schema-attributes",
+        ),
+        pytest.param(
+            "<feedback>", "<feedback\r\n  xmlns:xsi='http://www.w3.org/2001/XMLSchema-instance'>", id="single-quotes-crlf"
+        ),
+        pytest.param("<feedback>", '<feedback xsi:noNamespaceSchemaLocation="rua.xsd">', id="an-undeclared-prefix"),
+        pytest.param("<feedback>", '<feedback a="1" a="2">', id="an-attribute-twice"),
+        pytest.param("<feedback>", '<feedback xmlns="">', id="an-empty-default-namespace"),
+        pytest.param("<feedback>", '<feedback xmlns:x="">', id="an-empty-prefixed-namespace"),
+        pytest.param("<feedback>", '<feedback xml:lang="en">', id="the-xml-prefix"),
+        pytest.param("<?xml", "\ufeff<?xml", id="a-byte-order-mark"),
+        pytest.param("<report_metadata>", "\r\n<report_metadata>\r\n  ", id="crlf-between-elements"),
+        pytest.param("receiver.example</org_name>", "receiver.example</email>", id="a-leaf-closed-by-another-name"),
+        pytest.param("<org_name>", "<org_name>Q&amp;A ", id="an-entity-in-the-header"),
+        pytest.param("<org_name>", "<org_name>]]>", id="cdata-end-in-header-text"),
+        pytest.param("<org_name>", "<org_name>\r\n", id="a-carriage-return-in-header-text"),
+        pytest.param("receiver.example</org_name>", "récepteur.example</org_name>", id="non-ascii-header-text"),
+        pytest.param("<org_name>", "<1org>x</1org><org_name>", id="a-name-starting-with-a-digit"),
+        pytest.param("<org_name>", "<extra-field>x</extra-field><org_name>", id="a-name-with-a-hyphen"),
+        pytest.param("<email>dmarc@receiver.example</email>", "<email/>", id="an-empty-element-in-the-header"),
+        pytest.param("</report_id>", "</report_id><error>one</error><error>two</error>", id="errors"),
+        pytest.param("</report_id>", "</report_id><generator>x 1.0</generator>", id="a-generator"),
+        pytest.param("</report_id>", "</report_id><org_name>second</org_name>", id="a-field-twice"),
+        pytest.param("</report_id>", "</report_id><feedback>x</feedback>", id="a-leaf-named-as-the-root"),
+        pytest.param("<date_range>", "<data_range>", id="data-range-unclosed"),
+        pytest.param(
+            "<date_range><begin>1759276800</begin><end>1759363199</end></date_range>",
+            "<data_range><begin>1759276800</begin><end>1759363199</end></data_range>",
+            id="data-range",
+        ),
+        pytest.param("<date_range><begin>", "<date_range>1</date_range><date_range><begin>", id="a-date-range-of-text"),
+        pytest.param("<begin>1759276800</begin>", "<begin>100</begin>", id="a-placeholder-date"),
+        pytest.param("<pct>100</pct>", "<pct>150</pct>", id="a-pct-over-100"),
+        pytest.param("<p>none</p>", "<p> NONE </p>", id="a-policy-in-capitals"),
+        pytest.param("<sp>none</sp>", "<sp>nil</sp><np>reject</np><testing>y</testing>", id="rfc-9990-policy-fields"),
+        pytest.param("<version>1.0</version>", "", id="no-version"),
+        pytest.param("<version>1.0</version>", "<version> 2.0 </version>", id="version-2"),
+        pytest.param("<policy_published>", "<policy_published><date_range><begin>1</begin></date_range>", id="nested-in-policy"),
+        pytest.param("</report_metadata>", "</report_metadata><version>1.0</version>", id="a-version-after-the-metadata"),
     ],
 )
 def test_edge_cases_read_alike(before, after):
     assert before in REPORT
     assert_same(REPORT.replace(before, after, 1).encode())
+
+
+@pytest.fixture
+def plain_header(monkeypatch) -> list[bool]:
+    """Whether each header tried the lxml-free way (``plain.read_plain_header``) took it."""
+    seen: list[bool] = []
+    read_plain_header = reading.read_plain_header
+
+    def counting(*args):
+        root = read_plain_header(*args)
+        seen.append(root is not None)
+        return root
+
+    monkeypatch.setattr(reading, "read_plain_header", counting)
+    return seen
+
+
+def test_most_real_headers_and_the_usual_roots_are_read_without_lxml(real_files, plain_header):
+    read_files(real_files, workers=1)
+    assert len(plain_header) > 300 and sum(plain_header) / len(plain_header) > 0.8, f"{sum(plain_header)} of {len(plain_header)}"
+    plain_header.clear()
+    roots = [
+        "<feedback>",
+        '<feedback xmlns="urn:ietf:params:xml:ns:dmarc-2.0">',
+        '<feedback xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="rua.xsd">',
+    ]
+    for root in roots:
+        assert_same(REPORT.replace("<feedback>", root, 1).encode())
+    assert plain_header == [True] * len(roots)
 
 
 def test_a_prefixed_root_takes_the_fast_path(taken):
