@@ -182,21 +182,20 @@ def read_plain(piece: bytes, columns: Columns) -> bool:
 # <date_range> holding elements of text) and <policy_published> (elements of text), in that order,
 # each once; text as in records. Nothing may follow but the first record (what ``record_chunks``
 # cut the header at).
-_HEADER_TEXT = rb"[^<&\x00-\x08\x0b\x0c\x0e-\x1f\r]*+"
-_HEADER_SPACE = rb"[ \t\r\n]*+"
-_NAME = rb"[A-Za-z_]\w*+"
-_HEADER_LEAF = rb"<" + _NAME + rb">" + _HEADER_TEXT + rb"</" + _NAME + rb">" + _HEADER_SPACE
+_HEADER_TEXT = r"[^<&\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]*+"
+_HEADER_SPACE = r"[ \t\r\n]*+"
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*+"
+_HEADER_LEAF = rf"<{_NAME}>{_HEADER_TEXT}</{_NAME}>{_HEADER_SPACE}"
 _HEADER = re.compile(
-    rb"(?:\xef\xbb\xbf)?" + _HEADER_SPACE + rb"(?:<\?xml[^<>?]*\?>" + _HEADER_SPACE + rb")?"
-    + rb"<feedback((?:[ \t\r\n]++[\w:]+=(?:\"[^\"<&]*\"|'[^'<&]*'))*+)" + _HEADER_SPACE + rb">" + _HEADER_SPACE
-    + rb"(?:<version>(" + _HEADER_TEXT + rb")</version>" + _HEADER_SPACE + rb")?"
-    + rb"<report_metadata>" + _HEADER_SPACE
-    + rb"((?:" + _HEADER_LEAF + rb"|<date_range>" + _HEADER_SPACE + rb"(?:" + _HEADER_LEAF + rb")*+</date_range>" + _HEADER_SPACE
-    + rb")*+)</report_metadata>" + _HEADER_SPACE
-    + rb"<policy_published>" + _HEADER_SPACE + rb"((?:" + _HEADER_LEAF + rb")*+)</policy_published>" + _HEADER_SPACE
-)  # fmt: skip
+    rf"\ufeff?{_HEADER_SPACE}(?:<\?xml[^<>?]*\?>{_HEADER_SPACE})?"
+    rf"<feedback((?:[ \t\r\n]++[A-Za-z0-9_:]+=(?:\"[^\"<&]*\"|'[^'<&]*'))*+){_HEADER_SPACE}>{_HEADER_SPACE}"
+    rf"(?:<version>({_HEADER_TEXT})</version>{_HEADER_SPACE})?"
+    rf"<report_metadata>{_HEADER_SPACE}"
+    rf"((?:{_HEADER_LEAF}|<date_range>{_HEADER_SPACE}(?:{_HEADER_LEAF})*+</date_range>{_HEADER_SPACE})*+)</report_metadata>{_HEADER_SPACE}"
+    rf"<policy_published>{_HEADER_SPACE}((?:{_HEADER_LEAF})*+)</policy_published>{_HEADER_SPACE}"
+)
 #: An element of text of the header's sections, closed by its own name; or the start of <date_range>.
-_HEADER_FIELD = re.compile(rb"<(" + _NAME + rb")>(" + _HEADER_TEXT + rb")</\1>|<(date_range)>")
+_HEADER_FIELD = re.compile(rf"<({_NAME})>({_HEADER_TEXT})</\1>|<(date_range)>")
 _ATTRIBUTE = re.compile(r"([\w:]+)=(?:\"([^\"]*)\"|'([^']*)')")
 
 
@@ -205,30 +204,26 @@ def read_plain_header(header: bytes, reader: RecordReader):
     record reader takes them from lxml; and a root element like the document's (its name and
     namespaces), for what is said of the report. None where the header is not plain: lxml then
     reads it, and says what it repaired."""
-    found = _HEADER.fullmatch(header)
-    if not found or header.count(b"<feedback") != 1 or any(bad in header for bad in _NOT_PLAIN_TEXT):
-        return None
-    attributes, version, metadata, policy = found.groups()
     try:
-        root = _root(attributes.decode("utf-8"))
-        sections = {
-            "report_metadata": _section_fields(metadata, "report_metadata"),
-            "policy_published": _section_fields(policy, "policy_published"),
-        }
-        version_text = None if version is None else cleaned_text(version.decode("utf-8"))
+        text = header.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    found = _HEADER.fullmatch(text)
+    if not found or text.count("<feedback") != 1 or "]]>" in text:  # libxml2 reports "]]>" in text
+        return None
+    attributes, version, metadata, policy = found.groups()
+    root = _root(attributes)
+    sections = {
+        "report_metadata": _section_fields(metadata, "report_metadata"),
+        "policy_published": _section_fields(policy, "policy_published"),
+    }
     if root is None or None in sections.values():
         return None
-    if version_text is not None:
-        reader.section("version", [("version", version_text)])
+    if version is not None:
+        reader.section("version", [("version", cleaned_text(version))])
     for name, fields in sections.items():
         reader.section(name, fields)
     return root
-
-
-#: What libxml2 reports, or rewrites, in text: "]]>", U+FFFE and U+FFFF.
-_NOT_PLAIN_TEXT = (b"]]>", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
 
 def _root(attributes: str):
@@ -258,11 +253,11 @@ def _root(attributes: str):
         return None
 
 
-def _section_fields(section: bytes, name: str) -> list[tuple[str, str]] | None:
+def _section_fields(section: str, name: str) -> list[tuple[str, str]] | None:
     """(name, cleaned text) of the section and of every element in it, in document order; None
     where an element is not closed by its own name."""
     fields = [(name, "")]
     for leaf, text, date_range in _HEADER_FIELD.findall(section):
-        fields.append(("date_range", "") if date_range else (leaf.decode(), cleaned_text(text.decode("utf-8"))))
+        fields.append(("date_range", "") if date_range else (leaf, cleaned_text(text)))
     # Every end tag is a leaf's or a <date_range>'s: a leaf closed by another name was left out above.
-    return fields if len(fields) - 1 == section.count(b"</") else None
+    return fields if len(fields) - 1 == section.count("</") else None
