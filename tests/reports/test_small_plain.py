@@ -23,19 +23,25 @@ from reportkit import SNIPPETS, record, report
 CASES = int(os.environ.get("PLAIN_CASES", "400"))
 
 
-@pytest.fixture
-def taken(monkeypatch) -> list[bool]:
-    """Whether each small report the fast way was tried on took it."""
+def _taken(monkeypatch, name: str) -> list[bool]:
+    """Whether each call of ``reading.<name>``, a fast way that answers None where it does not
+    serve, served."""
     seen: list[bool] = []
-    read_plain_report = reading._read_plain_report
+    fast_way = getattr(reading, name)
 
     def counting(*args):
-        read = read_plain_report(*args)
+        read = fast_way(*args)
         seen.append(read is not None)
         return read
 
-    monkeypatch.setattr(reading, "_read_plain_report", counting)
+    monkeypatch.setattr(reading, name, counting)
     return seen
+
+
+@pytest.fixture
+def taken(monkeypatch) -> list[bool]:
+    """Whether each small report the fast way was tried on took it."""
+    return _taken(monkeypatch, "_read_plain_report")
 
 
 def _as_read(outcome):
@@ -200,16 +206,7 @@ def test_edge_cases_read_alike(before, after):
 @pytest.fixture
 def plain_header(monkeypatch) -> list[bool]:
     """Whether each header tried the lxml-free way (``plain.read_plain_header``) took it."""
-    seen: list[bool] = []
-    read_plain_header = reading.read_plain_header
-
-    def counting(*args):
-        root = read_plain_header(*args)
-        seen.append(root is not None)
-        return root
-
-    monkeypatch.setattr(reading, "read_plain_header", counting)
-    return seen
+    return _taken(monkeypatch, "read_plain_header")
 
 
 def test_most_real_headers_and_the_usual_roots_are_read_without_lxml(real_files, plain_header):
