@@ -186,9 +186,17 @@ _HEADER_TEXT = r"[^<&\x00-\x08\x0b\x0c\x0e-\x1f\r\ufffe\uffff]*+"
 _HEADER_SPACE = r"[ \t\r\n]*+"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*+"
 _HEADER_LEAF = rf"<{_NAME}>{_HEADER_TEXT}</{_NAME}>{_HEADER_SPACE}"
+# The XML declaration as XML 1.0 writes it (2.8: version 1.0, then encoding, then standalone):
+# libxml2 reports anything else in it, and reading on it would say nothing of the repair.
+_DECLARATION = (
+    r"<\?xml[ \t\r\n]++version[ \t\r\n]*+=[ \t\r\n]*+(?:\"1\.0\"|'1\.0')"
+    r"(?:[ \t\r\n]++encoding[ \t\r\n]*+=[ \t\r\n]*+(?:\"[A-Za-z][A-Za-z0-9._-]*+\"|'[A-Za-z][A-Za-z0-9._-]*+'))?"
+    r"(?:[ \t\r\n]++standalone[ \t\r\n]*+=[ \t\r\n]*+(?:\"(?:yes|no)\"|'(?:yes|no)'))?[ \t\r\n]*+\?>"
+)
+_QUALIFIED_NAME = rf"{_NAME}(?::{_NAME})?"
 _HEADER = re.compile(
-    rf"\ufeff?{_HEADER_SPACE}(?:<\?xml[^<>?]*\?>{_HEADER_SPACE})?"
-    rf"<feedback((?:[ \t\r\n]++[A-Za-z0-9_:]+=(?:\"[^\"<&]*\"|'[^'<&]*'))*+){_HEADER_SPACE}>{_HEADER_SPACE}"
+    rf"\ufeff?{_HEADER_SPACE}(?:{_DECLARATION}{_HEADER_SPACE})?"
+    rf"<feedback((?:[ \t\r\n]++{_QUALIFIED_NAME}[ \t\r\n]*+=[ \t\r\n]*+(?:\"[^\"<&]*\"|'[^'<&]*'))*+){_HEADER_SPACE}>{_HEADER_SPACE}"
     rf"(?:<version>({_HEADER_TEXT})</version>{_HEADER_SPACE})?"
     rf"<report_metadata>{_HEADER_SPACE}"
     rf"((?:{_HEADER_LEAF}|<date_range>{_HEADER_SPACE}(?:{_HEADER_LEAF})*+</date_range>{_HEADER_SPACE})*+)</report_metadata>{_HEADER_SPACE}"
@@ -196,7 +204,9 @@ _HEADER = re.compile(
 )
 #: An element of text of the header's sections, closed by its own name; or the start of <date_range>.
 _HEADER_FIELD = re.compile(rf"<({_NAME})>({_HEADER_TEXT})</\1>|<(date_range)>")
-_ATTRIBUTE = re.compile(r"([\w:]+)=(?:\"([^\"]*)\"|'([^']*)')")
+_ATTRIBUTE = re.compile(rf"({_QUALIFIED_NAME})[ \t\r\n]*=[ \t\r\n]*(?:\"([^\"]*)\"|'([^']*)')")
+#: Namespaces no document may declare (Namespaces in XML 1.0, 3): libxml2 reports them.
+_RESERVED_NAMESPACES = ("http://www.w3.org/2000/xmlns/", "http://www.w3.org/XML/1998/namespace")
 
 
 def read_plain_header(header: bytes, reader: RecordReader):
@@ -228,24 +238,20 @@ def read_plain_header(header: bytes, reader: RecordReader):
 
 def _root(attributes: str):
     """A <feedback> element with the document root's namespace declarations; None where the root's
-    attributes would be damage to libxml2 (one twice, a prefix never declared, an empty namespace)."""
-    pairs = [(name, first or second) for name, first, second in _ATTRIBUTE.findall(attributes)]
-    names = [name for name, _ in pairs]
-    if len(set(names)) != len(names) or any(name.count(":") > 1 for name in names):
+    attributes would be damage to libxml2 (one twice, a prefix never declared, an empty or a
+    reserved namespace)."""
+    pairs = [(name.rpartition(":"), first or second) for name, first, second in _ATTRIBUTE.findall(attributes)]
+    declarations = [(local if prefix else None, value) for (prefix, _, local), value in pairs if (prefix or local) == "xmlns"]
+    namespaces = dict(declarations)
+    if len(namespaces) != len(declarations) or any(
+        not value or value in _RESERVED_NAMESPACES or prefix in ("xml", "xmlns") for prefix, value in declarations
+    ):
         return None
-    namespaces = {}
-    for name, value in pairs:
-        prefix, _, local = name.rpartition(":")
-        if name == "xmlns":
-            if not value:
-                return None
-            namespaces[None] = value
-        elif prefix == "xmlns":
-            if not value or local in ("xml", "xmlns"):
-                return None
-            namespaces[local] = value
-    if any(prefix and prefix != "xmlns" and prefix not in namespaces for prefix, _, _ in (n.rpartition(":") for n in names)):
-        return None  # an attribute in a namespace never declared
+    # Each other attribute once by its namespace and name (two prefixes of one namespace name one
+    # attribute), in a namespace declared.
+    named = [(namespaces.get(prefix) if prefix else "", local) for (prefix, _, local), _ in pairs if (prefix or local) != "xmlns"]
+    if len(set(named)) != len(named) or any(namespace is None for namespace, _ in named):
+        return None
     default = namespaces.get(None)
     try:
         return etree.Element(f"{{{default}}}feedback" if default else "feedback", nsmap=namespaces)
