@@ -12,7 +12,7 @@ triage's charts; a source is named as the triage's sources table names it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -318,12 +318,11 @@ def policy_periods(store: Store, policy_domain: str | None = None, since: dt.dat
     row per period of an unchanged p= and pct= (on each day, the policy most reports quote), with
     the rollout plan's step it puts the domain on, its first and last day, the days reported and
     the reports. A domain's current period is its last. p=none is two periods once it has two weeks
-    of reports: step 1, then step 2 from its 14th day reported, which completes the two weeks."""
+    of reports: step 1, then step 2 from its 14th day reported, which completes the two weeks.
+    With ``since``, the periods that reach it, whole: their steps and days count the history before it too."""
     where, values = (
         ("WHERE policy_domain = ?", [policy_domain]) if policy_domain is not None else ("WHERE policy_domain <> ''", [])
     )
-    if since is not None:
-        where, values = f"{where} AND {_REPORT_DAY} >= ?", [*values, since]
     daily = _frame(
         store,
         f"""WITH quoted AS (
@@ -363,6 +362,8 @@ def policy_periods(store: Store, policy_domain: str | None = None, since: dt.dat
     )
     for column in ("first_day", "last_day"):
         periods[column] = pd.to_datetime(periods[column]).dt.date
+    if since is not None:
+        periods = periods[periods["last_day"] >= since].reset_index(drop=True)
     return periods[POLICY_COLUMNS]
 
 
@@ -403,4 +404,14 @@ def current_readiness(store: Store, days: int = READINESS_DAYS) -> list[Readines
         return []
     # Report columns the rollout does not read: present, as ``summary.reports`` selects them all.
     frame = frame.assign(file="", report_id="", adkim="", aspf="")
-    return rollout_readiness(frame.astype({"count": "int64", "pct": "Int64"}))
+    assessments = rollout_readiness(frame.astype({"count": "int64", "pct": "Int64"}))
+    # The plan's step is where the whole history puts a domain (p=none is step 2 once two weeks of
+    # reports ever came in); the last days say what the next step needs.
+    current = policy_periods(store).drop_duplicates("policy_domain", keep="last").set_index("policy_domain")
+    return [
+        replace(assessment, step=int(current.at[assessment.domain, "step"]))
+        if assessment.domain in current.index
+        and (current.at[assessment.domain, "p"], current.at[assessment.domain, "pct"]) == (assessment.policy, assessment.pct)
+        else assessment
+        for assessment in assessments
+    ]

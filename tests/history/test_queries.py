@@ -15,6 +15,8 @@ from dmarc_core.history import queries
 from dmarc_core.history.ingest import ingest_files
 from dmarc_core.history.store import Store, StoreBusy
 
+from reportkit import report
+
 SAMPLE_STEP = 4  # every fourth real sample: receivers, years and quirks enough, ingested in seconds
 
 
@@ -282,8 +284,34 @@ def test_a_period_leaves_out_what_came_before_it(sample_store, sample_frame):
     assert days["day"].min().date() >= since and int(days["messages"].sum()) == held.messages
     senders = queries.senders_by_week(sample_store, None, 15, since)
     assert senders["first_day"].min() >= pd.Timestamp(since)
+    # The policy periods that reach the period, whole: as the whole history has them.
     periods = queries.policy_periods(sample_store, None, since)
-    assert periods.empty or pd.Timestamp(periods["first_day"].min()) >= pd.Timestamp(since)
+    everything = queries.policy_periods(sample_store)
+    pd.testing.assert_frame_equal(periods, everything[everything["last_day"] >= since].reset_index(drop=True))
+
+
+def test_the_plans_step_counts_the_whole_history_whatever_the_period(tmp_path):
+    """p=none reported on days 0-9 and 30-39: its 14th day reported (day 33) completes the plan's two
+    weeks (step 2 from then on), whichever period the page shows, and the current assessment is at
+    step 2 too, though the last 14 days hold only 10 days of reports (not evidence for the next step)."""
+    files = [(name, data) for name, data in kit.history_files() if int(name.rsplit("-", 1)[1][:-4]) < 10]
+    later = []
+    for number in range(30, 40):
+        begin = kit._epoch(kit.day(number))
+        for receiver in kit.RECEIVERS:
+            data = report(*kit.day_records(number), p="none", begin=begin, end=begin + 86399, org_name=receiver,
+                          report_id=f"{receiver}-{number}")  # fmt: skip
+            later.append((f"{receiver}-{number}.xml", data))
+    with Store(kit.write_history(tmp_path / "gap.duckdb", files + later), read_only=True) as store:
+        expected = [(1, kit.day(0), kit.day(33 - 1)), (2, kit.day(33), kit.day(39))]
+        for since in (None, kit.day(35)):
+            periods = queries.policy_periods(store, None, since)
+            assert list(zip(periods["step"], periods["first_day"], periods["last_day"], strict=True)) == (
+                expected if since is None else expected[1:]
+            )
+        (assessment,) = queries.current_readiness(store)
+    assert assessment.step == 2 and not assessment.ready and assessment.days == 10.0
+    assert "the plan asks for two weeks" in assessment.advice
 
 
 @pytest.mark.parametrize("which", ["sample_store", "kit_store"])
