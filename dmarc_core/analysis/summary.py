@@ -635,8 +635,10 @@ def _readiness(
             record(1),
             roll_back=True,
         )
+    # Blocked mail too little to roll back for; under p=none the receivers blocked it of their own accord.
     aside = (
-        f" {harmed.sentence} Fix {'that sender' if len(harmed.senders) == 1 else 'those senders'}; too few messages to roll back for."
+        f" {harmed.sentence} Fix {'that sender' if len(harmed.senders) == 1 else 'those senders'}"
+        + ("; too few messages to roll back for." if policy in ("quarantine", "reject") else ".")
         if harmed.senders
         else ""
     )
@@ -694,31 +696,40 @@ def _harmed(rows: pd.DataFrame | None, messages: int) -> _Harm:
     if rows is None:
         return _Harm((), "", False)
     bar, findings = knowledge().rollback, knowledge().findings
-    parts, significant, senders, counts = [], False, [], []
+    parts, significant, senders = [], False, []
+    rest, rest_senders, rest_rows = 0, set(), []  # the long tail past the senders named
     per_sender = rows.groupby(["source", "finding"], observed=True)
     for (source, finding), group in sorted(per_sender, key=lambda item: -int(item[1]["count"].sum())):
         count = int(group["count"].sum())
         if not count:
             continue
-        handled = " or ".join(
-            word
-            for word, disposition in (("quarantined", "quarantine"), ("rejected", "reject"))
-            if (group["disposition"] == disposition).any()
-        )
-        parts.append(
-            f"{count:,} message{'s' if count != 1 else ''} from {source} ({findings[finding].title.lower()}) "
-            f"{'were' if count != 1 else 'was'} {handled}"
-        )
         senders.append(str(source))
-        counts.append(count)
         significant |= count >= bar.messages and count >= bar.share * max(messages, 1)
-    if len(parts) > _HARMED_NAMED:  # a big domain's long tail: the largest named, the rest counted
-        rest = sum(counts[_HARMED_NAMED:])
-        others = len(parts) - _HARMED_NAMED
-        parts[_HARMED_NAMED:] = [
-            f"and {rest:,} message{'s' if rest != 1 else ''} from {others:,} more sender{'s' if others != 1 else ''}"
-        ]
-    return _Harm(tuple(senders), "; ".join(parts) + "." if parts else "", significant)
+        if len(parts) < _HARMED_NAMED:
+            parts.append(f"{_messages(count)} from {source} ({findings[finding].title.lower()}) {_handled(group, count)}")
+        else:  # a big domain's long tail: the largest named, the rest counted
+            rest += count
+            rest_senders.add(str(source))
+            rest_rows.append(group)
+    if rest:
+        others = len(rest_senders - set(senders[:_HARMED_NAMED]))
+        more = f"{others:,} more sender{'s' if others != 1 else ''}" if others else "the same senders"
+        parts.append(f"and {_messages(rest)} from {more} {_handled(pd.concat(rest_rows), rest)}")
+    return _Harm(tuple(dict.fromkeys(senders)), "; ".join(parts) + "." if parts else "", significant)
+
+
+def _messages(count: int) -> str:
+    return f"{count:,} message{'s' if count != 1 else ''}"
+
+
+def _handled(rows: pd.DataFrame, count: int) -> str:
+    """What the receivers did with blocked mail: "were quarantined", "was rejected", "were quarantined or rejected"."""
+    words = " or ".join(
+        word
+        for word, disposition in (("quarantined", "quarantine"), ("rejected", "reject"))
+        if (rows["disposition"] == disposition).any()
+    )
+    return f"{'were' if count != 1 else 'was'} {words}"
 
 
 #: Senders of blocked mail the advice names, the most messages first.

@@ -392,6 +392,14 @@ def test_legitimate_senders_blocked_with_a_real_share_roll_the_policy_back_and_a
     assert "roll back to p=none" in assessment.advice
 
 
+def test_mail_blocked_under_p_none_is_named_with_no_word_of_rolling_back():
+    # Under p=none the receiver blocked it of its own accord: there is no policy to roll back.
+    blocked = record(dkim=[("mcsv.net", "pass")], disposition="reject", count=3, source_ip="198.2.140.17")
+    (assessment,) = rollout_readiness(frame_of(aligned(500), blocked, p="none", days=3, receivers=RECEIVERS))
+    assert "6 messages from Mailchimp (signed with someone else's domain) were rejected. Fix that sender." in assessment.advice
+    assert "roll back" not in assessment.advice
+
+
 def test_many_blocked_senders_name_the_largest_three_and_count_the_rest():
     blocked = [
         record(dkim=[(f"sender{number}.example", "pass")], disposition="reject", count=count, source_ip=f"192.0.2.{number}")
@@ -401,7 +409,9 @@ def test_many_blocked_senders_name_the_largest_three_and_count_the_rest():
     named = [f"{count} messages from sender{number}.example" for number, count in ((1, 100), (2, 80), (3, 60))]
     assert all(part in assessment.advice for part in named)
     assert "sender4.example" not in assessment.advice
-    assert "were rejected; and 12 messages from 3 more senders." in assessment.advice  # 6 + 4 + 2 over two receivers
+    assert (
+        "were rejected; and 12 messages from 3 more senders were rejected." in assessment.advice
+    )  # 6 + 4 + 2 over two receivers
 
 
 def test_a_report_with_placeholder_dates_never_decides_the_published_policy(samples):
