@@ -132,7 +132,8 @@ def _triage(args: argparse.Namespace) -> int:
             continue
         details = f": {outcome.details}" if outcome.details else ""
         print(
-            f"{outcome.name}: {outcome.status}, {outcome.record_count} records, {outcome.messages} messages{details}",
+            f"{outcome.name}: {outcome.status}, {outcome.record_count:,} record{'s' if outcome.record_count != 1 else ''}, "
+            f"{outcome.messages:,} message{'s' if outcome.messages != 1 else ''}{details}",
             file=sys.stderr,
         )
     distinct = distinct_reports(report for outcome in outcomes for report in outcome.reports)
@@ -182,7 +183,8 @@ def _print_summary(frame) -> None:
 
     figures = summary.headline(frame)
     print(
-        f"{figures.messages:,} messages in {figures.record_count:,} records of {figures.reports} reports; "
+        f"{figures.messages:,} message{'s' if figures.messages != 1 else ''} in {figures.record_count:,} "
+        f"record{'s' if figures.record_count != 1 else ''} of {figures.reports} report{'s' if figures.reports != 1 else ''}; "
         f"DMARC pass rate {figures.pass_rate:.1%}"
     )
     for assessment in summary.rollout_readiness(frame):
@@ -567,8 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     message.add_argument("--json", action="store_true", help="print the result as JSON")
     message.set_defaults(run=_message)
     message.epilog = (
-        f"exit status: 0 DMARC pass, 1 DMARC fail, {NO_VERDICT} no verdict (not known offline or without DNS answers, "
-        "or no DMARC record applies), 2 not a message"
+        f"exit status: 0 DMARC pass, 1 DMARC fail, 2 not a message, {NO_VERDICT} no verdict (not known offline or "
+        "without DNS answers, or no DMARC record applies)"
     )
     fetch = commands.add_parser(
         "fetch",

@@ -104,8 +104,8 @@ def test_triage_table_csv_and_json(cli, samples):
     nice = str(samples / "aggregate" / "nice-input.xml.gz")
     table = cli("triage", nice)
     assert table.returncode == 0
-    assert "3,047 messages in 20 records of 1 reports" in table.stdout
-    assert "nice-input.xml.gz: read, 20 records, 3047 messages" in table.stderr
+    assert "3,047 messages in 20 records of 1 report;" in table.stdout
+    assert "nice-input.xml.gz: read, 20 records, 3,047 messages" in table.stderr
     assert "<NA>" not in table.stdout and "nan" not in table.stdout.split()  # a missing table row prints as a blank
     csv_out = cli("triage", nice, "--format", "csv")
     assert csv_out.stdout.startswith("file,org_name,report_id") and len(csv_out.stdout.strip().splitlines()) == 21

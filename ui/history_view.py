@@ -251,10 +251,9 @@ def coverage(held: queries.Coverage) -> None:
         st.metric("Reports", f"{held.reports:,}", border=True)
         st.metric("Records", f"{held.records:,}", border=True)
     if held.first_day:
-        weeks = ((held.last_day - held.first_day).days + 1) / 7
-        st.caption(
-            f"From {held.first_day:%Y-%m-%d} to {held.last_day:%Y-%m-%d} ({weeks:,.1f} weeks), by the days the reports begin."
-        )
+        days = (held.last_day - held.first_day).days + 1
+        span = f"{days / 7:,.1f} weeks" if days >= 14 else f"{days} day{'s' if days != 1 else ''}"
+        st.caption(f"From {held.first_day:%Y-%m-%d} to {held.last_day:%Y-%m-%d} ({span}), by the days the reports begin.")
 
 
 def pass_rate(days: pd.DataFrame) -> None:
@@ -302,7 +301,7 @@ def new_senders(found: queries.NewSenders) -> None:
         _senders(found.senders)
     addresses = (
         f" {found.unauthenticated_addresses:,} address{'es' if found.unauthenticated_addresses != 1 else ''} nothing "
-        f"authenticated sent for the first time too ({found.unauthenticated_messages:,} messages): "
+        f"authenticated sent for the first time too ({found.unauthenticated_messages:,} message{'s' if found.unauthenticated_messages != 1 else ''}): "
         f"they count as {summary.UNAUTHENTICATED.lower()}."
         if found.unauthenticated_addresses
         else ""

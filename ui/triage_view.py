@@ -154,8 +154,8 @@ def upload_hint(dropped: int) -> None:
     """For many files dropped one by one: one .zip of them uploads in one request."""
     if dropped > MANY_FILES:
         st.caption(
-            f"{dropped:,} files upload one request each. Next time, drop one .zip of them: it uploads at once, "
-            "and reaches this page several times sooner.",
+            f"These {dropped:,} files were uploaded in a request each. Next time, drop one .zip of them: it uploads "
+            "in one request and reaches this page several times sooner.",
             help="A .zip may hold .xml, .xml.gz, .eml and .zip files. The files list then counts the reports read from it "
             "and says why any part of it was refused.",
         )

@@ -398,13 +398,13 @@ def test_many_files_dropped_one_by_one_get_the_zip_hint(app, samples):
     .zip uploads at once, and the .zip reads to the same senders."""
     names = sorted(path.name for path in (samples / "aggregate").glob("*.xml"))[: view.MANY_FILES + 1]
     files = [(name, (samples / "aggregate" / name).read_bytes()) for name in names]
-    hint = "files upload one request each"
+    hint = "files were uploaded in a request each"
 
     test = app(PAGE)
     test.file_uploader(key="uploads").set_value([(name, data, "text/xml") for name, data in files[:-1]]).run()
     assert not test.exception and not any(hint in caption.value for caption in test.caption)
     test.file_uploader(key="uploads").set_value([(name, data, "text/xml") for name, data in files]).run()
-    assert any(f"{len(files)} {hint}" in caption.value for caption in test.caption)
+    assert any(f"These {len(files)} {hint}" in caption.value for caption in test.caption)
     one_by_one = frame_with(test, "explorer_link")
 
     archive = io.BytesIO()

@@ -153,7 +153,7 @@ def test_fail_on_new_failing_sender_names_the_senders_that_started_failing(comma
         "  SendGrid (for example.com): 40 messages, 40 failing",
         "  vendor-mail.example (for example.com): 5 messages, 5 failing",
     ]
-    assert run.stdout.startswith("145 messages in 3 records of 1 reports")  # the period's summary, as triage prints it
+    assert run.stdout.startswith("145 messages in 3 records of 1 report;")  # the period's summary, as triage prints it
 
 
 def test_fail_on_new_sender_and_pass_rate(command, two_weeks):
