@@ -166,7 +166,7 @@ def _summary_json(frame) -> dict:
 
     return {
         "headline": {
-            key: value.isoformat() if isinstance(value, pd.Timestamp) else value
+            key: None if value is pd.NaT else value.isoformat() if isinstance(value, pd.Timestamp) else value
             for key, value in asdict(summary.headline(frame)).items()
         },
         "readiness": [asdict(assessment) for assessment in summary.rollout_readiness(frame)] if len(frame) else [],

@@ -112,6 +112,10 @@ def test_triage_table_csv_and_json(cli, samples):
     data = json.loads(cli("triage", nice, "--format", "json").stdout)
     assert data["headline"]["messages"] == 3047 and len(data["records"]) == 20
     assert {"cause", "table_row", "dmarc_pass", "enforced_before_fix"} <= set(data["records"][0])
+    assert data["headline"]["begin"].startswith("2") and data["headline"]["end"].startswith("2")
+    # Placeholder dates (1979) are ignored: no date is null in JSON, not the text "NaT".
+    undated = json.loads(cli("triage", str(samples / "aggregate" / "rfc9990-sample.xml"), "--format", "json").stdout)
+    assert undated["headline"]["begin"] is None and undated["headline"]["end"] is None
 
 
 def test_triage_reports_refused_files_and_keeps_the_good_ones(cli, samples):
