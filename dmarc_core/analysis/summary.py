@@ -604,7 +604,12 @@ def _readiness(
         return facts.rollout_step(step).record_for(f"dmarc-reports@{published_as}", pct) if published_as else None
 
     good = pass_rate >= threshold
-    rate = f"{pass_rate:.1%} of {messages:,} message{'' if messages == 1 else 's'} pass (mail the receiver called forwarded, and mail nobody vouches for, left out)"
+    left_out = "mail the receiver called forwarded, and mail nobody vouches for, left out"
+    rate = (
+        f"{pass_rate:.1%} of {messages:,} message{'' if messages == 1 else 's'} pass ({left_out})"
+        if messages
+        else f"no message to judge ({left_out})"
+    )
     not_enough = f"Not enough evidence for the next step yet: {'; '.join(missing)}." if missing else ""
     step = plan_step(policy, pct, days)
 
@@ -643,7 +648,7 @@ def _readiness(
         else ""
     )
     if policy == "reject":
-        state = "" if good else " Fix the failing senders below."
+        state = "" if good or not messages else " Fix the failing senders below."
         return result(good and not missing, f"p=reject is the last step; {rate}.{state}{aside} {not_enough}".strip(), None)
     if missing:
         return result(False, f"{not_enough} So far {rate}.{aside}", None)

@@ -392,6 +392,14 @@ def test_legitimate_senders_blocked_with_a_real_share_roll_the_policy_back_and_a
     assert "roll back to p=none" in assessment.advice
 
 
+def test_no_message_to_judge_asks_nobody_to_fix_senders():
+    # Every message forwarded as the receiver said: nothing the plan weighs.
+    forwarded = record(dkim=[("example.com", "pass")], disposition="none", count=5, reasons=["forwarded"])
+    (assessment,) = rollout_readiness(frame_of(forwarded, p="reject", days=15, receivers=RECEIVERS))
+    assert assessment.messages == 0 and "no message to judge" in assessment.advice
+    assert "Fix the failing senders" not in assessment.advice and "0.0%" not in assessment.advice
+
+
 def test_mail_blocked_under_p_none_is_named_with_no_word_of_rolling_back():
     # Under p=none the receiver blocked it of its own accord: there is no policy to roll back.
     blocked = record(dkim=[("mcsv.net", "pass")], disposition="reject", count=3, source_ip="198.2.140.17")
