@@ -398,7 +398,8 @@ def rollout(store: Store, domain: str | None, since: dt.date | None = None) -> N
         )
         st.plotly_chart(_steps_chart(periods), key="history_steps_chart")
         st.dataframe(
-            periods.drop(columns="policy_domain"),
+            # pct= applies to quarantine and reject (RFC 7489 6.3): under p=none it says nothing.
+            periods.drop(columns="policy_domain").assign(pct=periods["pct"].where(periods["p"] != "none")),
             hide_index=True,
             width="stretch",
             column_config={
