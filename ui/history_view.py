@@ -246,7 +246,7 @@ def _change(before: float | None, after: float | None, written: str) -> str | No
 def coverage(held: queries.Coverage) -> None:
     with st.container(horizontal=True):
         st.metric("Messages", f"{held.messages:,}", border=True)
-        st.metric("DMARC pass rate", f"{held.pass_rate:.1%}", border=True)
+        st.metric("DMARC pass rate", f"{held.pass_rate:.1%}" if held.messages else "–", border=True)
         st.metric("Failing messages", f"{held.failing_messages:,}", border=True)
         st.metric("Reports", f"{held.reports:,}", border=True)
         st.metric("Records", f"{held.records:,}", border=True)

@@ -11,6 +11,8 @@ from app.conftest import texts
 from dmarc_core.history.store import STORE_ENV, Store
 from ui import history_view
 
+from reportkit import report
+
 PAGE = "app_pages/history.py"
 RECEIVERS = len(kit.RECEIVERS)
 
@@ -186,3 +188,14 @@ def test_hosted_a_file_named_like_a_history_that_is_none_starts_nothing(hosted):
     test = _upload(hosted, [("my-history.duckdb", b"this is not a database"), *kit.history_files()[:2]])
     assert "my-history.duckdb is named like a history file but is not a DuckDB file" in texts(test.error)[0]
     assert not test.get("download_button")
+
+
+def test_a_domain_with_no_mail_in_the_period_has_no_pass_rate(app, monkeypatch, tmp_path):
+    # A domain whose only report is a year older than the history's last three months (the default period).
+    begin = kit._epoch(kit.day(-365))
+    old = report(*kit.day_records(0), domain="old.example", begin=begin, end=begin + 86399, report_id="old")
+    monkeypatch.setenv(STORE_ENV, str(kit.write_history(tmp_path / "old.duckdb", [*kit.history_files(), ("old.xml", old)])))
+    test = app(PAGE)
+    test.selectbox(key="history_domain").set_value("old.example").run()
+    assert not test.exception
+    assert _metric(test, "Messages") == "0" and _metric(test, "DMARC pass rate") == "–"
