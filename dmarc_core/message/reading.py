@@ -159,7 +159,7 @@ def _too_large(label: str, size: int) -> str:
 def _read(data: bytes, label: str) -> Message:
     text = _LINE_END.sub(b"\r\n", data).lstrip(b" \t\r\n")
     if not text.strip():
-        raise MessageError(f"{label} is empty: paste a message's headers or drop an .eml file.")
+        raise MessageError(f"{label} is empty: give a message's headers or an .eml file.")
     _refuse_aggregate_xml(text, label)
     if text.startswith(b"From "):
         # An mbox separator line ("From sender date"), as mail clients save .eml files.
@@ -178,7 +178,7 @@ def _read(data: bytes, label: str) -> Message:
 def _refuse_aggregate_xml(text: bytes, label: str) -> None:
     head = text[:4096].lower()
     if head.startswith((b"pk\x03\x04", b"\x1f\x8b")) or (head.startswith(b"<") and b"<feedback" in head):
-        raise MessageError(f"{label} looks like an aggregate report (XML); drop it on the Report Triage page.")
+        raise MessageError(_aggregate(label))
 
 
 def _split(text: bytes, label: str) -> _Entity:
@@ -245,7 +245,7 @@ def _original(outer: _Entity, label: str) -> tuple[_Entity, FeedbackReport | Non
     top = _part(outer)
     if not top.content_type.startswith("multipart/"):
         if _is_aggregate_email(outer, [top], [0], label):
-            raise MessageError(f"{label} looks like an aggregate report (XML); drop it on the Report Triage page.")
+            raise MessageError(_aggregate(label))
         return outer, None, list(outer.notes)
     budget = [MAX_MIME_PARTS]
     siblings = _report_parts(top, 0, budget, label)
@@ -273,7 +273,7 @@ def _original(outer: _Entity, label: str) -> tuple[_Entity, FeedbackReport | Non
             "message's headers, so there is no message to check."
         )
     if _is_aggregate_email(outer, children, budget, label):
-        raise MessageError(f"{label} looks like an aggregate report (XML); drop it on the Report Triage page.")
+        raise MessageError(_aggregate(label))
     return outer, None, list(outer.notes)
 
 
@@ -841,3 +841,10 @@ def _unbracketed(address: str) -> str:
 
 def _first_word(text: str) -> str:
     return text.split(None, 1)[0] if text.split() else ""
+
+
+def _aggregate(label: str) -> str:
+    return (
+        f"{label} looks like an aggregate report (XML), not one message: triage it instead (the Report Triage "
+        "page, or `triage` on the command line)."
+    )

@@ -599,8 +599,9 @@ def test_an_aggregate_report_email_is_sent_to_the_triage():
         '--b\nContent-Type: application/zip; name="google.com!example.com!1704067200!1704153599.zip"\n'
         f"Content-Transfer-Encoding: base64\n\n{zipped}\n--b--\n"
     )
-    with pytest.raises(MessageError, match="Report Triage"):
+    with pytest.raises(MessageError, match="not one message: triage it instead") as refusal:
         read_message(email)
+    assert "`triage` on the command line" in str(refusal.value)  # the CLI's user is told too, not only the page's
 
 
 def test_ten_thousand_header_fields_are_refused():
