@@ -399,12 +399,14 @@ def rollout(store: Store, domain: str | None, since: dt.date | None = None) -> N
         st.plotly_chart(_steps_chart(periods), key="history_steps_chart")
         st.dataframe(
             # pct= applies to quarantine and reject (RFC 7489 6.3): under p=none it says nothing.
-            periods.drop(columns="policy_domain").assign(pct=periods["pct"].where(periods["p"] != "none")),
+            periods.drop(columns="policy_domain").assign(
+                pct=[f"{pct}%" if p != "none" else "" for p, pct in zip(periods["p"], periods["pct"], strict=True)]
+            ),
             hide_index=True,
             width="stretch",
             column_config={
                 "p": "Policy (p=)",
-                "pct": st.column_config.NumberColumn("pct=", format="%d%%"),
+                "pct": st.column_config.TextColumn("pct="),
                 "step": st.column_config.NumberColumn(
                     "Step", format=f"%d of {len(plan)}", help="Of the rollout plan (the Guide)"
                 ),

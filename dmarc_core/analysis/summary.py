@@ -610,7 +610,8 @@ def _readiness(
         if messages
         else f"no message to judge ({left_out})"
     )
-    not_enough = f"Not enough evidence for the next step yet: {'; '.join(missing)}." if missing else ""
+    judged = "to judge it" if policy == "reject" else "for the next step"  # p=reject is the plan's last step
+    not_enough = f"Not enough evidence {judged} yet: {'; '.join(missing)}." if missing else ""
     step = plan_step(policy, pct, days)
 
     def result(ready: bool, advice: str, next_record: str | None, roll_back: bool = False) -> Readiness:
@@ -717,9 +718,12 @@ def _harmed(rows: pd.DataFrame | None, messages: int) -> _Harm:
             rest_senders.add(str(source))
             rest_rows.append(group)
     if rest:
+        # The tail: more findings of senders named above (by name), and senders not named (counted).
+        named = [source for source in dict.fromkeys(senders[:_HARMED_NAMED]) if source in rest_senders]
         others = len(rest_senders - set(senders[:_HARMED_NAMED]))
-        more = f"{others:,} more sender{'s' if others != 1 else ''}" if others else "the same senders"
-        parts.append(f"and {_messages(rest)} from {more} {_handled(pd.concat(rest_rows), rest)}")
+        whom = [*named, *([f"{others:,} other sender{'s' if others != 1 else ''}"] if others else [])]
+        more = f"{rest:,} more message{'s' if rest != 1 else ''}"
+        parts.append(f"and {more} from {' and '.join(whom)} {_handled(pd.concat(rest_rows), rest)}")
     return _Harm(tuple(dict.fromkeys(senders)), "; ".join(parts) + "." if parts else "", significant)
 
 

@@ -327,7 +327,10 @@ def policy_periods(store: Store, policy_domain: str | None = None, since: dt.dat
         store,
         f"""WITH quoted AS (
                 SELECT policy_domain, {_REPORT_DAY} AS day,
-                    coalesce(nullif(p, ''), 'none') AS p, coalesce(pct, 100) AS pct, count(*) AS reports
+                    coalesce(nullif(p, ''), 'none') AS p,
+                    -- pct= applies to quarantine and reject (RFC 7489 6.3): under p=none it changes no policy.
+                    CASE WHEN coalesce(nullif(p, ''), 'none') = 'none' THEN 100 ELSE coalesce(pct, 100) END AS pct,
+                    count(*) AS reports
                 FROM reports {where} AND "begin" IS NOT NULL GROUP BY ALL),
             ranked AS (
                 SELECT *, row_number() OVER (PARTITION BY policy_domain, day ORDER BY reports DESC, p, pct) AS rank,
@@ -411,7 +414,8 @@ def current_readiness(store: Store, days: int = READINESS_DAYS) -> list[Readines
     return [
         replace(assessment, step=int(current.at[assessment.domain, "step"]))
         if assessment.domain in current.index
-        and (current.at[assessment.domain, "p"], current.at[assessment.domain, "pct"]) == (assessment.policy, assessment.pct)
+        and current.at[assessment.domain, "p"] == assessment.policy
+        and (assessment.policy == "none" or current.at[assessment.domain, "pct"] == assessment.pct)
         else assessment
         for assessment in assessments
     ]

@@ -13,6 +13,7 @@ from dmarc_core._cli import main
 from dmarc_core.analysis.summary import (
     UNAUTHENTICATED,
     Disagreement,
+    _harmed,
     busiest_addresses,
     by_cause,
     by_day,
@@ -369,6 +370,12 @@ def test_no_step_is_advised_without_the_evidence_the_plan_asks_for():
     assert assessment.advice.startswith("Not enough evidence for the next step yet: the reports cover 3 days")
 
 
+def test_p_reject_is_the_last_step_so_too_little_evidence_is_too_little_to_judge_it():
+    (assessment,) = rollout_readiness(frame_of(aligned(60), p="reject", days=3))
+    assert "Not enough evidence to judge it yet: the reports cover 3 days" in assessment.advice
+    assert "next step" not in assessment.advice
+
+
 def test_forwarded_mail_quarantined_under_p_reject_is_no_reason_to_roll_back():
     # A real case: p=reject, 141 messages, 2 quarantined by Google with the reason forwarded.
     forwarded = record(dkim=[("example.com", "pass")], disposition="quarantine", count=2, reasons=["forwarded"])
@@ -417,9 +424,26 @@ def test_many_blocked_senders_name_the_largest_three_and_count_the_rest():
     named = [f"{count} messages from sender{number}.example" for number, count in ((1, 100), (2, 80), (3, 60))]
     assert all(part in assessment.advice for part in named)
     assert "sender4.example" not in assessment.advice
-    assert (
-        "were rejected; and 12 messages from 3 more senders were rejected." in assessment.advice
-    )  # 6 + 4 + 2 over two receivers
+    # 6 + 4 + 2 over two receivers
+    assert "were rejected; and 12 more messages from 3 other senders were rejected." in assessment.advice
+
+
+def test_the_tail_of_blocked_mail_names_a_sender_already_named_and_counts_only_new_ones():
+    # Blocked mail by sender and finding (as the rollout groups it): Mailchimp's second, smaller
+    # finding falls in the tail with Mailgun's; Mailchimp is named there, and only Mailgun counted.
+    rows = pd.DataFrame(
+        [
+            ("Mailchimp", "wrong_domain", 50, "reject"),
+            ("SendGrid", "wrong_domain", 40, "reject"),
+            ("Amazon SES", "wrong_domain", 30, "reject"),
+            ("Mailchimp", "strict_on_subdomain", 5, "quarantine"),
+            ("Mailgun", "wrong_domain", 2, "reject"),
+        ],
+        columns=["source", "finding", "count", "disposition"],
+    )
+    harm = _harmed(rows, 200)
+    assert harm.sentence.endswith("; and 7 more messages from Mailchimp and 1 other sender were quarantined or rejected.")
+    assert harm.senders == ("Mailchimp", "SendGrid", "Amazon SES", "Mailgun")
 
 
 def test_a_report_with_placeholder_dates_never_decides_the_published_policy(samples):

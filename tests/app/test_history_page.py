@@ -64,7 +64,7 @@ def test_a_configured_history_is_shown(app, monkeypatch, history_file):
     assert "step 3 of 5" in text
     periods = _frame_with(test, "days_reported")
     assert periods["step"].tolist() == [1, 2, 3]  # p=none for two weeks, p=none after, then quarantine
-    assert periods["pct"].isna().tolist() == [True, True, False]  # pct= says nothing under p=none
+    assert periods["pct"].tolist() == ["", "", "10%"]  # pct= says nothing under p=none
 
 
 def test_did_my_fix_work_shows_before_and_after(app, monkeypatch, history_file):

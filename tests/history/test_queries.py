@@ -322,3 +322,23 @@ def test_current_readiness_from_the_stored_verdicts_equals_the_triages_own(which
     (last,) = store.connection.execute('SELECT max("end") FROM reports').fetchone()
     reports = store.reports(since=last - dt.timedelta(days=queries.READINESS_DAYS) + dt.timedelta(seconds=1))
     assert queries.current_readiness(store) == summary.rollout_readiness(triage(reports))
+
+
+def test_pct_under_p_none_changes_no_policy(tmp_path):
+    # RFC 7489 6.3: pct= applies to quarantine and reject; p=none with pct=50 is still p=none, and
+    # its days count towards the plan's two weeks like the days before it.
+    files = []
+    for number in range(20):
+        begin = kit._epoch(kit.day(number))
+        for receiver in kit.RECEIVERS:
+            data = report(*kit.day_records(number), p="none", pct=100 if number < 10 else 50, begin=begin, end=begin + 86399,
+                          org_name=receiver, report_id=f"{receiver}-{number}")  # fmt: skip
+            files.append((f"{receiver}-{number}.xml", data))
+    with Store(kit.write_history(tmp_path / "pct.duckdb", files), read_only=True) as store:
+        periods = queries.policy_periods(store)
+        (assessment,) = queries.current_readiness(store)
+    assert list(zip(periods["p"], periods["pct"], periods["step"], periods["first_day"], strict=True)) == [
+        ("none", 100, 1, kit.day(0)),
+        ("none", 100, 2, kit.day(13)),
+    ]
+    assert queries.published_since(periods) == kit.day(0) and assessment.step == 2
