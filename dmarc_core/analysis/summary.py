@@ -605,11 +605,7 @@ def _readiness(
 
     good = pass_rate >= threshold
     left_out = "mail the receiver called forwarded, and mail nobody vouches for, left out"
-    rate = (
-        f"{pass_rate:.1%} of {messages:,} message{'' if messages == 1 else 's'} pass ({left_out})"
-        if messages
-        else f"no message to judge ({left_out})"
-    )
+    rate = f"{pass_rate:.1%} of {_messages(messages)} pass ({left_out})" if messages else f"no message to judge ({left_out})"
     judged = "to judge it" if policy == "reject" else "for the next step"  # p=reject is the plan's last step
     not_enough = f"Not enough evidence {judged} yet: {'; '.join(missing)}." if missing else ""
     step = plan_step(policy, pct, days)

@@ -357,10 +357,10 @@ class RecordReader:
                 name = self._name(tag)
                 if name not in _WATCHED_NAMES:
                     continue  # the root's end, watched only for its start
-                self.seen.add(name)
                 if name == "record":
+                    self.seen.add(name)
                     record_tags.add(tag)
-                else:
+                else:  # a section, which ``section`` marks seen
                     self._open -= 1
                     self._section(name, element)
             if tag in record_tags:
@@ -414,10 +414,7 @@ class RecordReader:
         return plan
 
     def _section(self, name: str, element) -> None:
-        if name == "version":
-            self.section("version", [("version", _text(element))])
-        else:
-            self.section(name, [(self._name(tag_name(child)), _text(child)) for child in element.iter()])
+        self.section(name, [(self._name(tag_name(child)), _text(child)) for child in element.iter()])
 
     def section(self, name: str, fields: list[tuple[str, str]]) -> None:
         """Take in a report-level section, ``fields`` being the (name, cleaned text) of it and of
