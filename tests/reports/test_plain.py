@@ -1,6 +1,8 @@
 """The plain-records fast path (``plain.read_plain``) against the reference, lxml and the record
 reader: wherever the fast path takes a stretch of records it must read exactly what the reference
-reads, with no repair to say; everything else it must leave alone.
+reads, with no repair to say; everything else it must leave alone. On every case, the compiled
+scanner (``_plainscan.c``) must also read exactly what the regular expression reads, or refuse
+what it refuses.
 
 ``PLAIN_CASES`` sets how many mutated cases run (the suite runs a few hundred).
 """
@@ -15,9 +17,10 @@ import re
 import pytest
 from lxml import etree
 
+from dmarc_core.reports import plain
 from dmarc_core.reports.containers import Budget, open_source, payloads
 from dmarc_core.reports.model import Limits, Refusal
-from dmarc_core.reports.plain import read_plain
+from dmarc_core.reports.plain import read_plain, read_plain_expression
 from dmarc_core.reports.records import RecordReader
 
 from reportkit import SNIPPETS
@@ -41,9 +44,9 @@ def by_lxml(piece: bytes) -> tuple[RecordReader, list[dict], list[str]]:
     return reader, records, [entry.message for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
 
 
-def by_plain(piece: bytes) -> tuple[list[dict], list[str]] | None:
+def by_plain(piece: bytes, read=read_plain) -> tuple[list[dict], list[str]] | None:
     reader = RecordReader()
-    if not read_plain(piece, reader.columns):
+    if not read(piece, reader.columns):
         assert reader.columns.rows == 0, "a refused stretch left records behind"
         return None
     reader.stop = reader.columns.rows
@@ -52,8 +55,9 @@ def by_plain(piece: bytes) -> tuple[list[dict], list[str]] | None:
 
 def assert_same(piece: bytes) -> bool:
     """The fast path equals the reference where it reads (records, and repairs such as counts that
-    are no numbers); whether it read."""
+    are no numbers); whether it read. The compiled scanner and the regular expression alike."""
     fast = by_plain(piece)
+    assert fast == by_plain(piece, read_plain_expression), "the compiled scanner and the regular expression differ"
     if fast is None:
         return False
     reader, records, damage = by_lxml(piece)
@@ -230,3 +234,111 @@ def test_usual_variations_take_the_fast_path(before, after):
 def test_other_records_are_left_to_the_reference(before, after):
     piece = PIECE.decode().replace(before, after, 1).encode()
     assert by_plain(piece) is None
+
+
+def test_the_compiled_scanner_is_built():
+    # The install builds it wherever a C compiler is at hand, as on every machine the project tests on:
+    # without it, the cases above would compare the regular expression with itself.
+    assert plain.scan is not None, "dmarc_core/reports/_plainscan.c was not built: run `uv sync`"
+
+
+#: Bytes at the edges of what the grammar takes in text: every ASCII byte, UTF-8 as Python's strict
+#: decoder draws its lines (overlong forms, surrogates, past U+10FFFF, cut sequences, stray
+#: continuation bytes), the non-characters U+FFFE and U+FFFF, and "]]>".
+EDGE_BYTES = [
+    *(bytes([byte]) for byte in range(0x80)),
+    *(bytes.fromhex(sequence) for sequence in (
+        "80", "bf", "c0af", "c1bf", "c280", "dfbf", "c2", "e09fbf", "e0a080", "ed9fbf", "eda080", "edbfbf", "efbfbd",
+        "efbfbe", "efbfbf", "efbf", "e282", "f08fbfbf", "f0908080", "f48fbfbf", "f4908080", "f5808080", "f09f98",
+        "ff", "fe",
+    )),
+    b"]]>", b"]]", b"]>", b"] ]>", b"]]]>", b"]]&gt;",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("edge", EDGE_BYTES, ids=lambda edge: edge.hex())
+def test_the_edges_of_text_read_alike(edge):
+    first = PIECE.index(b"</source_ip>")
+    for piece in (
+        PIECE[:first] + edge + PIECE[first:],  # at a value's end
+        PIECE[: first - 2] + edge + PIECE[first - 2 :],  # inside a value
+        PIECE.replace(b"<count>", b"<count>" + edge, 1),  # at a value's start
+        PIECE + edge,  # after the last record, where a cut sequence ends the piece
+        PIECE.replace(b"</row>", b"</row>" + edge, 1),  # between two tags
+    ):
+        assert_same(piece)
+
+
+def _one_record(value: str, extra: str = "") -> bytes:
+    return (
+        f"<record><row><source_ip>192.0.2.1</source_ip><count>1</count><policy_evaluated>"
+        f"<disposition>none</disposition><dkim>pass</dkim><spf>fail</spf>{extra}</policy_evaluated></row>"
+        f"<identifiers><header_from>{value}</header_from></identifiers><auth_results/></record>"
+    ).encode()
+
+
+@pytest.mark.parametrize("character", ["a", "é", "€", "𝔡"])
+def test_a_record_as_long_as_the_fast_path_takes_in_characters_not_bytes(character):
+    # plain._LONGEST counts characters, as the regular expression does: "𝔡" is four bytes and one character.
+    base = len(_one_record("").decode())
+    at_limit = _one_record(character * (plain._LONGEST - base))
+    assert len(at_limit.decode()) == plain._LONGEST
+    assert assert_same(at_limit)
+    assert not assert_same(_one_record(character * (plain._LONGEST - base + 1)))
+
+
+@pytest.mark.parametrize("count", [63, 64, 65])
+def test_reasons_up_to_the_readers_limit(count):
+    reasons = "<reason>" + "<type>forwarded</type><comment>a; b,c</comment>" * count + "</reason>"
+    assert assert_same(_one_record("example.com", reasons)) == (count <= 64)
+
+
+@pytest.mark.parametrize(
+    ("entries", "taken"),
+    [
+        pytest.param(
+            "<dkim><domain>a</domain><human_result>x</human_result><human_result>y</human_result></dkim>",
+            True,
+            id="human-results-usual",
+        ),
+        pytest.param(
+            "<dkim><domain>a</domain><human_result>x</human_result><human_result>y</human_result></dkim>"
+            "<spf><result>pass</result><domain>b</domain></spf>",
+            False,
+            id="human-results-twice-beside-another-order",
+        ),
+        pytest.param("<spf><result>pass</result><domain>b</domain><scope>mfrom</scope></spf>", True, id="another-order"),
+        pytest.param("<spf><domain>b</domain><domain>c</domain></spf>", False, id="a-domain-twice"),
+        pytest.param("<dkim><domain/><selector></selector><result>none</result></dkim>", True, id="empty-fields"),
+        pytest.param("<dkim></dkim><spf/>", False, id="empty-spf-element"),
+    ],
+)
+def test_auth_results_as_the_regular_expression_reads_them(entries, taken):
+    piece = _one_record("example.com").replace(b"<auth_results/>", f"<auth_results>{entries}</auth_results>".encode())
+    assert assert_same(piece) == taken
+
+
+@pytest.mark.parametrize("piece", [b"", b" \n\t\r ", PIECE + b"\n\n", b"\n" + PIECE])
+def test_nothing_but_white_space_around_records(piece):
+    assert assert_same(piece)
+
+
+def test_any_bytes_like_piece_reads_as_bytes():
+    expected = plain.scan(PIECE, plain._LONGEST, 64)
+    assert plain.scan(bytearray(PIECE), plain._LONGEST, 64) == expected
+    assert plain.scan(memoryview(PIECE), plain._LONGEST, 64) == expected
+
+
+def test_random_bytes_in_records_read_alike():
+    # Grammar-minded damage: the characters that make or break a tag, a reference, white space or UTF-8.
+    alphabet = [b"<", b">", b"/", b"&", b"]", b" ", b"\r", b"\t", b"\x00", b"\xc3", b"\xa9", b"\xef\xbf", b"record", b"dkim"]
+    for case in range(CASES * 4):
+        rng = random.Random(2_000_000 + case)
+        piece = bytearray(PIECE)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(piece) + 1)
+            piece[at : at + rng.choice([0, 0, 1, 2])] = rng.choice(alphabet)
+        try:
+            assert_same(bytes(piece))
+        except AssertionError as failure:
+            raise AssertionError(f"case {case}: {failure}") from None
