@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import email.message
+import email.policy
 import gzip
 import io
 import zipfile
@@ -289,3 +290,25 @@ def test_two_reports_with_one_id_but_other_dates_are_both_kept():
     first = read_file(report(record(count=1), org_name="r.example", report_id="7", begin=1759276800, end=1759363199), "a.xml")
     later = read_file(report(record(count=5), org_name="r.example", report_id="7", begin=1759363200, end=1759449599), "b.xml")
     assert len(distinct_reports([*first.reports, *later.reports]).reports) == 2
+
+
+def test_an_email_read_in_blocks_is_the_email_read_whole(samples):
+    # containers._parsed_email feeds the stdlib's parser in blocks to keep memory low; it must find the
+    # same parts, payloads and headers as email.message_from_bytes on every e-mail of the samples, and
+    # where a CR LF or a header falls across the edge of a block.
+    from dmarc_core.reports.containers import _EMAIL_BLOCK, _parsed_email
+
+    def parts(message):
+        return [(part.get_content_type(), part.items(), part.get_payload(decode=True)) for part in message.walk()]
+
+    emails = sorted(path for folder in ("aggregate", "forensic", "smtp_tls") for path in (samples / folder).glob("*.eml"))
+    assert len(emails) > 20
+    message = email.message.EmailMessage()
+    message["Subject"] = "Report domain: example.com"
+    message.add_attachment(b"x" * (_EMAIL_BLOCK * 2), maintype="application", subtype="gzip", filename="r.xml.gz")
+    crafted = message.as_bytes().replace(b"\n", b"\r\n")
+    # The inserted line's CR LF lands 11 to 8 bytes after where it goes: across the first block's edge.
+    edges = [crafted[:at] + b"X-Edge: 1\r\n" + crafted[at:] for at in range(_EMAIL_BLOCK - 11, _EMAIL_BLOCK - 7)]
+    for data in [path.read_bytes() for path in emails] + edges:
+        whole = email.message_from_bytes(data, policy=email.policy.compat32)
+        assert parts(_parsed_email(data)) == parts(whole)
