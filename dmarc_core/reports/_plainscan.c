@@ -348,13 +348,16 @@ static int add(PyObject *list, PyObject *value) {
     return failed == 0;
 }
 
-/* Values repeat (results, dispositions, domains, addresses of one sender): the strings made last
- * for each hash of a value's bytes are kept for the scan, so that one string serves them all. */
+/* Values repeat (results, dispositions, domains, addresses of one sender, within a report and
+ * across a month of them): the string made last for each hash of a value's bytes is kept, so that
+ * one string serves them all. The process keeps them (at most CACHED strings of at most
+ * CACHED_LENGTH bytes); every use holds the GIL. */
 #define CACHED 4096
 #define CACHED_LENGTH 64
 typedef struct {
     PyObject *strings[CACHED];
 } Cache;
+static Cache cache_of_strings;
 
 static PyObject *string(Cache *cache, Value value) {
     if (!value.start || !value.length) {
@@ -454,8 +457,8 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     }
     PyObject *result = NULL, *lists[COLUMNS] = {NULL};
     Record *record = PyMem_Malloc(sizeof(Record));
-    Cache *cache = PyMem_Calloc(1, sizeof(Cache));
-    if (!record || !cache) {
+    Cache *cache = &cache_of_strings;
+    if (!record) {
         PyErr_NoMemory();
         goto done;
     }
@@ -498,11 +501,6 @@ done:
     for (int i = 0; i < COLUMNS; i++)
         Py_XDECREF(lists[i]);
     PyMem_Free(record);
-    if (cache) {
-        for (int i = 0; i < CACHED; i++)
-            Py_XDECREF(cache->strings[i]);
-        PyMem_Free(cache);
-    }
     PyBuffer_Release(&piece);
     return result;
 }

@@ -20,6 +20,7 @@ not built.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from lxml import etree
@@ -260,10 +261,12 @@ def read_plain_header(header: bytes, reader: RecordReader):
     return root
 
 
+@functools.lru_cache(maxsize=256)
 def _root(attributes: str):
     """A <feedback> element with the document root's namespace declarations; None where the root's
     attributes would be damage to libxml2 (one twice, a prefix never declared, an empty or a
-    reserved namespace)."""
+    reserved namespace). Kept for the next report with the same attributes (a month of reports has
+    a few dozen): it is only read, for its name and namespaces."""
     pairs = [(name.rpartition(":"), first or second) for name, first, second in _ATTRIBUTE.findall(attributes)]
     declarations = [(local if prefix else None, value) for (prefix, _, local), value in pairs if (prefix or local) == "xmlns"]
     namespaces = dict(declarations)

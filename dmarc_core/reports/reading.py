@@ -194,9 +194,10 @@ class _Batch:
     all: a month of reports of a few records each costs one table, not one per report. Their
     reports wait for their rows (``_Rows``) until ``settle``."""
 
-    #: Records or files gathered before the batch is settled (often enough for a progress bar to
-    #: move); files at most FILE_BYTES big join a batch.
-    RECORDS, FILES = 1 << 15, 200
+    #: Records or files gathered before the batch is settled: often enough for a progress bar to
+    #: move, seldom enough that making Arrow columns (a few ms a batch, whatever its size) is not
+    #: the cost of a month of small files. Files at most FILE_BYTES big join a batch.
+    RECORDS, FILES = 1 << 15, 500
     FILE_BYTES = 1 << 20
 
     def __init__(self) -> None:
