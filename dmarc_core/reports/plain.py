@@ -13,7 +13,7 @@ then says so and leaves the records to lxml and ``RecordReader``, which remain t
 the tests compare this path with.
 
 The same grammar is scanned in C (``_plainscan.c``, built by the install where a C compiler is
-at hand) about ten times faster; the regular expression below (``read_plain_expression``) is its
+at hand) about six times faster; the regular expression below (``read_plain_expression``) is its
 reference, which the tests compare it with on every input they make, and the path where it was
 not built.
 """

@@ -33,7 +33,7 @@ _PLAIN_ERRORS = (
     (re.compile(r"Invalid bytes in character encoding"), "bytes invalid in the declared encoding were replaced with �"),
     (
         re.compile(r"Opening and ending tag mismatch: (\S+) line \d+ and (\S+)"),
-        "<{0}> was closed by </{1}>; the damaged part was skipped",
+        "<{0}> was closed by </{1}>; the reading went on past the damage, and what it could not make out was left",
     ),
     (re.compile(r"XML declaration allowed only at the start"), "text before the XML declaration was ignored"),
     (
@@ -43,6 +43,10 @@ _PLAIN_ERRORS = (
     (
         re.compile(r"xmlParseCharRef: invalid xmlChar value (\d+)"),
         "a character reference to code point {0}, which is no character, was shown as �",
+    ),
+    (
+        re.compile(r"Sequence '\]\]>' not allowed in content"),
+        "a value held ']]>', which XML forbids in text: the part of that value before it was dropped",
     ),
     (
         re.compile(r"Couldn't find end of Start Tag|error parsing attribute name"),
@@ -530,6 +534,15 @@ def _cleaned(values: list[str], keep_case: bool) -> pa.Array:
     return pc.take(words, indices)
 
 
+def _first_of(fields: dict[str, int], name: str, index: int, repairs: list[str], holder: str) -> None:
+    """Where ``name`` is among ``fields`` already, the first is read and the repair says so: no
+    report writes a value twice, and the second would be lost without a word."""
+    if name in fields:
+        repairs.append(f"{holder} held <{name.removeprefix('reported_')}> twice: the first was read")
+    else:
+        fields[name] = index
+
+
 def _compile_plan(shape: tuple, repairs: list[str]):
     """A function that appends one record of this shape to the columns.
 
@@ -539,7 +552,7 @@ def _compile_plan(shape: tuple, repairs: list[str]):
     names = [local_name(tag) for tag in shape]
     where: dict[str, int] = {}
     reasons, comments, groups = [], [], {"dkim": [], "spf": []}
-    section, group = "", None
+    section, group, kind = "", None, ""
     for index, name in enumerate(names):
         if name in _SECTIONS:
             section = name
@@ -547,18 +560,18 @@ def _compile_plan(shape: tuple, repairs: list[str]):
                 repairs.append("<identities> was read as <identifiers>")
         elif section == "auth_results":
             if name in groups:
-                group = {}
+                group, kind = {}, name
                 groups[name].append(group)
             elif group is not None and name in ("domain", "result", "selector", "scope"):
-                group.setdefault(name, index)
+                _first_of(group, name, index, repairs, f"a <{kind}> result")
         elif section == "policy_evaluated" and name in ("dkim", "spf"):
-            where.setdefault(f"reported_{name}", index)
+            _first_of(where, f"reported_{name}", index, repairs, "a record's <policy_evaluated>")
         elif name == "type":
             reasons.append(index)
         elif name == "comment":
             comments.append(index)
         elif name in _LEAVES:
-            where.setdefault(name, index)
+            _first_of(where, name, index, repairs, "a record")
 
     for what, indices in (("reason", reasons), ("comment", comments)):
         if len(indices) > _MAX_RESULTS:

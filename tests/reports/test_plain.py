@@ -239,7 +239,10 @@ def test_other_records_are_left_to_the_reference(before, after):
 def test_the_compiled_scanner_is_built():
     # The install builds it wherever a C compiler is at hand, as on every machine the project tests on:
     # without it, the cases above would compare the regular expression with itself.
-    assert plain.scan is not None, "dmarc_core/reports/_plainscan.c was not built: run `uv sync`"
+    assert plain.scan is not None, (
+        "dmarc_core/reports/_plainscan.c was not built: with gcc and the Python headers installed, run "
+        "`python3 -m uv sync --reinstall-package dmarc-alignment-explainer`"
+    )
 
 
 #: Bytes at the edges of what the grammar takes in text: every ASCII byte, UTF-8 as Python's strict

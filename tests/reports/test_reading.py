@@ -312,3 +312,47 @@ def test_an_email_read_in_blocks_is_the_email_read_whole(samples):
     for data in [path.read_bytes() for path in emails] + edges:
         whole = email.message_from_bytes(data, policy=email.policy.compat32)
         assert parts(_parsed_email(data)) == parts(whole)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "note", "kept"),
+    [
+        pytest.param(
+            "<header_from>example.com</header_from>",
+            "<header_from>example.com</header_from><header_from>other.example</header_from>",
+            "a record held <header_from> twice: the first was read",
+            ("header_from", "example.com"),
+            id="header-from",
+        ),
+        pytest.param(
+            "<dkim>fail</dkim>",
+            "<dkim>fail</dkim><dkim>pass</dkim>",
+            "a record's <policy_evaluated> held <dkim> twice: the first was read",
+            ("reported_dkim", "fail"),
+            id="policy-evaluated-dkim",
+        ),
+        pytest.param(
+            "<auth_results></auth_results>",
+            "<auth_results><spf><domain>a.example</domain><domain>b.example</domain><result>pass</result></spf></auth_results>",
+            "a <spf> result held <domain> twice: the first was read",
+            ("spf", [{"domain": "a.example", "scope": "", "result": "pass"}]),
+            id="spf-domain",
+        ),
+    ],
+)
+def test_a_value_written_twice_is_read_once_and_said(before, after, note, kept):
+    # Nothing may be lost silently: the reader keeps the first of a value written twice, and says so.
+    document = report(record(count=3)).replace(before.encode(), after.encode(), 1)
+    assert document.count(after.encode()) == 1
+    [found] = parse_reports(document, "twice.xml")
+    assert note in found.repairs
+    column, value = kept
+    assert found.records.column(column).to_pylist() == [value]
+
+
+def test_a_cdata_end_inside_a_value_is_said_in_words():
+    # XML 1.0 2.4: "]]>" may not appear in content; libxml2 recovers by dropping text before it.
+    comment = b"<reason><type>other</type><comment>a ]]> b</comment></reason></policy_evaluated>"
+    [found] = parse_reports(report(record(count=3)).replace(b"</policy_evaluated>", comment, 1), "cdata.xml")
+    assert found.records.column("reason_comment").to_pylist() == ["]> b"]
+    assert any("a value held ']]>', which XML forbids in text" in repair for repair in found.repairs), found.repairs
