@@ -62,24 +62,32 @@ if shown.empty:
     st.stop()
 view.headline_metrics(selection)
 
+# Each part in a container of its own: Streamlit knows an element by its place, so an element that a
+# filter adds or takes away would otherwise make it draw anew every element after it, charts included.
 st.subheader("Senders, the most failing messages first")
 enrich_column, selectors_column = st.columns(2)
 with enrich_column:
     enrichment = dns_actions.enrichment(shown)
 with selectors_column:
     dns_actions.selectors(shown)
-view.sources_table(selection, enrichment)
+with st.container():
+    view.sources_table(selection, enrichment)
 view.receiver_verdict(selection)
 
 st.subheader("Ready for a stricter policy?")
-view.readiness(frame, selection)
-what_if_view.draw(frame)
+with st.container():
+    view.readiness(frame, selection)
+with st.container():
+    what_if_view.draw(frame)
 st.subheader("Over time and by cause")
-view.charts(selection)
+with st.container():
+    view.charts(selection)
 st.subheader("Policy published")
-view.policies(frame, selection)
+with st.container():
+    view.policies(frame, selection)
 
-view.records(selection)
+with st.container():
+    view.records(selection)
 st.download_button(
     f"Download the {len(shown):,} triaged record{'' if len(shown) == 1 else 's'} (CSV)",
     data=lambda: csv_bytes(shown),

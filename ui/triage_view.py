@@ -66,15 +66,18 @@ def read_with_progress(files: list[tuple[str, bytes]]) -> list[FileOutcome]:
     cache: dict[str, FileOutcome] = st.session_state.setdefault("read_cache", {})
     keys = [hashlib.sha256(name.encode() + b"\0" + data).hexdigest() for name, data in files]
     missing = [(key, item) for key, item in zip(keys, files, strict=True) if key not in cache]
+    # The bar's place is kept on every run, read or not: an element that is there on the first run
+    # alone would move every later one, and Streamlit would draw them all anew on the next rerun.
+    slot = st.empty()
     if missing:
-        bar = st.progress(0.0, text="Reading reports…")
+        bar = slot.progress(0.0, text="Reading reports…")
 
         def progress(done: int, total: int, outcome: FileOutcome) -> None:
             bar.progress(done / total, text=f"Read {done} of {total}: {inert(outcome.name)}")
 
         for (key, _), outcome in zip(missing, read_files([item for _, item in missing], progress=progress), strict=True):
             cache[key] = outcome
-        bar.empty()
+        slot.empty()
     for stale in set(cache) - set(keys):  # forget files the person removed
         del cache[stale]
     return [cache[key] for key in keys]

@@ -436,3 +436,23 @@ def test_a_long_tail_of_senders_is_drawn_on_demand(app):
     test.text_input(key="filter_search").set_value("").run()
     test.toggle(key="senders_all").set_value(True).run()
     assert len(frame_with(test, "explorer_link")) == signers
+
+
+def _places(test) -> list[str]:
+    """The kind of element at each place of the page's main column."""
+    return [type(element).__name__ + ":" + str(getattr(element, "type", "")) for element in test.main.children.values()]
+
+
+def test_a_filter_change_keeps_every_element_in_its_place(app, samples):
+    # Streamlit knows an element by its place: one that is there on the upload's run alone (the
+    # progress bar), or that a filter adds, would move every later element, and the browser would
+    # draw them all anew, the charts among them, on the first change after an upload.
+    test = app(PAGE)
+    files = sorted((samples / "aggregate").glob("*.xml"))[:40]
+    test.file_uploader(key="uploads").set_value([(path.name, path.read_bytes(), "text/xml") for path in files]).run()
+    assert not test.exception
+    after_upload = _places(test)
+    test.toggle(key="filter_failing").set_value(True).run()
+    assert _places(test) == after_upload
+    test.text_input(key="filter_search").set_value("google").run()
+    assert _places(test) == after_upload
