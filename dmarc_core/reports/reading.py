@@ -206,13 +206,13 @@ class _Batch:
 
     def settle(self) -> list[tuple[int, FileOutcome]]:
         """Every waiting outcome with its reports' rows in place, in the order they were read."""
-        table, numeric = self.columns.table()
+        table, bad_before = self.columns.table()
 
         def settled(report: Report) -> Report:
             if not isinstance(report.records, _Rows):
                 return report
             reader = report.records.reader
-            records = reader.rows_of(table, numeric)
+            records = reader.rows_of(table, bad_before)
             return dataclasses.replace(report, records=records, repairs=tuple(dict.fromkeys((*report.repairs, *reader.repairs))))
 
         done = [(index, dataclasses.replace(o, reports=tuple(map(settled, o.reports)))) for index, o in self.outcomes]

@@ -194,9 +194,10 @@ class Columns:
         for values in self.pending:
             values.clear()
 
-    def table(self) -> tuple[pa.Table, pa.ChunkedArray | None]:
-        """Every row so far, with counts as numbers, and which rows' counts were numbers at all (None:
-        every row's, as nearly always; then no report of many in a batch need look)."""
+    def table(self) -> tuple[pa.Table, list[int] | None]:
+        """Every row so far, with counts as numbers, and before each row how many counts were no
+        numbers (None: none was, as nearly always); a report of many in a batch finds its own by
+        two look-ups."""
         self.flush()
         columns = {name: pa.chunked_array(batches, type=RECORD_TYPES[name]) for name, batches in self._batches.items()}
         counts = columns["count"]
@@ -204,7 +205,9 @@ class Columns:
         # no count, and sums of such would overflow the 64-bit totals.
         numeric = pc.match_substring_regex(counts, r"^[0-9]{1,11}$")
         columns["count"] = pc.cast(pc.if_else(numeric, counts, "0"), pa.int64())
-        return pa.table(columns), None if pc.all(numeric).as_py() is not False else numeric
+        if pc.all(numeric).as_py() is not False:
+            return pa.table(columns), None
+        return pa.table(columns), list(accumulate((not number for number in numeric.to_pylist()), initial=0))
 
 
 class _Pruning:
@@ -291,10 +294,10 @@ class RecordReader:
         """The records as a table of their own (the reader's columns are its own)."""
         return self.rows_of(*self.columns.table())
 
-    def rows_of(self, table: pa.Table, numeric: pa.ChunkedArray | None) -> pa.Table:
+    def rows_of(self, table: pa.Table, bad_before: list[int] | None) -> pa.Table:
         """This report's rows of its columns' ``table()``; counts that were no numbers are said."""
         start, count = self.start, self.record_count
-        self.bad_counts = bad = 0 if numeric is None else count - (pc.sum(numeric[start : start + count]).as_py() or 0)
+        self.bad_counts = bad = 0 if bad_before is None else bad_before[start + count] - bad_before[start]
         if bad:
             self.repairs.append(f"{bad} record count(s) were not numbers of messages and were counted as 0")
         return table.slice(start, count)
