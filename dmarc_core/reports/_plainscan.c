@@ -234,55 +234,46 @@ static int read_entry(Cursor *c, Entry *entry) {
     }
 }
 
+/* A tag at the cursor, then white space: 0 where it is not there. */
+static int tag(Cursor *c, const char *text, Py_ssize_t length) {
+    if (!literal(c, text, length))
+        return 0;
+    skip_space(c);
+    return 1;
+}
+#define TAG(c, text) tag((c), (text), (Py_ssize_t)(sizeof(text) - 1))
+
 /* One record at the cursor, white space after it included; 0 where it is not plain. */
 static int read_record(Cursor *c, Record *r) {
     int count;
     int found_names[MAX_FIELDS];
     Value found[MAX_FIELDS];
-    if (!LITERAL(c, "<record>"))
-        return 0;
-    skip_space(c);
-    if (!LITERAL(c, "<row>"))
-        return 0;
-    skip_space(c);
-    if (!leaf(c, N_SOURCE_IP, &r->source_ip) || !leaf(c, N_COUNT, &r->count) || !LITERAL(c, "<policy_evaluated>"))
-        return 0;
-    skip_space(c);
-    if (!leaf(c, N_DISPOSITION, &r->disposition) || !leaf(c, N_DKIM, &r->dkim) || !leaf(c, N_SPF, &r->spf))
+    if (!TAG(c, "<record>") || !TAG(c, "<row>") || !leaf(c, N_SOURCE_IP, &r->source_ip) || !leaf(c, N_COUNT, &r->count) ||
+        !TAG(c, "<policy_evaluated>") || !leaf(c, N_DISPOSITION, &r->disposition) || !leaf(c, N_DKIM, &r->dkim) ||
+        !leaf(c, N_SPF, &r->spf))
         return 0;
     r->type_count = r->comment_count = 0;
-    while (LITERAL(c, "<reason>")) {
-        skip_space(c);
+    while (TAG(c, "<reason>")) {
         if (!elements(c, reason_names, 2, found_names, found, MAX_FIELDS, &count) || count > MAX_FIELDS)
             return 0;
         for (int i = 0; i < count; i++) {
-            if (found_names[i] == N_TYPE) {
-                if (r->type_count == MAX_FIELDS)
-                    return 0;
+            int type = found_names[i] == N_TYPE;
+            if ((type ? r->type_count : r->comment_count) == MAX_FIELDS)
+                return 0;
+            if (type)
                 r->types[r->type_count++] = found[i];
-            } else {
-                if (r->comment_count == MAX_FIELDS)
-                    return 0;
+            else
                 r->comments[r->comment_count++] = found[i];
-            }
         }
-        if (!LITERAL(c, "</reason>"))
+        if (!TAG(c, "</reason>"))
             return 0;
-        skip_space(c);
     }
-    if (!LITERAL(c, "</policy_evaluated>"))
+    if (!TAG(c, "</policy_evaluated>") || !TAG(c, "</row>") || !TAG(c, "<identifiers>"))
         return 0;
-    skip_space(c);
-    if (!LITERAL(c, "</row>"))
-        return 0;
-    skip_space(c);
-    if (!LITERAL(c, "<identifiers>"))
-        return 0;
-    skip_space(c);
     if (!elements(c, identifier_names, 3, found_names, found, MAX_FIELDS, &count) || count > 3)
         return 0; /* more than three is a field twice: left to the reader, as the expression path does */
-    r->header_from.start = r->envelope_from.start = r->envelope_to.start = NULL;
-    r->header_from.length = r->envelope_from.length = r->envelope_to.length = 0;
+    static const Value absent = {NULL, 0};
+    r->header_from = r->envelope_from = r->envelope_to = absent;
     int seen = 0;
     for (int i = 0; i < count; i++) {
         int bit = 1 << found_names[i];
@@ -294,12 +285,10 @@ static int read_record(Cursor *c, Record *r) {
                       : &r->envelope_to;
         *slot = found[i];
     }
-    if (!LITERAL(c, "</identifiers>"))
+    if (!TAG(c, "</identifiers>"))
         return 0;
-    skip_space(c);
     r->entry_count = 0;
-    if (LITERAL(c, "<auth_results>")) {
-        skip_space(c);
+    if (TAG(c, "<auth_results>")) {
         for (;;) {
             int dkim;
             if (LITERAL(c, "<dkim>"))
@@ -312,21 +301,16 @@ static int read_record(Cursor *c, Record *r) {
                 return 0;
             Entry *entry = &r->entries[r->entry_count++];
             entry->dkim = dkim;
-            if (!read_entry(c, entry))
+            if (!read_entry(c, entry) || !(dkim ? TAG(c, "</dkim>") : TAG(c, "</spf>")))
                 return 0;
-            if (dkim ? !LITERAL(c, "</dkim>") : !LITERAL(c, "</spf>"))
-                return 0;
-            skip_space(c);
         }
-        if (!LITERAL(c, "</auth_results>"))
+        if (!TAG(c, "</auth_results>"))
             return 0;
-    } else if (!LITERAL(c, "<auth_results/>")) {
+    } else if (!TAG(c, "<auth_results/>")) {
         return 0;
     }
-    skip_space(c);
-    if (!LITERAL(c, "</record>"))
+    if (!TAG(c, "</record>"))
         return 0;
-    skip_space(c);
     /* A field twice in any entry is left to the reader where any entry is in another order (the
      * expression path then reads every entry field by field). */
     int unusual = 0, duplicated = 0;
