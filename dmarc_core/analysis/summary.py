@@ -551,7 +551,7 @@ def readiness_table(assessments: Iterable[Readiness]) -> pd.DataFrame:
             assessment.step,
             assessment.days,
             assessment.messages,
-            assessment.pass_rate,
+            assessment.pass_rate if assessment.messages else None,  # no mail judged: no rate, not 0%
             assessment.ready,
             assessment.next_record or "",
         )

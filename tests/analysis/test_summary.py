@@ -327,6 +327,16 @@ def test_readiness_as_a_table_a_row_per_domain_blocked_mail_first_then_the_most_
     ]
 
 
+def test_a_domain_with_no_mail_judged_has_no_pass_rate_in_the_table():
+    # Forwarded mail is left out of the rollout's measure (the article): a domain with nothing else
+    # has no rate to show, where 0% would read as all of its mail failing.
+    forwarded = record(dkim=[("example.com", "fail")], count=14, reasons=["forwarded"])
+    table = readiness_table(rollout_readiness(triage_of(report(forwarded), report(aligned(3), domain="example.org"))))
+    rates = dict(zip(table["domain"], table["pass_rate"], strict=True))
+    assert table.set_index("domain").loc["example.com", "messages"] == 0
+    assert pd.isna(rates["example.com"]) and rates["example.org"] == pytest.approx(1.0)
+
+
 def test_the_busiest_addresses_sum_their_records():
     frame = frame_of(unsigned(5, "192.0.2.1"), unsigned(4, "192.0.2.2"), unsigned(3, "192.0.2.1"), unsigned(6, "192.0.2.3"))
     assert busiest_addresses(frame, limit=2) == ["192.0.2.1", "192.0.2.3"]
