@@ -132,8 +132,8 @@ def _triage(args: argparse.Namespace) -> int:
             continue
         details = f": {outcome.details}" if outcome.details else ""
         print(
-            f"{outcome.name}: {outcome.status}, {outcome.record_count:,} record{'s' if outcome.record_count != 1 else ''}, "
-            f"{outcome.messages:,} message{'s' if outcome.messages != 1 else ''}{details}",
+            f"{outcome.name}: {outcome.status}, {summary.counted(outcome.record_count, 'record')}, "
+            f"{summary.counted(outcome.messages, 'message')}{details}",
             file=sys.stderr,
         )
     distinct = distinct_reports(report for outcome in outcomes for report in outcome.reports)
@@ -183,8 +183,8 @@ def _print_summary(frame) -> None:
 
     figures = summary.headline(frame)
     print(
-        f"{figures.messages:,} message{'s' if figures.messages != 1 else ''} in {figures.record_count:,} "
-        f"record{'s' if figures.record_count != 1 else ''} of {figures.reports} report{'s' if figures.reports != 1 else ''}; "
+        f"{summary.counted(figures.messages, 'message')} in {summary.counted(figures.record_count, 'record')} "
+        f"of {summary.counted(figures.reports, 'report')}; "
         f"DMARC pass rate {figures.pass_rate:.1%}"
     )
     for assessment in summary.rollout_readiness(frame):

@@ -252,7 +252,7 @@ def coverage(held: queries.Coverage) -> None:
         st.metric("Records", f"{held.records:,}", border=True)
     if held.first_day:
         days = (held.last_day - held.first_day).days + 1
-        span = f"{days / 7:,.1f} weeks" if days >= 14 else f"{days} day{'s' if days != 1 else ''}"
+        span = f"{days / 7:,.1f} weeks" if days >= 14 else summary.counted(days, "day")
         st.caption(f"From {held.first_day:%Y-%m-%d} to {held.last_day:%Y-%m-%d} ({span}), by the days the reports begin.")
 
 
@@ -301,7 +301,7 @@ def new_senders(found: queries.NewSenders) -> None:
         _senders(found.senders)
     addresses = (
         f" {found.unauthenticated_addresses:,} address{'es' if found.unauthenticated_addresses != 1 else ''} nothing "
-        f"authenticated sent for the first time too ({found.unauthenticated_messages:,} message{'s' if found.unauthenticated_messages != 1 else ''}): "
+        f"authenticated sent for the first time too ({summary.counted(found.unauthenticated_messages, 'message')}): "
         f"they count as {summary.UNAUTHENTICATED.lower()}."
         if found.unauthenticated_addresses
         else ""

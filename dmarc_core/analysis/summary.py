@@ -605,7 +605,11 @@ def _readiness(
 
     good = pass_rate >= threshold
     left_out = "mail the receiver called forwarded, and mail nobody vouches for, left out"
-    rate = f"{pass_rate:.1%} of {_messages(messages)} pass ({left_out})" if messages else f"no message to judge ({left_out})"
+    rate = (
+        f"{pass_rate:.1%} of {counted(messages, 'message')} pass ({left_out})"
+        if messages
+        else f"no message to judge ({left_out})"
+    )
     judged = "to judge it" if policy == "reject" else "for the next step"  # p=reject is the plan's last step
     not_enough = f"Not enough evidence {judged} yet: {'; '.join(missing)}." if missing else ""
     step = plan_step(policy, pct, days)
@@ -708,7 +712,9 @@ def _harmed(rows: pd.DataFrame | None, messages: int) -> _Harm:
         senders.append(str(source))
         significant |= count >= bar.messages and count >= bar.share * max(messages, 1)
         if len(parts) < _HARMED_NAMED:
-            parts.append(f"{_messages(count)} from {source} ({findings[finding].title.lower()}) {_handled(group, count)}")
+            parts.append(
+                f"{counted(count, 'message')} from {source} ({findings[finding].title.lower()}) {_handled(group, count)}"
+            )
         else:  # a big domain's long tail: the largest named, the rest counted
             rest += count
             rest_senders.add(str(source))
@@ -717,14 +723,14 @@ def _harmed(rows: pd.DataFrame | None, messages: int) -> _Harm:
         # The tail: more findings of senders named above (by name), and senders not named (counted).
         named = [source for source in dict.fromkeys(senders[:_HARMED_NAMED]) if source in rest_senders]
         others = len(rest_senders - set(senders[:_HARMED_NAMED]))
-        whom = [*named, *([f"{others:,} other sender{'s' if others != 1 else ''}"] if others else [])]
-        more = f"{rest:,} more message{'s' if rest != 1 else ''}"
-        parts.append(f"and {more} from {' and '.join(whom)} {_handled(pd.concat(rest_rows), rest)}")
+        whom = [*named, *([counted(others, "other sender")] if others else [])]
+        parts.append(f"and {counted(rest, 'more message')} from {' and '.join(whom)} {_handled(pd.concat(rest_rows), rest)}")
     return _Harm(tuple(dict.fromkeys(senders)), "; ".join(parts) + "." if parts else "", significant)
 
 
-def _messages(count: int) -> str:
-    return f"{count:,} message{'s' if count != 1 else ''}"
+def counted(count: int, what: str) -> str:
+    """``count`` of ``what`` in words, as the advice, the pages and the CLI write it: "1 message", "2,400 messages"."""
+    return f"{count:,} {what}{'' if count == 1 else 's'}"
 
 
 def _handled(rows: pd.DataFrame, count: int) -> str:
