@@ -411,11 +411,15 @@ def current_readiness(store: Store, days: int = READINESS_DAYS) -> list[Readines
     # The plan's step is where the whole history puts a domain (p=none is step 2 once two weeks of
     # reports ever came in); the last days say what the next step needs.
     current = policy_periods(store).drop_duplicates("policy_domain", keep="last").set_index("policy_domain")
-    return [
-        replace(assessment, step=int(current.at[assessment.domain, "step"]))
-        if assessment.domain in current.index
-        and current.at[assessment.domain, "p"] == assessment.policy
-        and (assessment.policy == "none" or current.at[assessment.domain, "pct"] == assessment.pct)
-        else assessment
-        for assessment in assessments
-    ]
+    return [_on_history_step(assessment, current) for assessment in assessments]
+
+
+def _on_history_step(assessment: Readiness, current: pd.DataFrame) -> Readiness:
+    """``assessment`` with the step of its domain's current policy period (``current``, by domain),
+    where that period is of the policy the assessment read (pct= aside under p=none)."""
+    if assessment.domain not in current.index:
+        return assessment
+    period = current.loc[assessment.domain]
+    if period["p"] != assessment.policy or (assessment.policy != "none" and period["pct"] != assessment.pct):
+        return assessment
+    return replace(assessment, step=int(period["step"]))
