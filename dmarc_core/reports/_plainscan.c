@@ -10,7 +10,7 @@
 #include <Python.h>
 #include <string.h>
 
-/* The order of the lists `scan` returns: plain.py's _ADDED. */
+/* The order of the lists `scan` returns: records.py's _PENDING, which Columns.extend takes. */
 enum {
     SOURCE_IP, COUNT, DISPOSITION, REPORTED_DKIM, REPORTED_SPF, REASON, REASON_COMMENT, HEADER_FROM,
     ENVELOPE_FROM, ENVELOPE_TO, DKIM_DOMAIN, DKIM_SELECTOR, DKIM_RESULT, DKIM_COUNT, SPF_DOMAIN,
@@ -131,10 +131,14 @@ static int leaf(Cursor *c, int name, Value *value) {
     return 1;
 }
 
+/* Reasons (types, comments) and entries (<dkim>, <spf>) a record may hold here: past twice
+ * max_results, one kind has more than max_results, and the record is left to the reader anyway. */
+#define MAX_FIELDS 256
+#define MAX_ENTRIES 256
+
 /* Elements of text among `allowed` in any order and number, each followed by white space: their
- * names and values, at most `room` of them kept (`*count` counts them all); 0 where one is not plain. */
-static int elements(Cursor *c, const int *allowed, int allowed_count, int *found_names, Value *found, int room,
-                    int *count) {
+ * names and values, at most MAX_FIELDS of them kept (`*count` counts them all); 0 where one is not plain. */
+static int elements(Cursor *c, const int *allowed, int allowed_count, int *found_names, Value *found, int *count) {
     *count = 0;
     for (;;) {
         int hit = 0;
@@ -145,7 +149,7 @@ static int elements(Cursor *c, const int *allowed, int allowed_count, int *found
                 return 0;
             if (read) {
                 hit = 1;
-                if (*count < room) {
+                if (*count < MAX_FIELDS) {
                     found_names[*count] = allowed[i];
                     found[*count] = value;
                 }
@@ -157,11 +161,6 @@ static int elements(Cursor *c, const int *allowed, int allowed_count, int *found
         skip_space(c);
     }
 }
-
-/* Reasons (types, comments) and entries (<dkim>, <spf>) a record may hold here: past twice
- * max_results, one kind has more than max_results, and the record is left to the reader anyway. */
-#define MAX_FIELDS 256
-#define MAX_ENTRIES 256
 
 typedef struct {
     int dkim; /* 1 for <dkim>, 0 for <spf> */
@@ -254,7 +253,7 @@ static int read_record(Cursor *c, Record *r) {
         return 0;
     r->type_count = r->comment_count = 0;
     while (TAG(c, "<reason>")) {
-        if (!elements(c, reason_names, 2, found_names, found, MAX_FIELDS, &count) || count > MAX_FIELDS)
+        if (!elements(c, reason_names, 2, found_names, found, &count) || count > MAX_FIELDS)
             return 0;
         for (int i = 0; i < count; i++) {
             int type = found_names[i] == N_TYPE;
@@ -270,7 +269,7 @@ static int read_record(Cursor *c, Record *r) {
     }
     if (!TAG(c, "</policy_evaluated>") || !TAG(c, "</row>") || !TAG(c, "<identifiers>"))
         return 0;
-    if (!elements(c, identifier_names, 3, found_names, found, MAX_FIELDS, &count) || count > 3)
+    if (!elements(c, identifier_names, 3, found_names, found, &count) || count > 3)
         return 0; /* more than three is a field twice: left to the reader, as the expression path does */
     static const Value absent = {NULL, 0};
     r->header_from = r->envelope_from = r->envelope_to = absent;
@@ -338,12 +337,9 @@ static int add(PyObject *list, PyObject *value) {
  * CACHED_LENGTH bytes); every use holds the GIL. */
 #define CACHED 4096
 #define CACHED_LENGTH 64
-typedef struct {
-    PyObject *strings[CACHED];
-} Cache;
-static Cache cache_of_strings;
+static PyObject *cached_strings[CACHED];
 
-static PyObject *string(Cache *cache, Value value) {
+static PyObject *string(Value value) {
     if (!value.start || !value.length) {
         Py_INCREF(empty_string);
         return empty_string;
@@ -353,7 +349,7 @@ static PyObject *string(Cache *cache, Value value) {
     uint32_t hash = 2166136261u; /* FNV-1a */
     for (Py_ssize_t i = 0; i < value.length; i++)
         hash = (hash ^ value.start[i]) * 16777619u;
-    PyObject **slot = &cache->strings[hash % CACHED];
+    PyObject **slot = &cached_strings[hash % CACHED];
     if (*slot && PyUnicode_IS_ASCII(*slot) && PyUnicode_GET_LENGTH(*slot) == value.length && memcmp(PyUnicode_DATA(*slot), value.start, value.length) == 0) {
         Py_INCREF(*slot);
         return *slot;
@@ -402,25 +398,25 @@ static PyObject *joined(const Value *values, int count, const char *separator) {
     return result;
 }
 
-static int append_record(PyObject **lists, Cache *cache, const Record *r) {
-    if (!add(lists[SOURCE_IP], string(cache, r->source_ip)) || !add(lists[COUNT], string(cache, r->count)) ||
-        !add(lists[DISPOSITION], string(cache, r->disposition)) || !add(lists[REPORTED_DKIM], string(cache, r->dkim)) ||
-        !add(lists[REPORTED_SPF], string(cache, r->spf)) || !add(lists[REASON], joined(r->types, r->type_count, ",")) ||
+static int append_record(PyObject **lists, const Record *r) {
+    if (!add(lists[SOURCE_IP], string(r->source_ip)) || !add(lists[COUNT], string(r->count)) ||
+        !add(lists[DISPOSITION], string(r->disposition)) || !add(lists[REPORTED_DKIM], string(r->dkim)) ||
+        !add(lists[REPORTED_SPF], string(r->spf)) || !add(lists[REASON], joined(r->types, r->type_count, ",")) ||
         !add(lists[REASON_COMMENT], joined(r->comments, r->comment_count, "; ")) ||
-        !add(lists[HEADER_FROM], string(cache, r->header_from)) || !add(lists[ENVELOPE_FROM], string(cache, r->envelope_from)) ||
-        !add(lists[ENVELOPE_TO], string(cache, r->envelope_to)))
+        !add(lists[HEADER_FROM], string(r->header_from)) || !add(lists[ENVELOPE_FROM], string(r->envelope_from)) ||
+        !add(lists[ENVELOPE_TO], string(r->envelope_to)))
         return 0;
     Py_ssize_t signatures = 0, checks = 0;
     for (int i = 0; i < r->entry_count; i++) {
         const Entry *e = &r->entries[i];
         if (e->dkim) {
-            if (!add(lists[DKIM_DOMAIN], string(cache, e->domain)) || !add(lists[DKIM_SELECTOR], string(cache, e->selector)) ||
-                !add(lists[DKIM_RESULT], string(cache, e->result)))
+            if (!add(lists[DKIM_DOMAIN], string(e->domain)) || !add(lists[DKIM_SELECTOR], string(e->selector)) ||
+                !add(lists[DKIM_RESULT], string(e->result)))
                 return 0;
             signatures++;
         } else {
-            if (!add(lists[SPF_DOMAIN], string(cache, e->domain)) || !add(lists[SPF_SCOPE], string(cache, e->scope)) ||
-                !add(lists[SPF_RESULT], string(cache, e->result)))
+            if (!add(lists[SPF_DOMAIN], string(e->domain)) || !add(lists[SPF_SCOPE], string(e->scope)) ||
+                !add(lists[SPF_RESULT], string(e->result)))
                 return 0;
             checks++;
         }
@@ -441,7 +437,6 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     }
     PyObject *result = NULL, *lists[COLUMNS] = {NULL};
     Record *record = PyMem_Malloc(sizeof(Record));
-    Cache *cache = &cache_of_strings;
     if (!record) {
         PyErr_NoMemory();
         goto done;
@@ -467,7 +462,7 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
             plain = 0;
             break;
         }
-        if (!append_record(lists, cache, record))
+        if (!append_record(lists, record))
             goto done;
     }
     if (!plain) {

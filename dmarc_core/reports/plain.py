@@ -126,10 +126,7 @@ def read_plain(piece: bytes, columns: Columns) -> bool:
     found = scan(piece, _LONGEST, _MAX_RESULTS)
     if found is None:
         return False
-    pending: list[list] = [[] for _ in _PENDING]
-    for index, values in zip(_ADDED, found, strict=True):
-        pending[index] = values
-    columns.extend(pending)
+    columns.extend(found)  # its lists come in ``_PENDING`` order
     return True
 
 
