@@ -132,8 +132,8 @@ def _triage(args: argparse.Namespace) -> int:
             continue
         details = f": {outcome.details}" if outcome.details else ""
         print(
-            f"{outcome.name}: {outcome.status}, {summary.counted(outcome.record_count, 'record')}, "
-            f"{summary.counted(outcome.messages, 'message')}{details}",
+            f"{outcome.name}: {outcome.status}, {_counted(outcome.record_count, 'record')}, "
+            f"{_counted(outcome.messages, 'message')}{details}",
             file=sys.stderr,
         )
     distinct = distinct_reports(report for outcome in outcomes for report in outcome.reports)
@@ -183,8 +183,8 @@ def _print_summary(frame) -> None:
 
     figures = summary.headline(frame)
     print(
-        f"{summary.counted(figures.messages, 'message')} in {summary.counted(figures.record_count, 'record')} "
-        f"of {summary.counted(figures.reports, 'report')}; "
+        f"{_counted(figures.messages, 'message')} in {_counted(figures.record_count, 'record')} "
+        f"of {_counted(figures.reports, 'report')}; "
         f"DMARC pass rate {figures.pass_rate:.1%}"
     )
     for assessment in summary.rollout_readiness(frame):

@@ -318,8 +318,8 @@ def about(shared: SharedTriage) -> str:
     reports and receivers, for which days and domains, and what it leaves out."""
     figures = shared.headline
     sentence = (
-        f"Shared triage made on {shared.made:%Y-%m-%d %H:%M} UTC from {_count(shared.files, 'file')} "
-        f"({_count(figures.reports, 'report')}"
+        f"Shared triage made on {shared.made:%Y-%m-%d %H:%M} UTC from {summary.counted(shared.files, 'file')} "
+        f"({summary.counted(figures.reports, 'report')}"
         f"{' by ' + _few(shared.receivers, RECEIVERS_NAMED, shared.receiver_count - len(shared.receivers)) if shared.receivers else ''})"
     )
     if period(shared):
@@ -333,17 +333,13 @@ def about(shared: SharedTriage) -> str:
         sentences.append("Source IPs and host names were left out.")
     if shared.sources_left_out:
         sentences.append(
-            f"{_count(shared.sources_left_out, 'sender')} with the fewest failing messages left out to fit the link."
+            f"{summary.counted(shared.sources_left_out, 'sender')} with the fewest failing messages left out to fit the link."
         )
     if shared.domains_left_out:
         sentences.append(
-            f"The readiness of {_count(shared.domains_left_out, 'policy domain')} with the fewest messages left out to fit the link."
+            f"The readiness of {summary.counted(shared.domains_left_out, 'policy domain')} with the fewest messages left out to fit the link."
         )
     return " ".join(sentences)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'s' if number != 1 else ''}"
 
 
 def _few(names: tuple[str, ...], shown: int, unnamed: int = 0) -> str:
