@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..reports.model import AuthResults, DkimResult, Report, SpfResult
+from ..reports.reading import records_of
 from ..rules.alignment import aligns, reported_result, safe_domain, safe_organizational_domain
 from ..rules.diagnosis import Diagnosis
 from ..rules.evaluation import judge_record, mail_from_results
@@ -117,7 +118,7 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     reports = [reports] if isinstance(reports, Report) else list(reports)
     if not reports or not sum(report.record_count for report in reports):
         return _empty_frame()
-    table = pa.concat_tables([report.records for report in reports])
+    table = records_of(reports)
     auth = _AuthResultsColumn(table)
     which_report = np.repeat(np.arange(len(reports)), [report.record_count for report in reports])
     # Every column is made apart and the frame built once: each column set on a frame costs pandas

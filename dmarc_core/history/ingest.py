@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ..analysis.triage import triage
 from ..reports.model import FileOutcome, Report
-from ..reports.reading import read_files
+from ..reports.reading import read_files, records_of
 from .store import Store
 
 #: The triage's verdicts kept beside each record, so the History page asks SQL, never the rules.
@@ -149,7 +149,7 @@ def stored_records(reports: list[Report]) -> pa.Table:
     """The reports' records as read, with the report's number in the list, the day it began (UTC)
     and the policy domain, and the triage's verdicts beside each."""
     frame = triage(reports)
-    table = pa.concat_tables([report.records for report in reports])
+    table = records_of(reports)
     columns = {name: _plain(table.column(name)) for name in table.column_names}
     numbers = frame["report"].to_numpy()
     begins = [report.metadata.begin for report in reports]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
+import pyarrow as pa
+
 from dmarc_core import Limits, read_file
 from dmarc_core.reports import reading
-from dmarc_core.reports.reading import demo_files, read_files
+from dmarc_core.reports.reading import demo_files, read_files, records_of
 
 from reportkit import record, report
 
@@ -74,3 +78,28 @@ def test_a_batch_is_settled_every_so_many_records(monkeypatch):
     batched = read_files(files, workers=1, progress=lambda done, total, outcome: seen.append(done))
     assert [o.messages for o in batched] == [n * (n % 7 + 1) for n in range(60)]
     assert seen == list(range(1, 61))  # every file reported, in order, as its batch settles
+
+
+def test_the_records_of_many_reports_are_theirs_in_order_in_few_chunks(samples, monkeypatch):
+    # records_of takes a run of reports that follow one another in their batch's table as one slice
+    # of it: a fast path, which must equal joining every report's records, in any order, with
+    # repeats, gaps and reports read alone among them.
+    monkeypatch.setattr(reading._Batch, "FILES", 40)  # several batches
+    files = [(path.name, path.read_bytes()) for path in sorted((samples / "aggregate").iterdir())]
+    reports = [report for outcome in read_files(files, workers=1) for report in outcome.reports]
+    alone = [report for name, data in files[:8] for report in read_file(data, name, workers=1).reports]
+    shuffled = random.Random(7).sample(reports, len(reports))
+    for chosen in (reports, reports[::-1], reports[::2], shuffled, reports[:12] * 2, [*reports[:20], *alone, *reports[20:90]]):
+        assert records_of(chosen).equals(pa.concat_tables([report.records for report in chosen]))
+    assert records_of([]).schema == reports[0].records.schema and records_of([]).num_rows == 0
+    # One chunk per batch, about, where joining the reports' tables keeps one per report.
+    assert records_of(reports).column("header_from").num_chunks < len(reports) / 10
+
+
+def test_what_records_of_remembers_of_a_batch_goes_with_its_reports():
+    # The batch's table is held for records_of only while a report's slice of it lives.
+    before = len(reading._SLICES)
+    outcomes = read_files([(f"r{n}.xml", report(record(count=n), report_id=str(n))) for n in range(1, 30)], workers=1)
+    assert len(reading._SLICES) == before + 29
+    del outcomes
+    assert len(reading._SLICES) == before
