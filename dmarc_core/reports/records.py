@@ -576,6 +576,8 @@ def _compile_plan(shape: tuple, repairs: list[str]):
         elif name in _LEAVES:
             _first_of(where, name, index, repairs, "a record")
 
+    if "auth_results" not in names:  # every record has one, in RFC 7489's schema and RFC 9990's
+        repairs.append("a record held no <auth_results>: it was read as one without DKIM or SPF results")
     for what, indices in (("reason", reasons), ("comment", comments)):
         if len(indices) > _MAX_RESULTS:
             repairs.append(f"a record with {len(indices)} <{what}>s: the first {_MAX_RESULTS} were read")

@@ -7,6 +7,7 @@ import email.message
 import email.policy
 import gzip
 import io
+import re
 import zipfile
 import zlib
 from collections import defaultdict
@@ -348,6 +349,19 @@ def test_a_value_written_twice_is_read_once_and_said(before, after, note, kept):
     assert note in found.repairs
     column, value = kept
     assert found.records.column(column).to_pylist() == [value]
+
+
+def test_a_record_without_auth_results_is_read_without_results_and_said():
+    # Every record holds an <auth_results> (RFC 7489's schema and RFC 9990's); RFC 9990's may be
+    # empty. Read without one, a record's mail looks unauthenticated: the reader says why.
+    note = "a record held no <auth_results>: it was read as one without DKIM or SPF results"
+    document = report(record(count=3, dkim=[("example.com", "pass")]), record(count=1))
+    without = re.sub(rb"<auth_results>.*?</auth_results>", b"", document, count=1)
+    [found] = parse_reports(without, "no-auth-results.xml")
+    assert note in found.repairs
+    assert found.records.column("dkim").to_pylist() == [[], []] and found.records.column("count").to_pylist() == [3, 1]
+    [empty] = parse_reports(report(record(count=3), record(count=1)), "empty-auth-results.xml")
+    assert note not in empty.repairs
 
 
 def test_a_cdata_end_inside_a_value_is_said_in_words():
