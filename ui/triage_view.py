@@ -209,7 +209,7 @@ def metrics(figures: summary.Headline) -> None:
     """The headline figures, and the period and domains they cover."""
     with st.container(horizontal=True):
         st.metric("Messages", f"{figures.messages:,}", border=True)
-        st.metric("DMARC pass rate", f"{figures.pass_rate:.1%}", border=True)
+        st.metric("DMARC pass rate", f"{figures.pass_rate:.1%}", help=_HEADLINE_RATE_HELP, border=True)
         st.metric("Failing messages", f"{figures.failing_messages:,}", border=True)
         st.metric("Reports", f"{figures.reports:,}", help=f"{figures.record_count:,} records", border=True)
     if figures.begin is not None and pd.notna(figures.begin):
@@ -217,6 +217,16 @@ def metrics(figures: summary.Headline) -> None:
         st.caption(
             inert(f"From {figures.begin:%Y-%m-%d} to {figures.end:%Y-%m-%d}, for {', '.join(figures.policy_domains[:5])}{more}.")
         )
+
+
+#: Why the headline's rate and the rollout plan's differ, said where each is shown.
+_HEADLINE_RATE_HELP = (
+    "Of every message in these records, by this app's DMARC verdict. The rollout readiness below leaves out mail "
+    "the receiver called forwarded and mail nobody vouches for: its rate is your senders', and can differ."
+)
+_ROLLOUT_RATE_HELP = (
+    "Your senders' rate: mail the receiver called forwarded and mail nobody vouches for are left out, unlike the headline's. "
+)
 
 
 def filtered(frame: pd.DataFrame) -> Selection:
@@ -362,11 +372,11 @@ def senders(table: pd.DataFrame, hidden: tuple[str, ...] = ()) -> None:
         width="stretch",
         column_order=[name for name in SOURCE_ORDER if name in table.columns and name not in hidden],
         column_config={
-            "source": st.column_config.TextColumn("Sender / source", width=160, pinned=True),
+            "source": st.column_config.TextColumn("Sender / source", width=190, pinned=True),  # "Unauthenticated addresses" whole
             "sender_kind": st.column_config.TextColumn("Kind", width=105, help=_KIND_HELP),
             "failing": st.column_config.NumberColumn("Failing", format="localized", width=70, help="Messages that fail DMARC"),
             "cause": st.column_config.TextColumn("Cause", width=165),
-            "fix": st.column_config.TextColumn("What to do", width=200),
+            "fix": st.column_config.TextColumn("What to do", width=170),  # a sentence, cut short at any width: read in its cell
             "explorer_link": st.column_config.LinkColumn("Explain", display_text="Open in Explorer", width=125),
             "check_link": st.column_config.LinkColumn("DNS", display_text="Check domain", width=110),
             "messages": st.column_config.NumberColumn("Messages", format="localized"),
@@ -448,9 +458,11 @@ def readiness_rows(table: pd.DataFrame, key: str) -> str:
             "days": st.column_config.NumberColumn("Days covered", format="%.0f"),
             "messages": st.column_config.NumberColumn("Messages", format="localized"),
             "pass_rate": st.column_config.ProgressColumn(
-                "Pass rate", format="percent", min_value=0.0, max_value=1.0, help=facts.threshold_note
+                "Pass rate", format="percent", min_value=0.0, max_value=1.0, help=_ROLLOUT_RATE_HELP + facts.threshold_note
             ),
-            "ready": st.column_config.CheckboxColumn("Ready", help="Ready for the plan's next step"),
+            "ready": st.column_config.CheckboxColumn(
+                "Ready", help="Ready for the plan's next step; at the last (p=reject), the evidence shows it holds"
+            ),
             "next_record": st.column_config.TextColumn("Next record", width="large"),
         },
     )
