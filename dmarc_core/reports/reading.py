@@ -240,21 +240,19 @@ def records_of(reports: Iterable[Report]) -> pa.Table:
     follow one another there is taken as one slice. Otherwise Arrow would keep a chunk per report,
     each bearing the whole batch's dictionaries, and unify those once per chunk: for a month of
     3,000 reports that cost more than the rest of their triage."""
-    pieces: list[pa.Table] = []
-    run: list | None = None  # the batch's table, and where the run starts and ends in it
+    pieces: list = []  # tables, and runs of a batch's slices as [the batch's table, start, end]
     for report in reports:
         records = report.records
         known = _SLICES.get(id(records))
         if known is None or known[0]() is not records:
-            run = None
             pieces.append(records)
             continue
         _, table, start = known
-        if run is not None and run[0] is table and run[2] == start:
-            run[2] += records.num_rows
-            continue
-        run = [table, start, start + records.num_rows]
-        pieces.append(run)  # made a slice once its end is known
+        last = pieces[-1] if pieces else None
+        if isinstance(last, list) and last[0] is table and last[2] == start:
+            last[2] += records.num_rows
+        else:
+            pieces.append([table, start, start + records.num_rows])
     if not pieces:
         return RecordReader().records
     return pa.concat_tables(
