@@ -41,8 +41,22 @@ _PLAIN_ERRORS = (
         "a stretch of text over 10 MB (blank or junk) stopped the reading there: what came after it was not read",
     ),
     (
+        re.compile(r"xmlParseCharRef: invalid xmlChar value 0\b"),
+        "a character reference to code point 0 (&#0; or &#;) was dropped",
+    ),
+    (
         re.compile(r"xmlParseCharRef: invalid xmlChar value (\d+)"),
         "a character reference to code point {0}, which is no character, was shown as �",
+    ),
+    # A bare "&" in text, as in AT&T, or an entity of HTML's: libxml2 drops what it cannot make out.
+    (
+        re.compile(r"EntityRef: expecting ';'"),
+        "a bare & in a value (as in AT&T) was read as the start of an entity: the word after it was dropped",
+    ),
+    (re.compile(r"xmlParseEntityRef: no name"), "a bare & in a value was dropped"),
+    (
+        re.compile(r"Entity '([^']*)' not defined"),
+        "&{0}; is no entity XML knows (an HTML one?): it and the rest of its value were dropped",
     ),
     (
         re.compile(r"Sequence '\]\]>' not allowed in content"),

@@ -364,6 +364,29 @@ def test_a_record_without_auth_results_is_read_without_results_and_said():
     assert note not in empty.repairs
 
 
+@pytest.mark.parametrize(
+    ("written", "read", "note"),
+    [
+        # XML 1.0 4.1: "&" starts a reference; libxml2's recover mode drops what it cannot make out.
+        (
+            "AT&T Corp",
+            "AT Corp",
+            "a bare & in a value (as in AT&T) was read as the start of an entity: the word after it was dropped",
+        ),
+        ("A & B", "A  B", "a bare & in a value was dropped"),
+        ("a &copy; b", "a", "&copy; is no entity XML knows (an HTML one?): it and the rest of its value were dropped"),
+        ("x&#0;y", "xy", "a character reference to code point 0 (&#0; or &#;) was dropped"),
+        ("x&#;y", "xy", "a character reference to code point 0 (&#0; or &#;) was dropped"),
+        ("x&#1;y", "x\ufffdy", "a character reference to code point 1, which is no character, was shown as \ufffd"),
+    ],
+)
+def test_what_an_ampersand_cost_a_value_is_said_in_words(written, read, note):
+    # Receivers write organization names as they are (AT&T): what the recovery dropped is said, in words.
+    [found] = parse_reports(report(record(count=3), org_name="ORG").replace(b"ORG", written.encode()), "ampersand.xml")
+    assert found.metadata.org_name == read
+    assert found.repairs == (f"line 2: {note}",)
+
+
 def test_a_cdata_end_inside_a_value_is_said_in_words():
     # XML 1.0 2.4: "]]>" may not appear in content; libxml2 recovers by dropping text before it.
     comment = b"<reason><type>other</type><comment>a ]]> b</comment></reason></policy_evaluated>"
