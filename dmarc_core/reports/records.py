@@ -48,6 +48,9 @@ _PLAIN_ERRORS = (
         re.compile(r"xmlParseCharRef: invalid xmlChar value (\d+)"),
         "a character reference to code point {0}, which is no character, was shown as �",
     ),
+    # libxml2 says a NUL twice, once of each kind: the same words make it one repair.
+    (re.compile(r"Char 0x0 out of allowed range|PCDATA invalid Char value 0\b"), "a NUL byte in a value was dropped"),
+    (re.compile(r"PCDATA invalid Char value (\d+)"), "a character XML forbids in text (code point {0}) was dropped"),
     # A bare "&" in text, as in AT&T, or an entity of HTML's: libxml2 drops what it cannot make out.
     (
         re.compile(r"EntityRef: expecting ';'"),

@@ -378,10 +378,15 @@ def test_a_record_without_auth_results_is_read_without_results_and_said():
         ("x&#0;y", "xy", "a character reference to code point 0 (&#0; or &#;) was dropped"),
         ("x&#;y", "xy", "a character reference to code point 0 (&#0; or &#;) was dropped"),
         ("x&#1;y", "x\ufffdy", "a character reference to code point 1, which is no character, was shown as \ufffd"),
+        # XML 1.0 2.2: characters XML forbids, written as they are.
+        ("a\x00b", "ab", "a NUL byte in a value was dropped"),
+        ("a\x1fb", "ab", "a character XML forbids in text (code point 31) was dropped"),
+        ("a\ufffeb", "ab", "a character XML forbids in text (code point 65534) was dropped"),
     ],
 )
-def test_what_an_ampersand_cost_a_value_is_said_in_words(written, read, note):
-    # Receivers write organization names as they are (AT&T): what the recovery dropped is said, in words.
+def test_what_the_recovery_dropped_from_a_value_is_said_in_words(written, read, note):
+    # Receivers write organization names as they are (AT&T): what the recovery dropped is said, in
+    # words, once.
     [found] = parse_reports(report(record(count=3), org_name="ORG").replace(b"ORG", written.encode()), "ampersand.xml")
     assert found.metadata.org_name == read
     assert found.repairs == (f"line 2: {note}",)
