@@ -220,13 +220,14 @@ def metrics(figures: summary.Headline) -> None:
 
 
 #: Why the headline's rate and the rollout plan's differ, said where each is shown.
+_LEFT_OUT = (
+    "mail the receiver called forwarded, and mail nobody vouches for (no DKIM or SPF pass for anyone, and no signature of yours)"
+)
 _HEADLINE_RATE_HELP = (
-    "Of every message in these records, by this app's DMARC verdict. The rollout readiness below leaves out mail "
-    "the receiver called forwarded and mail nobody vouches for: its rate is your senders', and can differ."
+    "Of every message in these records, by the receiver's DMARC verdict (the rules' where it gave none). The rollout "
+    f"readiness below leaves out {_LEFT_OUT}: its rate is your senders', and can differ."
 )
-_ROLLOUT_RATE_HELP = (
-    "Your senders' rate: mail the receiver called forwarded and mail nobody vouches for are left out, unlike the headline's. "
-)
+_ROLLOUT_RATE_HELP = f"Your senders' rate: unlike the headline's, it leaves out {_LEFT_OUT}. "
 
 
 def filtered(frame: pd.DataFrame) -> Selection:
@@ -460,13 +461,22 @@ def readiness_rows(table: pd.DataFrame, key: str) -> str:
             "pass_rate": st.column_config.ProgressColumn(
                 "Pass rate", format="percent", min_value=0.0, max_value=1.0, help=_ROLLOUT_RATE_HELP + facts.threshold_note
             ),
-            "ready": st.column_config.CheckboxColumn(
-                "Ready", help="Ready for the plan's next step; at the last (p=reject), the evidence shows it holds"
-            ),
+            "ready": st.column_config.CheckboxColumn("Ready", help=_ready_help()),
             "next_record": st.column_config.TextColumn("Next record", width="large"),
         },
     )
     return st.selectbox("Details of", table["domain"], key=key)
+
+
+def _ready_help() -> str:
+    facts = knowledge()
+    needs = facts.evidence
+    return (
+        f"Ready for the plan's next step: a pass rate of {facts.pass_rate_threshold:.0%} or more over {needs.days} days "
+        f"of reports, from {needs.receivers} receivers and {needs.messages} messages at least, with no sender of yours "
+        "failing with a real share before enforcing starts. At the last step (p=reject), ready means the same evidence "
+        "shows it holds."
+    )
 
 
 def assessment_card(assessment: summary.Readiness) -> None:
