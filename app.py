@@ -12,12 +12,17 @@ import streamlit as st
 
 @st.cache_resource(show_spinner=False)
 def _settle_the_server() -> None:
-    """Once per server process: the pages' heaviest imports done, and every object alive then
-    (Streamlit's, pandas', pyarrow's: about 150,000) frozen out of the cyclic garbage collector's
+    """Once per server process: the pages' heaviest imports done, the knowledge and the Public
+    Suffix List loaded (its tree alone is 17,000 objects), and every object alive then
+    (Streamlit's, pandas', pyarrow's: about 160,000) frozen out of the cyclic garbage collector's
     sight. They live as long as the process; without this, each of the collector's full passes
     walks them all again, about 0.1 s inside whatever a person is waiting for."""
     import dmarc_core.analysis.triage  # noqa: F401 (imported for the freeze)
+    from dmarc_core import knowledge
+    from dmarc_core.rules.domains import organizational_domain
 
+    knowledge()
+    organizational_domain("example.com")
     gc.collect()
     gc.freeze()
 

@@ -236,9 +236,9 @@ def many_section(counts: list[int], runs: int, with_parsedmarc: bool) -> str:
         "A month of reports: the real samples of `aggregate/` replicated (refused ones included); "
         "ours is `read_files` and one `triage` of every report, the floor iterparse(tag=record) on each file's XML "
         'unpacked beforehand, parsedmarc `parse_report_file(..., offline=True)` per file. "ours, warm" is ours in a '
-        "process prepared as the app's server is: the objects of its imports frozen out of the garbage collector's sight "
-        "(`gc.freeze()`, as app.py does at its first run), and the demo reports read, so the process's one-time costs "
-        "(the Public Suffix List and the knowledge files loaded) are paid; nothing of these files is cached. Ours, the floor and "
+        "process prepared as the app's server is: the knowledge and the Public Suffix List loaded and every object alive then "
+        "frozen out of the garbage collector's sight (`gc.freeze()`, as app.py does at its first run), then the demo reports "
+        "read, so the process's one-time costs are paid; nothing of these files is cached. Ours, the floor and "
         f"ours warm take turns, {MONTH_RUNS} runs each (medians).",
         "",
         "| files | | time | files/s | ÷ floor | peak RSS |",
