@@ -72,9 +72,10 @@ _PLAIN_ERRORS = (
 )
 
 
-def describe(entry, with_line: bool = True) -> str:
+def describe(entry) -> str:
+    """What libxml2 recovered from, at its line: in plain words where they are known."""
     message = entry.message.strip()
-    where = f"line {entry.line}: " if with_line else ""
+    where = f"line {entry.line}: "
     for pattern, text in _PLAIN_ERRORS:
         match = pattern.search(message)
         if match:
