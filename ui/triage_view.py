@@ -220,9 +220,7 @@ def metrics(figures: summary.Headline) -> None:
 
 
 #: Why the headline's rate and the rollout plan's differ, said where each is shown.
-_LEFT_OUT = (
-    "mail the receiver called forwarded, and mail nobody vouches for (no DKIM or SPF pass for anyone, and no signature of yours)"
-)
+_LEFT_OUT = f"{summary.ROLLOUT_LEAVES_OUT} (no DKIM or SPF pass for anyone, and no signature of yours)"
 _HEADLINE_RATE_HELP = (
     "Of every message in these records, by the receiver's DMARC verdict (the rules' where it gave none). The rollout "
     f"readiness below leaves out {_LEFT_OUT}: its rate is your senders', and can differ."

@@ -313,6 +313,10 @@ def by_day(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: What the rollout plan's pass rate leaves out (``_weighed``), as the advice and the pages say it.
+ROLLOUT_LEAVES_OUT = "mail the receiver called forwarded, and mail nobody vouches for"
+
+
 def _weighed(frame: pd.DataFrame) -> pd.Series:
     """The records the rollout plan's pass rate weighs. Left out: mail the receiver itself called
     forwarded (no sender can fix it), and mail nobody vouches for (no DKIM or SPF pass for anyone,
@@ -604,7 +608,7 @@ def _readiness(
         return facts.rollout_step(step).record_for(f"dmarc-reports@{published_as}", pct) if published_as else None
 
     good = pass_rate >= threshold
-    left_out = "mail the receiver called forwarded, and mail nobody vouches for, left out"
+    left_out = f"{ROLLOUT_LEAVES_OUT}, left out"
     rate = (
         f"{pass_rate:.1%} of {counted(messages, 'message')} pass ({left_out})"
         if messages
