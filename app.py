@@ -9,6 +9,8 @@ import gc
 
 import streamlit as st
 
+from ui.pack_uploads import pack_many_uploads
+
 
 @st.cache_resource(show_spinner=False)
 def _settle_the_server() -> None:
@@ -53,6 +55,7 @@ def main() -> None:
             "Why does mail fail DMARC although DKIM passes? Explore alignment, triage your aggregate "
             "reports, check one message, check your DNS. Nothing leaves your browser session unless you ask for a DNS lookup."
         )
+        pack_many_uploads()
 
     navigation.run()
 

@@ -7,6 +7,7 @@ from dmarc_core.reports.reading import demo_files
 from ui import session, share_view, what_if_view
 from ui import triage_dns as dns_actions
 from ui import triage_view as view
+from ui.pack_uploads import PACKING_HELP, uploaded_files
 from ui.text import inert
 
 state = st.session_state
@@ -20,7 +21,9 @@ st.markdown(
     "e-mails themselves (`.eml`), as many as you like. Failure reports (`.eml`) are welcome too: each "
     "opens in the message check. They are read in this browser session only: nothing is stored or shared."
 )
-uploads = st.file_uploader("Aggregate reports", accept_multiple_files=True, key="uploads", on_change=session.keep_uploads)
+uploads = st.file_uploader(
+    "Aggregate reports", accept_multiple_files=True, key="uploads", on_change=session.keep_uploads, help=PACKING_HELP
+)
 if st.button(
     "Try the demo reports",
     icon=":material/science:",
@@ -30,9 +33,7 @@ if st.button(
     session.forget_uploads()
 if uploads:
     state.demo = False
-files = [(upload.name, upload.getvalue()) for upload in uploads] or (
-    demo_files() if state.get("demo") else session.kept_uploads()
-)
+files = uploaded_files(uploads) or (demo_files() if state.get("demo") else session.kept_uploads())
 if not files:
     what_if_view.waiting()
     st.info(

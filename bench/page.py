@@ -7,7 +7,8 @@ Each run starts the app with `streamlit run app.py` on a free port (the browser 
 warms it with the demo reports (imports, first page run), then, each upload in a browser session
 of its own: (a) a 100k-record .xml.gz of realistic variety (bench/variety.py) uploaded until the
 senders table is drawn; (b) 300 small real reports (shared/samples/aggregate/) likewise, dropped as
-300 files (an upload request each) and as one .zip of them; (c) filter
+300 files (which the browser packs into one .zip before they go up: ui/pack_uploads.js) and as
+one .zip of them made beforehand; (c) filter
 changes on the 100k upload ("Failing only" on and off, a cause chosen and cleared, a search typed
 and cleared), each until the page settled, with the bytes the browser received for it. The clock
 runs inside the page (``INSTRUMENT``), from the interaction's first input event until the page
@@ -225,7 +226,7 @@ def browser_run(browser, url: str, timings: Timings) -> None:
     viewport = {"width": 1400, "height": 1000}
     watch = Watch(browser, viewport=viewport)
     watch.open(f"{url}/triage")
-    upload(watch, small_reports(), f"{SMALL_FILES} small real reports", timings)
+    upload(watch, small_reports(), f"{SMALL_FILES} small real reports, packed by the browser", timings)
     watch.close()
 
     watch = Watch(browser, viewport=viewport)

@@ -31,6 +31,7 @@ from dmarc_core.history import queries
 from dmarc_core.history.ingest import IngestOutcome, ingest_files
 from dmarc_core.history.store import STORE_ENV, Store, StoreBusy, StoreError
 from ui import triage_view
+from ui.pack_uploads import PACKING_HELP, uploaded_files
 from ui.text import chart_text, inert
 
 T = TypeVar("T")
@@ -140,8 +141,10 @@ def hosted_history() -> Path | None:
         "report files: the reports are added to a copy of it, this page shows the weeks it holds, and you "
         "download the updated file to bring next time."
     )
-    uploads = st.file_uploader("Your history file and new reports", accept_multiple_files=True, key="history_uploads")
-    files = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    uploads = st.file_uploader(
+        "Your history file and new reports", accept_multiple_files=True, key="history_uploads", help=PACKING_HELP
+    )
+    files = uploaded_files(uploads)
     if not files:
         st.info(
             "Start a history: drop your reports here; download the file and bring it next time, with the reports "

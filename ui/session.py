@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.pack_uploads import uploaded_files
 from ui.text import inert
 
 #: The uploaded reports, as (name, bytes), kept after the uploader is gone.
@@ -21,7 +22,7 @@ _NAMES_LISTED = 3
 def keep_uploads() -> None:
     """The uploader's on_change: the session keeps what the uploader holds now, nothing once the
     person removes every file."""
-    st.session_state[KEPT_UPLOADS] = [(upload.name, upload.getvalue()) for upload in st.session_state.get("uploads") or []]
+    st.session_state[KEPT_UPLOADS] = uploaded_files(st.session_state.get("uploads"))
 
 
 def forget_uploads() -> None:

@@ -26,6 +26,7 @@ from dmarc_core.analysis import summary
 from dmarc_core.analysis.triage import EXPORTED_COLUMNS, explorer_links
 from dmarc_core.rules.domains import display_domain
 from ui import session
+from ui.pack_uploads import MANY_FILES
 from ui.text import chart_label, chart_text, inert
 
 STATUS_LABELS = {
@@ -46,10 +47,6 @@ RECORD_PREVIEW = 1000
 PREVIEW_COLUMNS = [name for name in EXPORTED_COLUMNS if name not in ("explanation", "fix", "explorer_link")]
 #: Results kept per filter state (sources, causes, days) for the last eight states.
 _FILTER_RESULTS_KEPT = 24
-#: Files dropped at once beyond which the upload itself is most of the wait: the browser sends each
-#: file in a request of its own (300 small reports: about 3 s of uploading here, 0.1 s as one .zip).
-MANY_FILES = 50
-
 T = TypeVar("T")
 
 
