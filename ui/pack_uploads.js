@@ -91,8 +91,11 @@ export default function ({data}) {
         return transfer;
     };
 
-    const packable = files =>
-        files.length > many && files.length <= MOST_ZIP_ENTRIES && files.reduce((sum, file) => sum + file.size, 0) <= limit;
+    // The archive at its largest: every file stored, with its two headers (30 and 46 bytes and the
+    // name twice), and the end record. Beyond the limit the uploader would refuse it whole.
+    const packedSize = files =>
+        files.reduce((sum, file) => sum + file.size + 76 + 2 * new TextEncoder().encode(file.name).length, 22 + comment.length);
+    const packable = files => files.length > many && files.length <= MOST_ZIP_ENTRIES && packedSize(files) <= limit;
 
     // Dispatched synchronously, so the flag covers exactly the uploader's handling of this event.
     const handOver = (target, event) => {

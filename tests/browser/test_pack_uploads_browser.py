@@ -12,7 +12,7 @@ from collections import Counter
 
 from playwright.sync_api import expect
 
-from browser.conftest import assert_no_exception, open_app, rerun, screenshot
+from browser.conftest import assert_no_exception, open_app, rerun, screenshot, start_server, stop_server
 from browser.helpers import grid, main, row_count, rows
 from dmarc_core import read_files
 from ui.pack_uploads import MANY_FILES
@@ -109,3 +109,26 @@ def test_a_few_files_go_up_one_by_one_each_with_its_chip(app_url, new_context, s
     assert len(sent) == len(paths)
     expect(page.get_by_test_id("stFileChipName")).to_have_text([path.name for path in paths])
     expect_each_file_listed(page, paths)
+
+
+def test_many_files_beyond_the_upload_limit_together_go_up_one_by_one(new_context, samples, tmp_path, dns_server, diagnostics):
+    """Packed, they would make one file over the server's limit, which the uploader refuses whole."""
+    server = start_server(tmp_path / "server.log", dns_server.address, {"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": "1"})  # MB
+    diagnostics.servers.append((server, 0))
+    try:
+        big = [
+            samples / "aggregate" / name
+            for name in ("f574d23ac72f4fcaaf71a35f5bad74cf.xml", "d5f54f9775144853a0476406958c9869.xml")
+        ]
+        paths = big + dropped_files(samples, tmp_path)[: MANY_FILES - 1]
+        assert sum(path.stat().st_size for path in paths) > 2**20 > max(path.stat().st_size for path in paths)
+        page = new_context(viewport=WIDE).new_page()
+        open_app(page, f"{server.url}/triage")
+        sent = upload_requests(page)
+        with rerun(page):
+            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(paths)
+        assert len(sent) == len(paths)
+        expect(main(page).get_by_text(f"These {len(paths)} files were uploaded in a request each")).to_be_visible()
+        expect_each_file_listed(page, paths)
+    finally:
+        stop_server(server)
