@@ -84,7 +84,14 @@ export default function ({data}) {
 
     // The packed archive, or the files as they came if one could not be read (removed meanwhile):
     // then the uploader says what it says of them, and nothing dropped is silently lost.
-    const sent = files => packed(files, comment).then(bundle => [bundle], () => files);
+    // The pointer says the page is busy meanwhile: tens of MB take a few seconds to pack.
+    const sent = files => {
+        const root = document.documentElement;
+        root.style.cursor = 'progress';
+        return packed(files, comment)
+            .then(bundle => [bundle], () => files)
+            .finally(() => root.style.removeProperty('cursor'));
+    };
     const transferOf = files => {
         const transfer = new DataTransfer();
         for (const file of files) transfer.items.add(file);

@@ -20,8 +20,9 @@ MANY_FILES = 50
 PACKED_COMMENT = "Files dropped at once, packed by the browser for one upload"
 #: The uploaders' help, for the person who sees one chip for many files.
 PACKING_HELP = (
-    f"More than {MANY_FILES} files dropped at once are packed into one .zip in your browser and go up in one "
-    "request, much sooner than one by one. The files list below still shows each of them."
+    f"More than {MANY_FILES} files dropped at once are packed by this page into one .zip in your browser, shown as "
+    'one item ("300 files.zip"), and sent together: much sooner than one by one. The files list below still '
+    "shows each of them. Removing that item removes them all."
 )
 _MOST_FILES = 65535  # a zip's without its zip64 extensions, which the packer does not write
 
@@ -29,7 +30,9 @@ _PACKER = st.components.v2.component("pack_uploads", js=Path(__file__).with_suff
 
 
 def _upload_limit() -> int:
-    return st.get_option("server.maxUploadSize") * 2**20
+    """The server's upload limit in bytes, as the uploader counts it where it is strictest: its
+    megabyte is 10**6 bytes, except in browsers on Windows (2**20)."""
+    return st.get_option("server.maxUploadSize") * 10**6
 
 
 def pack_many_uploads() -> None:
