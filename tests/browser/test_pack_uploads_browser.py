@@ -48,6 +48,16 @@ def upload_requests(page) -> list[str]:
     return sent
 
 
+def picked(new_context, app_url: str, paths) -> tuple:
+    """The Triage page with the files picked in its uploader's dialog, and the upload requests sent."""
+    page = new_context(viewport=WIDE).new_page()
+    open_app(page, f"{app_url}/triage")
+    sent = upload_requests(page)
+    with rerun(page):
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(paths)
+    return page, sent
+
+
 def expect_each_file_listed(page, paths) -> None:
     files = main(page).get_by_test_id("stExpander").filter(has_text="Files:")
     expect(files.locator("summary")).to_have_text(re.compile(re.escape(files_summary(paths))))
@@ -63,11 +73,7 @@ def expect_each_file_listed(page, paths) -> None:
 
 def test_many_files_picked_at_once_go_up_as_one_packed_zip_and_are_listed_one_by_one(app_url, new_context, samples, tmp_path):
     paths = dropped_files(samples, tmp_path)
-    page = new_context(viewport=WIDE).new_page()
-    open_app(page, f"{app_url}/triage")
-    sent = upload_requests(page)
-    with rerun(page):
-        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(paths)
+    page, sent = picked(new_context, app_url, paths)
     assert len(sent) == 1
     expect(page.get_by_test_id("stFileChip")).to_have_count(1)
     expect(page.get_by_test_id("stFileChipName")).to_have_text(f"{len(paths)} files.zip")
@@ -102,11 +108,7 @@ def test_many_files_dropped_on_the_uploader_go_up_as_one_packed_zip(app_url, new
 
 def test_a_few_files_go_up_one_by_one_each_with_its_chip(app_url, new_context, samples):
     paths = [samples / "aggregate" / name for name in ("001.xml", "002.xml", "003.xml")]
-    page = new_context(viewport=WIDE).new_page()
-    open_app(page, f"{app_url}/triage")
-    sent = upload_requests(page)
-    with rerun(page):
-        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(paths)
+    page, sent = picked(new_context, app_url, paths)
     assert len(sent) == len(paths)
     expect(page.get_by_test_id("stFileChipName")).to_have_text([path.name for path in paths])
     expect_each_file_listed(page, paths)
@@ -125,11 +127,7 @@ def test_many_files_beyond_the_upload_limit_together_go_up_one_by_one(new_contex
             path = tmp_path / f"noise-{number:02}.bin"
             path.write_bytes(noise.randbytes(17_000))
             paths.append(path)
-        page = new_context(viewport=WIDE).new_page()
-        open_app(page, f"{server.url}/triage")
-        sent = upload_requests(page)
-        with rerun(page):
-            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(paths)
+        page, sent = picked(new_context, server.url, paths)
         assert len(sent) == len(paths)
         expect(main(page).get_by_text(f"These {len(paths)} files were uploaded in a request each")).to_be_visible()
         expect_each_file_listed(page, paths)
