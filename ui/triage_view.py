@@ -552,6 +552,9 @@ def cause_figures(causes: pd.DataFrame) -> None:
         delta=f"{aligned / messages:.1%}" if messages else None,
         delta_arrow="off",
         delta_color="off",
+        help="Messages whose cause is Aligned: a DKIM signature passes for a domain aligned with the From: domain "
+        "(or the receiver says DKIM passed). The DMARC pass rate above is the receiver's verdict, which SPF "
+        "alignment passes too, so the two rates can differ.",
     )
     failing = causes[causes["failing"] > 0]
     if failing.empty:

@@ -192,7 +192,12 @@ def test_charts_are_drawn_from_aggregates_one_tab_at_a_time(app):
     assert set(bars["y"]) == {chart_label(findings[cause].title + row) for cause, row in rows.items()}
     assert sum(bars["x"]) == failing["count"].sum()
     aligned = frame.loc[frame["cause"] == "aligned", "count"].sum()
-    assert next(metric.value for metric in test.metric if metric.label.startswith("Aligned")) == f"{aligned:,} of 18,579"
+    aligned_metric = next(metric for metric in test.metric if metric.label.startswith("Aligned"))
+    assert aligned_metric.value == f"{aligned:,} of 18,579"
+    # Beside the headline's DMARC pass rate (the receiver's verdict, SPF alignment counted), it is
+    # another rate, and its help says why.
+    assert round(aligned / 18_579, 3) != round(summary.headline(frame).pass_rate, 3)
+    assert "DMARC pass rate above is the receiver's verdict" in aligned_metric.help and "SPF" in aligned_metric.help
 
     test.session_state["chart_tab"] = "Pass rate per day"
     test.run()
