@@ -208,7 +208,13 @@ def metrics(figures: summary.Headline) -> None:
         st.metric("Messages", f"{figures.messages:,}", border=True)
         st.metric("DMARC pass rate", f"{figures.pass_rate:.1%}", help=_HEADLINE_RATE_HELP, border=True)
         st.metric("Failing messages", f"{figures.failing_messages:,}", border=True)
-        st.metric("Reports", f"{figures.reports:,}", help=f"{figures.record_count:,} records", border=True)
+        st.metric(
+            "Reports",
+            f"{figures.reports:,}",
+            help=f"The reports that hold these records ({summary.counted(figures.record_count, 'record')}). The files list "
+            "counts every report read, also those without a record and those that came twice.",
+            border=True,
+        )
     if figures.begin is not None and pd.notna(figures.begin):
         more = f" and {len(figures.policy_domains) - 5} more domains" if len(figures.policy_domains) > 5 else ""
         st.caption(

@@ -461,3 +461,20 @@ def test_a_filter_change_keeps_every_element_in_its_place(app, samples):
     assert _places(test) == after_upload
     test.text_input(key="filter_search").set_value("google").run()
     assert _places(test) == after_upload
+
+
+def test_the_headline_reports_count_those_with_records_once_and_say_so(app):
+    """The Files list counts every report read; the headline's Reports, those holding the records
+    shown: a report sent twice counts once (RFC 9990: a report_id is unique per report),
+    one without a record not at all, and the help says why the two differ."""
+    counted = report(record(count=3), report_id="r1")
+    test = app(PAGE)
+    test.file_uploader(key="uploads").set_value(
+        [("a.xml", counted, "text/xml"), ("again.xml", counted, "text/xml"), ("empty.xml", report(report_id="r2"), "text/xml")]
+    ).run()
+    assert not test.exception
+    files = next(frame.value for frame in test.dataframe if "Status" in frame.value.columns)
+    assert files["Reports"].sum() == 3
+    headline = next(metric for metric in test.metric if metric.label == "Reports")
+    assert headline.value == "1"
+    assert "(1 record)" in headline.help and "without a record" in headline.help and "came twice" in headline.help
