@@ -260,6 +260,9 @@ def coverage(held: queries.Coverage) -> None:
 
 
 def pass_rate(days: pd.DataFrame) -> None:
+    if days.empty:  # an empty chart would show only a stray 0 on its axis
+        st.info("No mail was reported in this period: choose a longer one.", icon=":material/date_range:")
+        return
     st.plotly_chart(triage_view.pass_rate_chart(days), key="history_pass_rate")
 
 
