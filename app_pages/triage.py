@@ -4,6 +4,7 @@ import streamlit as st
 
 from dmarc_core.analysis.summary import csv_bytes
 from dmarc_core.reports.reading import demo_files
+from dmarc_core.rules.wording import counted
 from ui import session, share_view, what_if_view
 from ui import triage_dns as dns_actions
 from ui import triage_view as view
@@ -90,7 +91,7 @@ with st.container():
 with st.container():
     view.records(selection)
 st.download_button(
-    f"Download the {len(shown):,} triaged record{'' if len(shown) == 1 else 's'} (CSV)",
+    f"Download the {counted(len(shown), 'triaged record')} (CSV)",
     data=lambda: csv_bytes(shown),
     file_name="dmarc-triage.csv",
     mime="text/csv",

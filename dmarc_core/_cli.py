@@ -20,14 +20,10 @@ from .lookups import NAMESERVER_ENV
 from .rules.alignment import check_alignment
 from .rules.knowledge import knowledge
 from .rules.scenario import scenario_from_params
+from .rules.wording import counted
 
 if TYPE_CHECKING:
     from .lookups.domain_check import DomainCheck
-
-
-def _counted(number: int, noun: str) -> str:
-    """``1 file``, ``3,000 files``."""
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _print_fields(rows: list[tuple[str, str]]) -> None:
@@ -132,8 +128,8 @@ def _triage(args: argparse.Namespace) -> int:
             continue
         details = f": {outcome.details}" if outcome.details else ""
         print(
-            f"{outcome.name}: {outcome.status}, {_counted(outcome.record_count, 'record')}, "
-            f"{_counted(outcome.messages, 'message')}{details}",
+            f"{outcome.name}: {outcome.status}, {counted(outcome.record_count, 'record')}, "
+            f"{counted(outcome.messages, 'message')}{details}",
             file=sys.stderr,
         )
     distinct = distinct_reports(report for outcome in outcomes for report in outcome.reports)
@@ -183,8 +179,8 @@ def _print_summary(frame) -> None:
 
     figures = summary.headline(frame)
     print(
-        f"{_counted(figures.messages, 'message')} in {_counted(figures.record_count, 'record')} "
-        f"of {_counted(figures.reports, 'report')}; "
+        f"{counted(figures.messages, 'message')} in {counted(figures.record_count, 'record')} "
+        f"of {counted(figures.reports, 'report')}; "
         f"DMARC pass rate {figures.pass_rate:.1%}"
     )
     for assessment in summary.rollout_readiness(frame):
@@ -388,9 +384,9 @@ def _ingest(args: argparse.Namespace) -> int:
     refused = sum(outcome.status == "refused" for outcome in outcomes)
     failure_reports = sum(outcome.status == "failure_report" for outcome in outcomes)
     print(
-        f"{_counted(total, 'file')}: {_counted(sum(o.added for o in held), 'report')} added "
-        f"({_counted(sum(o.records for o in held), 'record')}, {_counted(sum(o.messages for o in held), 'message')}), "
-        f"{sum(o.already_held for o in held):,} already held, {_counted(refused, 'file')} refused"
+        f"{counted(total, 'file')}: {counted(sum(o.added for o in held), 'report')} added "
+        f"({counted(sum(o.records for o in held), 'record')}, {counted(sum(o.messages for o in held), 'message')}), "
+        f"{sum(o.already_held for o in held):,} already held, {counted(refused, 'file')} refused"
         + (f", {failure_reports:,} failure reports (for the message check)" if failure_reports else "")
     )
     if not held:

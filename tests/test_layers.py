@@ -147,7 +147,7 @@ def _modules_after(code: str) -> set[str]:
 
 #: The rules import each other one way (rules/__init__.py): a module only what stands before it.
 RULES_ORDER = {
-    "knowledge": 0, "domains": 0,
+    "knowledge": 0, "domains": 0, "wording": 0,
     "alignment": 1, "dkim_key": 1, "dmarc_record": 1,
     "diagnosis": 2, "evaluation": 3, "scenario": 4,
 }  # fmt: skip

@@ -30,6 +30,7 @@ from dmarc_core.analysis import summary
 from dmarc_core.history import queries
 from dmarc_core.history.ingest import IngestOutcome, ingest_files
 from dmarc_core.history.store import STORE_ENV, Store, StoreBusy, StoreError
+from dmarc_core.rules.wording import counted
 from ui import triage_view
 from ui.pack_uploads import PACKING_HELP, uploaded_files
 from ui.text import chart_text, inert
@@ -213,7 +214,7 @@ def _ingested(outcomes: list[IngestOutcome]) -> None:
         return
     added = sum(outcome.added for outcome in outcomes)
     held = sum(outcome.already_held for outcome in outcomes)
-    with st.expander(f"Files: {added:,} report{'s' if added != 1 else ''} added, {held:,} already in the history"):
+    with st.expander(f"Files: {counted(added, 'report')} added, {held:,} already in the history"):
         st.text("\n".join(outcome.line for outcome in outcomes))
 
 
@@ -255,7 +256,7 @@ def coverage(held: queries.Coverage) -> None:
         st.metric("Records", f"{held.records:,}", border=True)
     if held.first_day:
         days = (held.last_day - held.first_day).days + 1
-        span = f"{days / 7:,.1f} weeks" if days >= 14 else summary.counted(days, "day")
+        span = f"{days / 7:,.1f} weeks" if days >= 14 else counted(days, "day")
         st.caption(f"From {held.first_day:%Y-%m-%d} to {held.last_day:%Y-%m-%d} ({span}), by the days the reports begin.")
 
 
@@ -307,7 +308,7 @@ def new_senders(found: queries.NewSenders) -> None:
         _senders(found.senders)
     addresses = (
         f" {found.unauthenticated_addresses:,} address{'es' if found.unauthenticated_addresses != 1 else ''} nothing "
-        f"authenticated sent for the first time too ({summary.counted(found.unauthenticated_messages, 'message')}): "
+        f"authenticated sent for the first time too ({counted(found.unauthenticated_messages, 'message')}): "
         f"they count as {summary.UNAUTHENTICATED.lower()}."
         if found.unauthenticated_addresses
         else ""
@@ -358,7 +359,7 @@ def fix_result(fix: queries.FixCheck) -> None:
     st.caption(
         inert(
             f"{fix.source}: from {after.first_day:%Y-%m-%d} to {after.last_day:%Y-%m-%d}, {after.failing:,} of {after.messages:,} "
-            f"messages failed on {after.days_reported} day{'s' if after.days_reported != 1 else ''} reported; in the "
+            f"messages failed on {counted(after.days_reported, 'day')} reported; in the "
             f"{(before.last_day - before.first_day).days + 1} days before, {before.failing:,} of {before.messages:,} on "
             f"{before.days_reported}. The changes are against those days."
         )

@@ -10,10 +10,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dmarc_core.analysis import share, summary
+from dmarc_core.analysis import share
 from dmarc_core.analysis.share_html import share_html
 from dmarc_core.analysis.summary import readiness_table
 from dmarc_core.rules.alignment import exact_domain
+from dmarc_core.rules.wording import counted
 from ui import triage_view
 from ui.text import inert
 
@@ -83,8 +84,8 @@ def _preview(encoded: share.Encoded) -> None:
     """What the link carries, in figures, and its senders, as the colleague will see them."""
     shared = encoded.shared
     parts = [
-        f"the headline figures, the readiness of {summary.counted(len(shared.readiness), 'policy domain')}",
-        f"{summary.counted(len(shared.sources), 'sender')} with their causes and fixes",
+        f"the headline figures, the readiness of {counted(len(shared.readiness), 'policy domain')}",
+        f"{counted(len(shared.sources), 'sender')} with their causes and fixes",
         "the charts' figures per cause and per day",
     ]
     left_out = []

@@ -25,6 +25,7 @@ from dmarc_core import FileOutcome, distinct_reports, knowledge, read_files, tri
 from dmarc_core.analysis import summary
 from dmarc_core.analysis.triage import EXPORTED_COLUMNS, explorer_links
 from dmarc_core.rules.domains import display_domain
+from dmarc_core.rules.wording import counted
 from ui import session
 from ui.pack_uploads import MANY_FILES
 from ui.text import chart_label, chart_text, inert
@@ -141,7 +142,7 @@ def file_status(outcomes: list[FileOutcome]) -> None:
     counts = Counter(outcome.status for outcome in outcomes)
     label = ", ".join(f"{counts[status]} {words}" for status, words in _COUNTED.items())
     if counts["failure_report"]:
-        label += f", {counts['failure_report']} failure report{'s' if counts['failure_report'] != 1 else ''}"
+        label += f", {counted(counts['failure_report'], 'failure report')}"
     # Closed: the senders are what a person acts on; the label says whether any file was refused.
     refused = any(outcome.status == "refused" for outcome in outcomes)
     with st.expander(f"Files: {label}", icon=":material/warning:" if refused else None):
@@ -211,7 +212,7 @@ def metrics(figures: summary.Headline) -> None:
         st.metric(
             "Reports",
             f"{figures.reports:,}",
-            help=f"The reports that hold these records ({summary.counted(figures.record_count, 'record')}). The files list "
+            help=f"The reports that hold these records ({counted(figures.record_count, 'record')}). The files list "
             "counts every report read, also those without a record and those that came twice.",
             border=True,
         )

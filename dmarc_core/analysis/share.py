@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..rules.knowledge import knowledge
+from ..rules.wording import counted
 from . import summary
 from .summary import UNAUTHENTICATED, Headline, Readiness
 
@@ -318,8 +319,8 @@ def about(shared: SharedTriage) -> str:
     reports and receivers, for which days and domains, and what it leaves out."""
     figures = shared.headline
     sentence = (
-        f"Shared triage made on {shared.made:%Y-%m-%d %H:%M} UTC from {summary.counted(shared.files, 'file')} "
-        f"({summary.counted(figures.reports, 'report')}"
+        f"Shared triage made on {shared.made:%Y-%m-%d %H:%M} UTC from {counted(shared.files, 'file')} "
+        f"({counted(figures.reports, 'report')}"
         f"{' by ' + _few(shared.receivers, RECEIVERS_NAMED, shared.receiver_count - len(shared.receivers)) if shared.receivers else ''})"
     )
     if period(shared):
@@ -333,11 +334,11 @@ def about(shared: SharedTriage) -> str:
         sentences.append("Source IPs and host names were left out.")
     if shared.sources_left_out:
         sentences.append(
-            f"{summary.counted(shared.sources_left_out, 'sender')} with the fewest failing messages left out to fit the link."
+            f"{counted(shared.sources_left_out, 'sender')} with the fewest failing messages left out to fit the link."
         )
     if shared.domains_left_out:
         sentences.append(
-            f"The readiness of {summary.counted(shared.domains_left_out, 'policy domain')} with the fewest messages left out to fit the link."
+            f"The readiness of {counted(shared.domains_left_out, 'policy domain')} with the fewest messages left out to fit the link."
         )
     return " ".join(sentences)
 

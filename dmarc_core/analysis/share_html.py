@@ -13,6 +13,7 @@ import re
 from urllib.parse import urlencode
 
 from ..rules.knowledge import knowledge
+from ..rules.wording import counted
 from .share import SharedTriage, SourceRow, about, period
 
 #: No script, no fetch, no form, no frame: only the inline style below and the links a person follows.
@@ -246,7 +247,7 @@ def _failing_senders(shared: SharedTriage) -> str:
         return "<h3>Failing messages per sender</h3>\n<p>No dated report among these records fails DMARC.</p>"
     days = len({day for day, _, _ in shared.failing_senders})
     rows = [(source, [(messages, _FAIL)], f"{messages:,}") for source, messages in totals.items()]
-    return _bars(f"Failing messages per sender, over {days:,} day{'s' if days != 1 else ''}", rows)
+    return _bars(f"Failing messages per sender, over {counted(days, 'day')}", rows)
 
 
 def _days(shared: SharedTriage) -> str:

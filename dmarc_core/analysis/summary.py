@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from ..rules.alignment import exact_domain
 from ..rules.diagnosis import KEY_ERRORS
 from ..rules.knowledge import knowledge, known_sender_by_host, sender_kind
+from ..rules.wording import counted
 from .triage import REPORT_COLUMNS, explorer_links, exported
 
 if TYPE_CHECKING:
@@ -682,9 +683,7 @@ def _missing_evidence(days: float, receivers: int, messages: int, needs) -> tupl
             f"the reports cover {days:g} day{'s' if days != 1 else ''} (the days between reports do not count), and the plan asks for two weeks"
         )
     if receivers < needs.receivers:
-        missing.append(
-            f"{receivers} receiver{'s' if receivers != 1 else ''} reported, and at least {needs.receivers} give a fair picture"
-        )
+        missing.append(f"{counted(receivers, 'receiver')} reported, and at least {needs.receivers} give a fair picture")
     if messages < needs.messages:
         missing.append(f"{messages:,} messages are too few for a pass rate to mean much (at least {needs.messages:,})")
     return tuple(missing)
@@ -730,11 +729,6 @@ def _harmed(rows: pd.DataFrame | None, messages: int) -> _Harm:
         whom = [*named, *([counted(others, "other sender")] if others else [])]
         parts.append(f"and {counted(rest, 'more message')} from {' and '.join(whom)} {_handled(pd.concat(rest_rows), rest)}")
     return _Harm(tuple(dict.fromkeys(senders)), "; ".join(parts) + "." if parts else "", significant)
-
-
-def counted(count: int, what: str) -> str:
-    """``count`` of ``what`` in words, as the advice, the pages and the CLI write it: "1 message", "2,400 messages"."""
-    return f"{count:,} {what}{'' if count == 1 else 's'}"
 
 
 def _handled(rows: pd.DataFrame, count: int) -> str:

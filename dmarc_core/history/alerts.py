@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ..analysis.summary import UNAUTHENTICATED
+from ..rules.wording import counted
 from .store import Store
 
 #: The checks ``--fail-on`` takes; ``pass-rate-below`` takes a percentage (``pass-rate-below:95``).
@@ -97,7 +98,7 @@ def _new_senders(store: Store, check: Check, since: dt.datetime | None) -> list[
     if not earlier:  # nothing before the period: nothing is new against it
         return []
     failing_only = check.name == "new-failing-sender"
-    counted = "NOT dmarc_pass" if failing_only else "true"
+    messages_counted = "NOT dmarc_pass" if failing_only else "true"
     rows = store.connection.execute(
         f"""WITH marked AS (
                 SELECT records.policy_domain, {_SOURCE} AS source, count, dmarc_pass, reports."end" >= ? AS in_period
@@ -105,8 +106,8 @@ def _new_senders(store: Store, check: Check, since: dt.datetime | None) -> list[
             SELECT policy_domain, source, coalesce(sum(count) FILTER (WHERE in_period), 0) AS messages,
                 coalesce(sum(count) FILTER (WHERE in_period AND NOT dmarc_pass), 0) AS failing
             FROM marked GROUP BY policy_domain, source
-            HAVING coalesce(sum(count) FILTER (WHERE in_period AND {counted}), 0) > 0
-                AND coalesce(sum(count) FILTER (WHERE NOT in_period AND {counted}), 0) = 0
+            HAVING coalesce(sum(count) FILTER (WHERE in_period AND {messages_counted}), 0) > 0
+                AND coalesce(sum(count) FILTER (WHERE NOT in_period AND {messages_counted}), 0) = 0
             ORDER BY failing DESC, messages DESC, policy_domain, source""",
         [since],
     ).fetchall()
@@ -120,7 +121,7 @@ def _new_senders(store: Store, check: Check, since: dt.datetime | None) -> list[
     named = ", ".join(source for _, source, _, _ in rows[:_NAMED]) + (
         f" and {len(rows) - _NAMED} more" if len(rows) > _NAMED else ""
     )
-    return [Alert(check, f"{len(rows)} sender{'s' if len(rows) != 1 else ''} {what}{_since(since)}: {named}", found)]
+    return [Alert(check, f"{counted(len(rows), 'sender')} {what}{_since(since)}: {named}", found)]
 
 
 def _in_period(since: dt.datetime | None) -> tuple[str, list]:

@@ -17,6 +17,7 @@ import pyarrow as pa
 from ..analysis.triage import triage
 from ..reports.model import FileOutcome, Report
 from ..reports.reading import read_files, records_of
+from ..rules.wording import counted
 from .store import Store
 
 #: The triage's verdicts kept beside each record, so the History page asks SQL, never the rules.
@@ -44,7 +45,7 @@ class IngestOutcome:
         """One line for a person: ``reports.zip: 2 reports added (1,204 records), 1 already held``."""
         if self.status in ("refused", "failure_report"):
             return f"{self.name}: {self.status.replace('_', ' ')}: {self.details}"
-        added = f"{self.added} report{'s' if self.added != 1 else ''} added ({self.records:,} records)"
+        added = f"{counted(self.added, 'report')} added ({counted(self.records, 'record')})"
         held = f", {self.already_held} already held" if self.already_held else ""
         repaired = f"; {self.details}" if self.details else ""
         return f"{self.name}: {added}{held}{repaired}"

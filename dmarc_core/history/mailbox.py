@@ -30,6 +30,7 @@ import imapclient
 from imapclient.exceptions import LoginError
 
 from ..reports.reading import read_files
+from ..rules.wording import counted
 from .ingest import IngestOutcome, ingest_outcomes
 from .store import Store, opened
 
@@ -126,15 +127,15 @@ class FetchSummary:
     def line(self) -> str:
         """One line for a person."""
         parts = [
-            f"{self.mailbox} {self.folder}: {self.messages} new message{'s' if self.messages != 1 else ''}",
-            f"{self.reports_added} report{'s' if self.reports_added != 1 else ''} added ({self.records_added:,} records)",
+            f"{self.mailbox} {self.folder}: {counted(self.messages, 'new message')}",
+            f"{counted(self.reports_added, 'report')} added ({counted(self.records_added, 'record')})",
             f"{self.already_held} already held",
             f"{self.skipped} skipped (no aggregate report)",
         ]
         if self.archived:
             parts.append(f"{self.archived} moved to the archive")
         if self.reconnects:
-            parts.append(f"{self.reconnects} reconnect{'s' if self.reconnects != 1 else ''}")
+            parts.append(counted(self.reconnects, "reconnect"))
         return ", ".join(parts)
 
 

@@ -22,6 +22,7 @@ from dkim.util import InvalidTagValueList, parse_tag_value
 from ..lookups.dkim_keys import DkimKeyLookup, dkim_key_async
 from ..lookups.resolver import FAILED, Lookups, run_lookups
 from ..rules.domains import normalize_domain
+from ..rules.wording import counted
 from .model import ArcSet, DkimSignature, DkimVerdict, Message
 
 if TYPE_CHECKING:  # the resolver is the lookups' to use; here it is only passed on
@@ -281,7 +282,7 @@ def check_arc(message: Message, *, lookup: bool, resolver: dns.asyncresolver.Res
     validation, _sets, reason = dkim.ARC(message.data, minkey=MIN_RSA_BITS).verify(dnsfunc=_txt_lookup(resolver))
     status = {dkim.CV_Pass: "pass", dkim.CV_Fail: "fail", dkim.CV_None: "none"}.get(validation, "fail")
     if status == "pass":
-        detail = f"The chain verifies: {len(message.arc_sets)} set{'s' if len(message.arc_sets) > 1 else ''}, last sealed by {last.sealed_by}."
+        detail = f"The chain verifies: {counted(len(message.arc_sets), 'set')}, last sealed by {last.sealed_by}."
     else:
         detail = f"The chain does not verify: {reason}."
     return ArcCheck(status, last.sealed_by, detail, first)  # type: ignore[arg-type]
