@@ -48,7 +48,7 @@ with view.open_read_only(path) as store:
         f"Pick a sender and the day you fixed it: its mail in the {queries.FIX_WINDOW_DAYS} days before against "
         f"that day and the {queries.FIX_WINDOW_DAYS - 1} after."
     )
-    chosen = view.fix_inputs(store, domain, held)
+    chosen = view.fix_inputs(store, domain)
     if chosen:
         source, day = chosen
         view.fix_result(view.ask(store, queries.fix_check, source, day, domain))

@@ -316,10 +316,12 @@ def new_senders(found: queries.NewSenders) -> None:
     st.caption(f"Senders whose first report is on or after {found.since:%Y-%m-%d}, the last week of the history.{addresses}")
 
 
-def fix_inputs(store: Store, domain: str | None, held: queries.Coverage) -> tuple[str, dt.date] | None:
-    """The sender and the date of a fix, chosen."""
+def fix_inputs(store: Store, domain: str | None) -> tuple[str, dt.date] | None:
+    """The sender and the date of a fix, chosen; the date among the policy domain's days (by
+    default its last week), and picked for each domain apart."""
     choices = ask(store, queries.sources, domain)
-    if not choices:
+    held = ask(store, queries.coverage, domain)
+    if not choices or held.first_day is None:
         return None
     source_column, day_column = st.columns([2, 1])
     source = source_column.selectbox(
@@ -330,7 +332,7 @@ def fix_inputs(store: Store, domain: str | None, held: queries.Coverage) -> tupl
         value=max(held.first_day, held.last_day - dt.timedelta(days=6)),
         min_value=held.first_day,
         max_value=held.last_day,
-        key="history_fix_day",
+        key="history_fix_day" if domain is None else f"history_fix_day:{domain}",
     )
     return source, day
 

@@ -199,6 +199,9 @@ def test_a_domain_with_no_mail_in_the_period_has_no_pass_rate(app, monkeypatch, 
     test.selectbox(key="history_domain").set_value("old.example").run()
     assert not test.exception
     assert _metric(test, "Messages") == "0" and _metric(test, "DMARC pass rate") == "–"
+    # The fix's date is among the domain's own days, its last week by default, not the history's.
+    fixed_on = test.date_input(key="history_fix_day:old.example")
+    assert fixed_on.value == kit.day(-365) and fixed_on.min == fixed_on.max == kit.day(-365)
     # No chart of no days (it drew a lone 0 on its axis), but what to do.
     assert not [chart for chart in test.get("plotly_chart") if chart.proto.id.endswith("history_pass_rate")]
     assert any("No mail was reported in this period" in info.value for info in test.info)
