@@ -98,5 +98,5 @@ st.download_button(
     icon=":material/download:",
     on_click="ignore",  # a download changes nothing on the page: no rerun racing the file's generation
 )
-st.caption(inert(f"Filters keep {len(shown):,} of {len(frame):,} records."))
+st.caption(inert(f"Filters keep {len(shown):,} of {counted(len(frame), 'record')}."))
 share_view.share_section(frame, selection, enrichment)

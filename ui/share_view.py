@@ -90,9 +90,9 @@ def _preview(encoded: share.Encoded) -> None:
     ]
     left_out = []
     if shared.sources_left_out:
-        left_out.append(f"{shared.sources_left_out:,} senders with the fewest failing messages")
+        left_out.append(f"{counted(shared.sources_left_out, 'sender')} with the fewest failing messages")
     if shared.domains_left_out:
-        left_out.append(f"the readiness of {shared.domains_left_out:,} policy domains with the fewest messages")
+        left_out.append(f"the readiness of {counted(shared.domains_left_out, 'policy domain')} with the fewest messages")
     addresses = "no source IPs or host names" if shared.addresses_left_out else "the busiest source IPs of each sender"
     st.markdown(
         inert(f"The link carries {', '.join(parts)}, and {addresses}; {len(encoded.text):,} characters.")

@@ -17,6 +17,7 @@ import streamlit as st
 from dmarc_core import DkimKeyLookup, IpInfo, enrich_ips, knowledge, lookup_dkim_keys, make_resolver
 from dmarc_core.analysis.summary import busiest_addresses, missing_selectors
 from dmarc_core.lookups.resolver import FAILED
+from dmarc_core.rules.wording import counted
 from ui.text import inert
 
 
@@ -60,7 +61,7 @@ def enrichment(frame: pd.DataFrame) -> dict[str, IpInfo] | None:
         "Enrich sources",
         icon=":material/travel_explore:",
         key="enrich",
-        help=f"Look up the host names (PTR) and networks (AS) of the {len(ips):,} addresses behind the most messages.",
+        help=f"Look up the host names (PTR) and networks (AS) of the {counted(len(ips), 'address', 'addresses')} behind the most messages.",
         disabled=bool(job and job.running) or not ips,
     ):
         job = jobs[tuple(ips)] = _start(ips, state.setdefault("ip_cache", {}))
@@ -73,7 +74,7 @@ def enrichment(frame: pd.DataFrame) -> dict[str, IpInfo] | None:
 def _progress(job: Enrichment) -> None:
     # Reruns on its own every second, so the rest of the page stays usable while DNS answers.
     if job.running:
-        st.progress(job.done / max(job.total, 1), text=f"Looked up {job.done:,} of {job.total:,} addresses…")
+        st.progress(job.done / max(job.total, 1), text=f"Looked up {job.done:,} of {counted(job.total, 'address', 'addresses')}…")
     elif job.error:
         st.error(f"**DNS is not usable here.** {inert(job.error)}", icon=":material/dns:")
     elif job.results is not None and not job.shown:
@@ -85,7 +86,9 @@ def _progress(job: Enrichment) -> None:
         if failed:
             st.warning(_failure_message(failed, found, len(job.results)), icon=":material/dns:")
         else:
-            st.caption(f"Host names and networks of {found:,} of {job.total:,} addresses are in the table above.")
+            st.caption(
+                f"Host names and networks of {found:,} of {counted(job.total, 'address', 'addresses')} are in the table above."
+            )
 
 
 def _failures(results: dict[str, IpInfo]) -> dict[str, int]:
@@ -109,8 +112,9 @@ def _failure_message(failed: dict[str, int], found: int, total: int) -> str:
         if count == total
         else "Press **Enrich sources** again later to ask for those."
     )
-    shown = f" Host names and networks of {found:,} of {total:,} addresses are in the table above." if found else ""
-    return f"**DNS did not answer** for {count:,} of {total:,} addresses: {how}. {advice}{shown}"
+    of_total = counted(total, "address", "addresses")
+    shown = f" Host names and networks of {found:,} of {of_total} are in the table above." if found else ""
+    return f"**DNS did not answer** for {count:,} of {of_total}: {how}. {advice}{shown}"
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,7 @@ def metrics(figures: summary.Headline) -> None:
             border=True,
         )
     if figures.begin is not None and pd.notna(figures.begin):
-        more = f" and {len(figures.policy_domains) - 5} more domains" if len(figures.policy_domains) > 5 else ""
+        more = f" and {counted(len(figures.policy_domains) - 5, 'more domain')}" if len(figures.policy_domains) > 5 else ""
         st.caption(
             inert(f"From {figures.begin:%Y-%m-%d} to {figures.end:%Y-%m-%d}, for {', '.join(figures.policy_domains[:5])}{more}.")
         )
@@ -496,7 +496,8 @@ def assessment_card(assessment: summary.Readiness) -> None:
             st.text(
                 "Holding it back: "
                 + "; ".join(
-                    f"{source} ({cause_title(cause).lower()}, {count:,} messages)" for source, cause, count in assessment.blockers
+                    f"{source} ({cause_title(cause).lower()}, {counted(count, 'message')})"
+                    for source, cause, count in assessment.blockers
                 )
             )
 
@@ -559,9 +560,9 @@ def cause_figures(causes: pd.DataFrame) -> None:
         delta=f"{aligned / messages:.1%}" if messages else None,
         delta_arrow="off",
         delta_color="off",
-        help="Messages whose cause is Aligned: a DKIM signature passes for a domain aligned with the From: domain "
-        "(or the receiver says DKIM passed). The DMARC pass rate above is the receiver's verdict, which SPF "
-        "alignment passes too, so the two rates can differ.",
+        help="Messages of the cause Aligned: those whose DKIM was evaluated as pass (by the receiver; by the rules "
+        "where it gave no verdict), whether or not a signature listed in the report shows it. The DMARC pass rate "
+        "above also counts the mail that only SPF alignment passes, so it can be higher.",
     )
     failing = causes[causes["failing"] > 0]
     if failing.empty:

@@ -22,6 +22,7 @@ from dmarc_core.analysis.what_if import (
     what_if,
 )
 from dmarc_core.rules.dmarc_record import POLICIES
+from dmarc_core.rules.wording import counted
 from ui.text import inert
 
 ALL_DOMAINS = "all domains"
@@ -185,7 +186,7 @@ def _summary(result: WhatIf) -> None:
         )
     st.markdown(inert(result.sentence))
     st.caption(
-        f"Today: {totals.passing_today:,} of {totals.messages:,} messages passed DMARC, {totals.quarantined_today:,} were "
+        f"Today: {totals.passing_today:,} of {counted(totals.messages, 'message')} passed DMARC, {totals.quarantined_today:,} were "
         f"quarantined and {totals.rejected_today:,} rejected, as the receivers reported."
     )
 

@@ -157,7 +157,9 @@ def _readiness(shared: SharedTriage) -> str:
     facts = knowledge()
     parts = ["<h2>Ready for a stricter policy?</h2>"]
     if shared.domains_left_out:
-        parts.append(f'<p class="note">{shared.domains_left_out:,} more policy domains, with the fewest messages, left out.</p>')
+        parts.append(
+            f'<p class="note">{counted(shared.domains_left_out, "more policy domain")}, with the fewest messages, left out.</p>'
+        )
     for assessment in shared.readiness:
         step = facts.rollout_step(assessment.step) if 1 <= assessment.step <= len(facts.rollout_plan) else None
         action = f", <em>{_text(step.action)}</em>" if step else ""

@@ -685,7 +685,10 @@ def _missing_evidence(days: float, receivers: int, messages: int, needs) -> tupl
     if receivers < needs.receivers:
         missing.append(f"{counted(receivers, 'receiver')} reported, and at least {needs.receivers} give a fair picture")
     if messages < needs.messages:
-        missing.append(f"{messages:,} messages are too few for a pass rate to mean much (at least {needs.messages:,})")
+        missing.append(
+            f"{counted(messages, 'message')} {'is' if messages == 1 else 'are'} too few for a pass rate to mean much "
+            f"(at least {needs.messages:,})"
+        )
     return tuple(missing)
 
 

@@ -88,7 +88,9 @@ def _pass_rate_below(store: Store, check: Check, since: dt.datetime | None) -> l
     if passing / messages * 100 >= check.percent:
         return []
     rate = passing / messages
-    return [Alert(check, f"DMARC pass rate {rate:.1%} of {messages:,} messages{_since(since)}, below {check.percent:g}%")]
+    return [
+        Alert(check, f"DMARC pass rate {rate:.1%} of {counted(messages, 'message')}{_since(since)}, below {check.percent:g}%")
+    ]
 
 
 def _new_senders(store: Store, check: Check, since: dt.datetime | None) -> list[Alert]:
@@ -115,7 +117,7 @@ def _new_senders(store: Store, check: Check, since: dt.datetime | None) -> list[
         return []
     what = "started failing" if failing_only else "sent mail for the first time"
     found = tuple(
-        f"{source} (for {domain or 'no policy domain'}): {messages:,} messages, {failing:,} failing"
+        f"{source} (for {domain or 'no policy domain'}): {counted(messages, 'message')}, {failing:,} failing"
         for domain, source, messages, failing in rows
     )
     named = ", ".join(source for _, source, _, _ in rows[:_NAMED]) + (

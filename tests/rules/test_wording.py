@@ -8,3 +8,7 @@ from dmarc_core.rules.wording import counted
 @pytest.mark.parametrize(("count", "written"), [(1, "1 message"), (0, "0 messages"), (2, "2 messages"), (2400, "2,400 messages")])
 def test_the_noun_is_plural_unless_the_count_is_one(count, written):
     assert counted(count, "message") == written
+
+
+def test_a_noun_not_made_plural_by_an_s_says_its_plural():
+    assert [counted(count, "address", "addresses") for count in (1, 3)] == ["1 address", "3 addresses"]
