@@ -31,7 +31,7 @@ with view.open_read_only(path) as store:
         st.stop()
     with st.container(horizontal=True):
         domain = view.domain_choice(store)
-        since = view.period_choice(held)
+        since = view.period_choice(view.ask(store, queries.coverage, domain) if domain else held)
     view.coverage(view.ask(store, queries.coverage, domain, since))
 
     st.subheader("Pass rate per day")

@@ -227,8 +227,17 @@ PERIODS = {"Last 4 weeks": 28, "Last 3 months": 91, "Last 12 months": 365, "Ever
 
 
 def period_choice(held: queries.Coverage) -> dt.date | None:
-    """The first day everything below shows (None: the whole history)."""
-    chosen = st.selectbox("Period", list(PERIODS), index=1, key="history_period", width=260)
+    """The first day everything below shows (None: the whole history), counted back from the last
+    day ``held`` covers: the chosen policy domain's, so that a domain reported long before the
+    others still shows its last weeks."""
+    chosen = st.selectbox(
+        "Period",
+        list(PERIODS),
+        index=1,
+        key="history_period",
+        width=260,
+        help="Counted back from the last day of the chosen policy domain's reports",
+    )
     days = PERIODS[chosen]
     return None if days is None or held.last_day is None else held.last_day - dt.timedelta(days=days - 1)
 
@@ -261,9 +270,6 @@ def coverage(held: queries.Coverage) -> None:
 
 
 def pass_rate(days: pd.DataFrame) -> None:
-    if days.empty:  # an empty chart would show only a stray 0 on its axis
-        st.info("No mail was reported in this period: choose a longer one.", icon=":material/date_range:")
-        return
     st.plotly_chart(triage_view.pass_rate_chart(days), key="history_pass_rate")
 
 
@@ -307,7 +313,7 @@ def new_senders(found: queries.NewSenders) -> None:
     else:
         _senders(found.senders)
     addresses = (
-        f" {found.unauthenticated_addresses:,} address{'es' if found.unauthenticated_addresses != 1 else ''} nothing "
+        f" {counted(found.unauthenticated_addresses, 'address', 'addresses')} nothing "
         f"authenticated sent for the first time too ({counted(found.unauthenticated_messages, 'message')}): "
         f"they count as {summary.UNAUTHENTICATED.lower()}."
         if found.unauthenticated_addresses
@@ -327,13 +333,17 @@ def fix_inputs(store: Store, domain: str | None) -> tuple[str, dt.date] | None:
     source = source_column.selectbox(
         "Sender or source", choices, key="history_fix_source", help="The most failing messages first"
     )
+    # Streamlit forgets a widget not drawn in a run: each domain's date is kept here, to come back to.
+    picked = st.session_state.setdefault("history_fix_days", {})
+    default = picked.get(domain, held.last_day - dt.timedelta(days=6))
     day = day_column.date_input(
         "Fixed on",
-        value=max(held.first_day, held.last_day - dt.timedelta(days=6)),
+        value=min(max(default, held.first_day), held.last_day),
         min_value=held.first_day,
         max_value=held.last_day,
         key="history_fix_day" if domain is None else f"history_fix_day:{domain}",
     )
+    picked[domain] = day
     return source, day
 
 
@@ -360,10 +370,10 @@ def fix_result(fix: queries.FixCheck) -> None:
         )
     st.caption(
         inert(
-            f"{fix.source}: from {after.first_day:%Y-%m-%d} to {after.last_day:%Y-%m-%d}, {after.failing:,} of {after.messages:,} "
-            f"messages failed on {counted(after.days_reported, 'day')} reported; in the "
-            f"{(before.last_day - before.first_day).days + 1} days before, {before.failing:,} of {before.messages:,} on "
-            f"{before.days_reported}. The changes are against those days."
+            f"{fix.source}: from {after.first_day:%Y-%m-%d} to {after.last_day:%Y-%m-%d}, {after.failing:,} of "
+            f"{counted(after.messages, 'message')} failed on {counted(after.days_reported, 'day')} reported; in the "
+            f"{counted((before.last_day - before.first_day).days + 1, 'day')} before, {before.failing:,} of "
+            f"{counted(before.messages, 'message')} on {counted(before.days_reported, 'day')}. The changes are against those days."
         )
     )
     if fix.days["messages"].sum() == 0:
