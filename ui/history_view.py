@@ -319,7 +319,9 @@ def new_senders(found: queries.NewSenders) -> None:
         if found.unauthenticated_addresses
         else ""
     )
-    st.caption(f"Senders whose first report is on or after {found.since:%Y-%m-%d}, the last week of the history.{addresses}")
+    st.caption(
+        f"Senders whose first report is on or after {found.since:%Y-%m-%d}, the last week of the reports shown.{addresses}"
+    )
 
 
 def fix_inputs(store: Store, domain: str | None) -> tuple[str, dt.date] | None:
