@@ -574,7 +574,8 @@ def cause_figures(causes: pd.DataFrame) -> None:
         y=(failing["title"] + rows).map(chart_label),
         orientation="h",
         marker_color=failing["cause"].map(knowledge().cause_colors),
-        hovertemplate="%{y}: %{x:,} failing messages<extra></extra>",
+        customdata=failing["failing"].map(lambda count: counted(count, "failing message")),
+        hovertemplate="%{y}: %{customdata}<extra></extra>",
     )
     # Room for labels of up to three lines each (chart_label) once a phone wraps them.
     height = max(450, 64 * len(failing))
@@ -601,8 +602,8 @@ def pass_rate_chart(days: pd.DataFrame) -> go.Figure:
             mode="lines+markers",
             line_dash=dash,
             line_color=color,
-            customdata=days["messages"],
-            hovertemplate="%{x|%Y-%m-%d}: %{y:.1%} of %{customdata:,} messages<extra>%{fullData.name}</extra>",
+            customdata=days["messages"].map(lambda count: counted(count, "message")),
+            hovertemplate="%{x|%Y-%m-%d}: %{y:.1%} of %{customdata}<extra>%{fullData.name}</extra>",
         )
         for column, name, dash, color in (
             ("pass_rate", "All messages", "dot", "#8c959f"),

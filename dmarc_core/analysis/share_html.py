@@ -174,7 +174,7 @@ def _readiness(shared: SharedTriage) -> str:
             parts.append(f"<p><code>{_text(assessment.next_record)}</code></p>")
         if assessment.blockers:
             held = "; ".join(
-                f"{source} ({_cause_title(cause).lower() if cause in facts.findings else cause}, {count:,} messages)"
+                f"{source} ({_cause_title(cause).lower() if cause in facts.findings else cause}, {counted(count, 'message')})"
                 for source, cause, count in assessment.blockers
             )
             parts.append(f"<p>Holding it back: {_text(held)}</p>")
@@ -229,7 +229,7 @@ def _pass_rates(shared: SharedTriage) -> str:
         (
             f"{day:%Y-%m-%d}",
             [(rate or 0.0, _PASS if rate is not None and rate >= threshold else _FAIL)],
-            f"{_rate(rate)} of {messages:,} messages (your senders': {_rate(rollout)})",
+            f"{_rate(rate)} of {counted(messages, 'message')} (your senders': {_rate(rollout)})",
         )
         for day, messages, rate, rollout in shared.pass_rates
     ]

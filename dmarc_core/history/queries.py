@@ -204,7 +204,8 @@ def sources(store: Store, policy_domain: str | None = None, limit: int = 500) ->
     where, values = _where(policy_domain)
     per_source = _per_source("", f"coalesce({_FAILING}, 0) AS failing, sum(count) AS messages", where)
     rows = store.connection.execute(
-        f"SELECT source FROM ({per_source}) ORDER BY failing DESC, messages DESC, source LIMIT {int(limit)}",
+        # Without keys, the unauthenticated branch aggregates to a row even over no record: not a source.
+        f"SELECT source FROM ({per_source}) WHERE messages > 0 ORDER BY failing DESC, messages DESC, source LIMIT {int(limit)}",
         values * 2,
     ).fetchall()
     return [source for (source,) in rows]

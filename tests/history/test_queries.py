@@ -111,6 +111,18 @@ def test_senders_with_the_most_failing_messages_first(sample_store, sample_frame
     assert queries.sources(sample_store, limit=6) == expected["source"].tolist()
 
 
+def test_a_policy_domain_offers_only_the_sources_of_its_own_mail(sample_store, sample_frame):
+    named = _named_sources(sample_frame)
+    for domain in sample_frame["policy_domain"].dropna().unique():
+        mine = named[sample_frame["policy_domain"] == domain]
+        assert set(queries.sources(sample_store, domain)) == set(mine)
+    # The samples hold a domain without unauthenticated mail, which must not be offered it.
+    assert any(
+        summary.UNAUTHENTICATED not in set(named[sample_frame["policy_domain"] == domain])
+        for domain in sample_frame["policy_domain"].dropna().unique()
+    )
+
+
 def test_weekly_pass_rate_of_a_sender(sample_store, sample_frame):
     table = queries.senders_by_week(sample_store, limit=3)
     source = table["source"].iloc[1]
