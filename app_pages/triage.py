@@ -8,7 +8,7 @@ from dmarc_core.rules.wording import counted
 from ui import session, share_view, what_if_view
 from ui import triage_dns as dns_actions
 from ui import triage_view as view
-from ui.pack_uploads import PACKING_HELP, uploaded_files
+from ui.pack_uploads import PACKING_HELP
 from ui.text import inert
 
 state = st.session_state
@@ -34,7 +34,7 @@ if st.button(
     session.forget_uploads()
 if uploads:
     state.demo = False
-files = uploaded_files(uploads) or (demo_files() if state.get("demo") else session.kept_uploads())
+files = session.held_uploads(uploads) or (demo_files() if state.get("demo") else session.kept_uploads())
 if not files:
     what_if_view.waiting()
     st.info(

@@ -25,6 +25,13 @@ def keep_uploads() -> None:
     st.session_state[KEPT_UPLOADS] = uploaded_files(st.session_state.get("uploads"))
 
 
+def held_uploads(uploads) -> list[tuple[str, bytes]]:
+    """The files the uploader holds, as ``keep_uploads`` kept them when they arrived: a packed
+    archive is unpacked once, not at every rerun."""
+    kept = st.session_state.get(KEPT_UPLOADS)
+    return kept if uploads and kept is not None else uploaded_files(uploads)
+
+
 def forget_uploads() -> None:
     st.session_state.pop(KEPT_UPLOADS, None)
 
