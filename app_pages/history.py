@@ -31,7 +31,8 @@ with view.open_read_only(path) as store:
         st.stop()
     with st.container(horizontal=True):
         domain = view.domain_choice(store)
-        since = view.period_choice(view.ask(store, queries.coverage, domain) if domain else held)
+        domain_held = view.ask(store, queries.coverage, domain) if domain else held
+        since = view.period_choice(domain_held)
     view.coverage(view.ask(store, queries.coverage, domain, since))
 
     st.subheader("Pass rate per day")
@@ -48,7 +49,7 @@ with view.open_read_only(path) as store:
         f"Pick a sender and the day you fixed it: its mail in the {queries.FIX_WINDOW_DAYS} days before against "
         f"that day and the {queries.FIX_WINDOW_DAYS - 1} after."
     )
-    chosen = view.fix_inputs(store, domain)
+    chosen = view.fix_inputs(store, domain, domain_held)
     if chosen:
         source, day = chosen
         view.fix_result(view.ask(store, queries.fix_check, source, day, domain))

@@ -324,11 +324,10 @@ def new_senders(found: queries.NewSenders) -> None:
     )
 
 
-def fix_inputs(store: Store, domain: str | None) -> tuple[str, dt.date] | None:
-    """The sender and the date of a fix, chosen; the date among the policy domain's days (by
-    default its last week), and picked for each domain apart."""
+def fix_inputs(store: Store, domain: str | None, held: queries.Coverage) -> tuple[str, dt.date] | None:
+    """The sender and the date of a fix, chosen; the date among the days ``held`` covers (the policy
+    domain's; by default its last week), and picked for each domain apart."""
     choices = ask(store, queries.sources, domain)
-    held = ask(store, queries.coverage, domain)
     if not choices or held.first_day is None:
         return None
     source_column, day_column = st.columns([2, 1])
