@@ -679,9 +679,9 @@ def plan_step(policy: str, pct: int, days: float) -> int:
 def _missing_evidence(days: float, receivers: int, messages: int, needs) -> tuple[str, ...]:
     missing = []
     if days < needs.days:
-        missing.append(
-            f"the reports cover {days:g} day{'s' if days != 1 else ''} (the days between reports do not count), and the plan asks for two weeks"
-        )
+        # Hours of a day read as part of one; under one, a count of days would say "0 days".
+        covered = "less than a day" if days < 1 else f"{days:g} day{'s' if days != 1 else ''}"
+        missing.append(f"the reports cover {covered} (the days between reports do not count), and the plan asks for two weeks")
     if receivers < needs.receivers:
         missing.append(f"{counted(receivers, 'receiver')} reported, and at least {needs.receivers} give a fair picture")
     if messages < needs.messages:

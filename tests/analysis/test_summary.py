@@ -47,7 +47,7 @@ RECEIVERS = ("google.com", "yahoo.com")
 def frame_of(*records, days=1, receivers=("google.com",), **policy):
     """One report per receiver, each with these records over ``days`` days."""
     documents = [
-        report(*records, begin=START, end=START + days * DAY - 1, org_name=receiver, report_id=receiver, **policy)
+        report(*records, begin=START, end=START + round(days * DAY) - 1, org_name=receiver, report_id=receiver, **policy)
         for receiver in receivers
     ]
     return triage([parsed for document in documents for parsed in parse_reports(document)])
@@ -378,6 +378,19 @@ def test_no_step_is_advised_without_the_evidence_the_plan_asks_for():
         "60 messages are too few for a pass rate to mean much (at least 100)",
     )
     assert assessment.advice.startswith("Not enough evidence for the next step yet: the reports cover 3 days")
+
+
+@pytest.mark.parametrize(
+    ("days", "said"),
+    [(1 / 86400, "less than a day"), (0.5, "less than a day"), (1, "1 day"), (1.5, "1.5 days"), (13, "13 days")],
+)
+def test_the_days_the_reports_cover_are_said_as_a_person_counts_them(days, said):
+    # A report whose range begins and ends in the same second covers no time: "0 days" would read
+    # as a mistake; under a day is "less than a day", and one day is not "1 days".
+    (assessment,) = rollout_readiness(frame_of(aligned(200), p="none", days=days, receivers=("google.com", "yahoo.com")))
+    assert assessment.missing_evidence == (
+        f"the reports cover {said} (the days between reports do not count), and the plan asks for two weeks",
+    )
 
 
 def test_p_reject_is_the_last_step_so_too_little_evidence_is_too_little_to_judge_it():
