@@ -326,7 +326,8 @@ def new_senders(found: queries.NewSenders) -> None:
 
 def fix_inputs(store: Store, domain: str | None, held: queries.Coverage) -> tuple[str, dt.date] | None:
     """The sender and the date of a fix, chosen; the date among the days ``held`` covers (the policy
-    domain's; by default its last week), and picked for each domain apart."""
+    domain's), by default the start of the sender's own last two weeks reported, and kept for each
+    domain and sender apart: a person fixes one sender on one day and another on another."""
     choices = ask(store, queries.sources, domain)
     if not choices or held.first_day is None:
         return None
@@ -334,17 +335,19 @@ def fix_inputs(store: Store, domain: str | None, held: queries.Coverage) -> tupl
     source = source_column.selectbox(
         "Sender or source", choices, key="history_fix_source", help="The most failing messages first"
     )
-    # Streamlit forgets a widget not drawn in a run: each domain's date is kept here, to come back to.
+    # Streamlit forgets a widget not drawn in a run: each date picked is kept here, to come back to.
     picked = st.session_state.setdefault("history_fix_days", {})
-    default = picked.get(domain, held.last_day - dt.timedelta(days=6))
+    default = picked.get((domain, source)) or ask(store, queries.suggested_fix_day, source, domain) or held.last_day
     day = day_column.date_input(
         "Fixed on",
         value=min(max(default, held.first_day), held.last_day),
         min_value=held.first_day,
         max_value=held.last_day,
-        key="history_fix_day" if domain is None else f"history_fix_day:{domain}",
+        key=f"history_fix_day:{domain or ''}:{source}",
+        help=f"By default, {queries.FIX_WINDOW_DAYS - 1} days before the sender's last day reported: its last "
+        f"{queries.FIX_WINDOW_DAYS} days are after the fix, the days before before it.",
     )
-    picked[domain] = day
+    picked[domain, source] = day
     return source, day
 
 

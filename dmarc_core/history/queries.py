@@ -311,6 +311,17 @@ def fix_check(
     return FixCheck(source, day, *periods, pass_rate_by_day(store, policy_domain, source))
 
 
+def suggested_fix_day(store: Store, source: str, policy_domain: str | None = None) -> dt.date | None:
+    """The fix's date to show first for ``source``: the start of its last ``FIX_WINDOW_DAYS`` days
+    reported, so that its latest mail is after and the days before are before; never on its first
+    day when it has more (nothing would be before); None without its mail."""
+    where, values = _where(policy_domain, source)
+    first, last = store.connection.execute(f"SELECT min(day), max(day) FROM records {where}", values).fetchone()
+    if first is None:
+        return None
+    return max(last - dt.timedelta(days=FIX_WINDOW_DAYS - 1), min(first + dt.timedelta(days=1), last))
+
+
 POLICY_COLUMNS = ["policy_domain", "p", "pct", "step", "first_day", "last_day", "days_reported", "reports"]
 
 

@@ -8,10 +8,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.conftest import texts
+from dmarc_core.history import queries
 from dmarc_core.history.store import STORE_ENV, Store
 from ui import history_view
 
-from reportkit import report
+from reportkit import record, report
 
 PAGE = "app_pages/history.py"
 RECEIVERS = len(kit.RECEIVERS)
@@ -24,6 +25,12 @@ def history_file(tmp_path_factory):
 
 def _metric(test: AppTest, label: str) -> str:
     return next(metric.value for metric in test.metric if metric.label == label)
+
+
+def _fixed_on(test: AppTest):
+    """The fix's date, whose key names the domain and the sender it is kept for."""
+    (found,) = [widget for widget in test.date_input if widget.label == "Fixed on"]
+    return found
 
 
 def _frame_with(test: AppTest, column: str):
@@ -72,8 +79,10 @@ def test_did_my_fix_work_shows_before_and_after(app, monkeypatch, history_file):
     test = app(PAGE)
     source = test.selectbox(key="history_fix_source")
     esp = next(option for option in source.options if option not in ("Unauthenticated addresses",))
-    source.set_value(esp)
-    test.date_input(key="history_fix_day").set_value(kit.day(kit.FIX_DAY)).run()
+    source.set_value(esp).run()
+    # By default the sender's last two weeks are after the fix: here, the day it was fixed.
+    assert _fixed_on(test).value == kit.day(kit.DAYS - queries.FIX_WINDOW_DAYS) == kit.day(kit.FIX_DAY)
+    _fixed_on(test).set_value(kit.day(kit.FIX_DAY)).run()
     assert not test.exception
     rate = next(metric for metric in test.metric if metric.label == "DMARC pass rate" and metric.value == "100.0%")
     assert rate.delta == f"+{kit.ESP_FAILING_BEFORE_FIX / kit.ESP_MESSAGES:.1%}"
@@ -202,11 +211,43 @@ def test_a_domain_reported_long_before_the_others_shows_its_own_last_weeks(app, 
     assert _metric(test, "Messages") == f"{kit.OWN_MESSAGES + kit.ESP_MESSAGES + 1:,}"
     assert [chart for chart in test.get("plotly_chart") if chart.proto.id.endswith("history_pass_rate")]
     # The fix's date is among the domain's own days, its last week by default, not the history's.
-    fixed_on = test.date_input(key="history_fix_day:old.example")
+    fixed_on = _fixed_on(test)
     assert fixed_on.value == kit.day(-365) and fixed_on.min == fixed_on.max == kit.day(-365)
     # Each domain's date is kept while another is shown (Streamlit forgets a widget not drawn).
     test.selectbox(key="history_domain").set_value("example.com").run()
-    test.date_input(key="history_fix_day:example.com").set_value(kit.day(kit.FIX_DAY)).run()
+    _fixed_on(test).set_value(kit.day(kit.FIX_DAY + 3)).run()
     test.selectbox(key="history_domain").set_value("old.example").run()
     test.selectbox(key="history_domain").set_value("example.com").run()
-    assert test.date_input(key="history_fix_day:example.com").value == kit.day(kit.FIX_DAY)
+    assert _fixed_on(test).value == kit.day(kit.FIX_DAY + 3)
+
+
+def test_a_sender_gone_before_the_last_weeks_gets_a_fix_date_among_its_own_days(app, monkeypatch, tmp_path):
+    # A sender seen only in the first five days: a date in the domain's last weeks would compare
+    # nothing with nothing. Its own last two weeks start on its second day: one day before, four after.
+    gone = [
+        (
+            f"gone-{number}.xml",
+            report(
+                record(dkim=[("gone-esp.example", "pass")], count=5, source_ip="203.0.113.9"),
+                begin=kit._epoch(kit.day(number)),
+                end=kit._epoch(kit.day(number)) + 86399,
+                report_id=f"gone-{number}",
+            ),
+        )
+        for number in range(5)
+    ]
+    monkeypatch.setenv(STORE_ENV, str(kit.write_history(tmp_path / "gone.duckdb", [*kit.history_files(), *gone])))
+    test = app(PAGE)
+    test.selectbox(key="history_fix_source").set_value("gone-esp.example").run()
+    assert not test.exception
+    assert _fixed_on(test).value == kit.day(1)
+    (caption,) = [text for text in texts(test.caption) if text.startswith("gone-esp.example: from")]
+    assert (
+        f"from {kit.day(1)} to {kit.day(1 + queries.FIX_WINDOW_DAYS - 1)}, 20 of 20 messages failed on 4 days reported" in caption
+    )
+    assert "5 of 5 messages on 1 day" in caption
+    # Each sender keeps its own date: another one's, changed, leaves this one's as it was.
+    test.selectbox(key="history_fix_source").set_value(test.selectbox(key="history_fix_source").options[0]).run()
+    _fixed_on(test).set_value(kit.day(kit.FIX_DAY + 2)).run()
+    test.selectbox(key="history_fix_source").set_value("gone-esp.example").run()
+    assert _fixed_on(test).value == kit.day(1)

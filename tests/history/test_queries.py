@@ -15,7 +15,7 @@ from dmarc_core.history import queries
 from dmarc_core.history.ingest import ingest_files
 from dmarc_core.history.store import Store, StoreBusy
 
-from reportkit import report
+from reportkit import record, report
 
 SAMPLE_STEP = 4  # every fourth real sample: receivers, years and quirks enough, ingested in seconds
 
@@ -185,6 +185,30 @@ def test_a_fix_window_with_no_mail_has_no_rate(kit_store):
     fix = queries.fix_check(kit_store, "nobody.example", kit.day(kit.FIX_DAY))
     assert fix.before.messages == fix.after.messages == 0
     assert fix.after.pass_rate is None and fix.after.failing_per_day is None
+
+
+def test_the_fix_date_shown_first_puts_the_senders_last_two_weeks_after_it(kit_store):
+    # The ESP's mail runs to the kit's last day: its last 14 days start on the day it was fixed.
+    (esp,) = [source for source in queries.sources(kit_store) if source not in ("example.com", summary.UNAUTHENTICATED)][:1]
+    assert queries.suggested_fix_day(kit_store, esp) == kit.day(kit.DAYS - queries.FIX_WINDOW_DAYS)
+    assert queries.suggested_fix_day(kit_store, esp, "example.com") == kit.day(kit.FIX_DAY)
+    assert queries.suggested_fix_day(kit_store, "nobody.example") is None
+    assert queries.suggested_fix_day(kit_store, esp, "other.example") is None
+
+
+def test_the_fix_date_of_a_sender_of_few_days_leaves_one_before_it(tmp_path):
+    files = [
+        (
+            f"few-{number}.xml",
+            report(record(dkim=[("few.example", "pass")], count=2), begin=start, end=start + 86399, report_id=f"r{number}"),
+        )
+        for number in (3, 5)
+        for start in [kit._epoch(kit.day(number))]
+    ]
+    with Store(kit.write_history(tmp_path / "few.duckdb", files), read_only=True) as store:
+        assert queries.suggested_fix_day(store, "few.example") == kit.day(4)  # its first day before, its last after
+    with Store(kit.write_history(tmp_path / "one.duckdb", files[:1]), read_only=True) as store:
+        assert queries.suggested_fix_day(store, "few.example") == kit.day(3)  # one day: all of it after
 
 
 def test_the_policy_published_over_time_and_its_plan_step(kit_store):
