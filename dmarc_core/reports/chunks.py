@@ -142,6 +142,10 @@ def _markup_end(data: bytes, start: int, end: int) -> int | None:
     start outside them); else where the open one closes, or -1 when it does not within ``data``.
     A closer inside another kind of markup can make this say "open" wrongly: that only costs a
     later cut, never a wrong one."""
+    # Every opener holds a "!" or a "?", which records seldom do: one memchr each over a report's
+    # records, where looking for the openers themselves costs several times that.
+    if data.find(b"!", start, end) < 0 and data.find(b"?", start, end) < 0:
+        return None
     for opener, closer in _MARKUP:
         last = data.rfind(opener, start, end)
         if last >= 0:

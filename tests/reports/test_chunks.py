@@ -9,7 +9,7 @@ import io
 import pytest
 
 from dmarc_core import Limits, parse_reports, triage
-from dmarc_core.reports import reading
+from dmarc_core.reports import chunks, reading
 
 from generate import write
 from reference import differences, reference_triage
@@ -274,3 +274,19 @@ class _Pipe(io.RawIOBase):
 def test_a_stream_that_cannot_be_read_again_is_never_cut(tiny_chunks, generated):
     (report,) = parse_reports(io.BufferedReader(_Pipe(generated.read_bytes())), "report.xml", workers=2, chunk_bytes=SMALL)
     assert report.records.num_rows == 3000 and tiny_chunks == []
+
+
+@pytest.mark.parametrize(
+    ("opener", "closer"), [(b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?note", b"?>")], ids=["comment", "cdata", "pi"]
+)
+def test_an_end_tag_is_known_to_be_inside_each_kind_of_markup(opener, closer):
+    # XML 1.0 2.5, 2.6 and 2.7: inside a comment, a CDATA section or a processing instruction,
+    # "</record>" is text. Where one is open, the chunker learns where it closes.
+    records = b"<record><row><count>1</count></row></record>"
+    data = records + opener + b" </record> " + closer + records
+    inside = data.index(b"</record>", len(records))
+    assert chunks._markup_end(data, 0, inside) == data.index(closer) + len(closer)
+    assert chunks._markup_end(data[: inside + 10], 0, inside) == -1  # not closed within the data
+    assert chunks._markup_end(data, 0, len(data)) is None  # closed before the end: no markup open there
+    # Text with "!" or "?" but no markup is no markup either.
+    assert chunks._markup_end(b"<record><comment>why? now!</comment></record>", 0, 40) is None
