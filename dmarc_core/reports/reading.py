@@ -373,7 +373,9 @@ def _read_report(stream: BinaryIO, root_name: str, max_records: int, columns: Co
     events = reader.events(stream, root_name)
     reader.read(events)
     root = events.root if events.root is not None else reader.root  # the parser's is set only at the end
-    return reader, root, [entry for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
+    errors = [entry for entry in events.error_log if entry.level >= etree.ErrorLevels.ERROR]
+    reader.leave_out_record_cut_short(errors)
+    return reader, root, errors
 
 
 def _cut_cleanly(header: bytes, root, errors: list) -> bool:

@@ -28,8 +28,11 @@ PARSER_OPTIONS = {
 }
 
 
+#: libxml2's message where the data ends inside an element, naming the innermost one open.
+_CUT_SHORT = re.compile(r"Premature end of data in tag (\S+)")
+
 _PLAIN_ERRORS = (
-    (re.compile(r"Premature end of data in tag (\S+)"), "the file ends before <{0}> is closed; what came before was read"),
+    (_CUT_SHORT, "the file ends before <{0}> is closed; what came before was read"),
     (re.compile(r"Invalid bytes in character encoding"), "bytes invalid in the declared encoding were replaced with �"),
     (
         re.compile(r"Opening and ending tag mismatch: (\S+) line \d+ and (\S+)"),
@@ -300,6 +303,8 @@ class RecordReader:
         self.stopped = False
         #: Record counts that were no numbers, once ``records`` or ``rows_of`` has made the table.
         self.bad_counts = 0
+        #: The local name of the last watched element that started (a record, a section).
+        self._last_started = ""
 
     @property
     def record_count(self) -> int:
@@ -420,10 +425,27 @@ class RecordReader:
     def _started(self, element) -> None:
         if self.root is None:
             self.root = element.getroottree().getroot()
-        if self._name(tag_name(element)) in _WATCHED_NAMES:
+        name = self._name(tag_name(element))
+        if name in _WATCHED_NAMES:
+            self._last_started = name
             if not self._open:
                 self._opened_at = self.bytes_read
             self._open += 1
+
+    def leave_out_record_cut_short(self, errors: list) -> None:
+        """Where the data ended inside a record, leave that record out and say so: the parser's
+        recovery closed it, so its fields after the cut read as absent, and a verdict on it (no DKIM,
+        no SPF: "unsigned") would be made up. libxml2 names the innermost element open at the end."""
+        open_at_end = {local_name(found.group(1)) for entry in errors if (found := _CUT_SHORT.search(entry.message))}
+        if (
+            self._last_started == "record"
+            and open_at_end & _RECORD_PARTS
+            and not self.stopped
+            and self.stop > self.start
+            and (self.max_records is None or self.stop - self.start <= self.max_records)
+        ):
+            self.stop -= 1
+            self.repairs.append("the file ends inside a record, which was left out: its DKIM and SPF results are unknown")
 
     def _plan(self, shape: tuple):
         """The compiled plan for a shape, from the process's cache when another report had it: a
@@ -523,6 +545,25 @@ _PENDING = (
 #: Section elements of a record, and the leaves read by name inside them.
 _SECTIONS = frozenset({"row", "policy_evaluated", "identifiers", "identities", "auth_results"})
 _LEAVES = {"source_ip", "count", "disposition", "header_from", "envelope_from", "envelope_to"}
+#: The elements of a record (RFC 7489 appendix C, RFC 9990 appendix A); of them only <domain> is in
+#: <policy_published> too, which a record's start after it tells apart.
+_RECORD_PARTS = frozenset(
+    {
+        "record",
+        *_SECTIONS,
+        *_LEAVES,
+        "dkim",
+        "spf",
+        "reason",
+        "type",
+        "comment",
+        "domain",
+        "selector",
+        "result",
+        "scope",
+        "human_result",
+    }
+)
 #: C0 controls other than white space: XML 1.0 forbids them, but libxml2's recover mode keeps a
 #: character reference such as &#1;. Shown as U+FFFD, they can never pass for a separator. And C1
 #: controls (terminal escapes), line separators, and the bidirectional controls (U+202E and the

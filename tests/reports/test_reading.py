@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import pytest
 
-from dmarc_core import Limits, ReportError, distinct_reports, parse_reports, read_file
+from dmarc_core import Limits, ReportError, distinct_reports, parse_reports, read_file, read_files
 
 from conftest import SAMPLES
 from reportkit import record, report
@@ -261,6 +261,47 @@ def test_a_gzip_cut_short_says_so_in_the_report_read_from_it():
     (cut,) = parse_reports(whole[: len(whole) * 2 // 3], "cut.xml.gz")
     assert 0 < cut.record_count < 200
     assert "cut.xml.gz ends before its compressed data does; read what was there" in cut.repairs
+
+
+_LEFT_OUT = "the file ends inside a record, which was left out: its DKIM and SPF results are unknown"
+
+
+def _cut_in_last_record(at: bytes) -> tuple[bytes, bytes]:
+    """Three records, the last one signed; the document, and it cut just after ``at`` in that record."""
+    signed = record(dkim=[("example.com", "pass")], count=7, source_ip="192.0.2.3")
+    document = report(record(count=1, source_ip="192.0.2.1"), record(count=2, source_ip="192.0.2.2"), signed)
+    last = document.rindex(b"<record>")
+    return document, document[: document.index(at, last) + len(at)]
+
+
+@pytest.mark.parametrize("at", [b"<source_ip>192.0", b"<auth_results>", b"<dkim><domain>exam", b"<result>pass</result>"])
+@pytest.mark.parametrize("read", ["alone", "among many", "gzip"])
+def test_a_record_the_file_ends_inside_is_left_out_and_said(at, read):
+    # A download or an attachment cut short ends inside a record: libxml2's recovery closes it,
+    # and the fields after the cut read as absent. Kept, the record would be judged unsigned
+    # (7 messages of a signed sender shown failing); left out, the repair says why.
+    document, cut = _cut_in_last_record(at)
+    if read == "gzip":
+        (found,) = parse_reports(gzip.compress(cut)[:-8], "cut.xml.gz")  # its trailer gone too: a gzip cut short
+        assert "cut.xml.gz ends before its compressed data does; read what was there" in found.repairs
+    elif read == "among many":
+        outcomes = read_files([("whole.xml", document), ("cut.xml", cut), ("after.xml", document)])
+        found = outcomes[1].reports[0]
+        assert [outcome.reports[0].record_count for outcome in outcomes] == [3, 2, 3]  # its neighbours keep theirs
+    else:
+        (found,) = parse_reports(cut, "cut.xml")
+    assert found.records.column("source_ip").to_pylist() == ["192.0.2.1", "192.0.2.2"]
+    assert _LEFT_OUT in found.repairs
+
+
+def test_a_file_cut_between_records_keeps_every_record_it_holds():
+    document, _ = _cut_in_last_record(b"<record>")
+    cut = document[: document.rindex(b"</record>") + len(b"</record>")]  # the root's end tag gone, no record open
+    (found,) = parse_reports(cut, "cut.xml")
+    assert found.record_count == 3 and _LEFT_OUT not in found.repairs
+    # A file cut inside its header holds no record to leave out.
+    (header_only,) = parse_reports(document[: document.index(b"<domain>") + 10], "header.xml")
+    assert header_only.record_count == 0 and _LEFT_OUT not in header_only.repairs
 
 
 def test_a_gzip_member_that_starts_at_a_read_boundary_is_read():
