@@ -406,7 +406,7 @@ def rollout(store: Store, domain: str | None, since: dt.date | None = None) -> N
         table = table[table["domain"] == domain]
     chosen = triage_view.readiness_rows(table, "history_readiness_domain") if not table.empty else domain
     if chosen is None:
-        st.info(f"No report in the last {queries.READINESS_DAYS} days of the history names a policy domain.")
+        st.info("No report of the history names a policy domain: nothing says where one stands.")
         return
     periods = ask(store, queries.policy_periods, chosen, since)
     plan = knowledge().rollout_plan
@@ -440,12 +440,12 @@ def rollout(store: Store, domain: str | None, since: dt.date | None = None) -> N
             },
         )
     if chosen in assessments:
-        st.caption(f"Now, by the reports of the history's last {queries.READINESS_DAYS} days:")
+        last_day = ask(store, queries.coverage, chosen).last_day
+        up_to = f" (up to {last_day:%Y-%m-%d})" if last_day else ""
+        st.caption(inert(f"Now, by {chosen}'s last {queries.READINESS_DAYS} days of reports{up_to}:"))
         triage_view.assessment_card(assessments[chosen])
     else:
-        st.info(
-            f"No report in the last {queries.READINESS_DAYS} days of the history for this domain: nothing says where it stands now."
-        )
+        st.info(inert(f"No report of {chosen} in the history says where it stands now."))
 
 
 def _steps_chart(periods: pd.DataFrame) -> go.Figure:

@@ -4,7 +4,7 @@ week, a sender before and after a fix, and the policy each domain published over
 
 Every answer is an aggregate a few rows long (per day, per week, per sender): the records
 themselves never leave DuckDB, so a history of ten million records answers in well under a
-second. Only ``current_readiness`` reads records back, those of the last two weeks, to run the
+second. Only ``current_readiness`` reads records back, those of each domain's last two weeks, to run the
 triage's own rollout assessment on them. Days are the days the reports begin (UTC), as in the
 triage's charts; a source is named as the triage's sources table names it.
 """
@@ -391,17 +391,18 @@ def published_since(periods: pd.DataFrame) -> dt.date:
 
 
 def current_readiness(store: Store, days: int = READINESS_DAYS) -> list[Readiness]:
-    """``summary.rollout_readiness`` on the reports of the history's last ``days`` days: where each
-    domain stands now, and what the next step needs. The triage's verdicts are stored, so the
-    rollout's code runs on their sums per report, source and finding, not on every record again."""
-    (last,) = store.connection.execute('SELECT max("end") FROM reports').fetchone()
-    if last is None:
-        return []
-    # Reports that end within the last ``days`` days: as ``history --since 14d`` counts them.
-    since = last - dt.timedelta(days=days) + dt.timedelta(seconds=1)
+    """``summary.rollout_readiness`` on each policy domain's reports of its last ``days`` days
+    reported: where each domain stands now, and what the next step needs. A domain whose reports
+    stopped before another's is judged on its own last weeks, not on none. The triage's verdicts are
+    stored, so the rollout's code runs on their sums per report, source and finding, not on every
+    record again."""
+    # Reports that end within the last ``days`` days of their domain's: as ``history --since 14d``
+    # counts them, from the domain's last report's end.
+    window = dt.timedelta(days=days) - dt.timedelta(seconds=1)
     frame = _frame(
         store,
-        f"""SELECT report_key AS report, org_name, "begin", "end", reports.policy_domain, p, pct,
+        f"""WITH last AS (SELECT policy_domain, max("end") AS last_end FROM reports GROUP BY policy_domain)
+            SELECT report_key AS report, org_name, "begin", "end", reports.policy_domain, p, pct,
                 -- Mail the rollout does not weigh (forwarded as the receiver said, vouched for by nobody)
                 -- is summed as one source per report: only its report's dates and policy count.
                 CASE WHEN {_NOT_JUDGED} OR ({_UNVOUCHED}) THEN '' ELSE source END AS source,
@@ -412,8 +413,9 @@ def current_readiness(store: Store, days: int = READINESS_DAYS) -> list[Readines
                 coalesce(disposition IN ('quarantine', 'reject') AND list_bool_or(list_transform(dkim, lambda d: d.result = 'pass'))
                     AND NOT dmarc_pass, false) AS enforced_before_fix,
                 sum(count) AS count
-            FROM records JOIN reports USING (report_key) WHERE "end" >= ? GROUP BY ALL ORDER BY report, source, finding""",
-        [since],
+            FROM records JOIN reports USING (report_key) JOIN last ON last.policy_domain = reports.policy_domain
+            WHERE "end" >= last_end - ? GROUP BY ALL ORDER BY report, source, finding""",
+        [window],
     )
     if not len(frame):
         return []

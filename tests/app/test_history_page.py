@@ -210,7 +210,9 @@ def test_a_domain_reported_long_before_the_others_shows_its_own_last_weeks(app, 
     assert test.selectbox(key="history_period").value == "Last 3 months"
     assert _metric(test, "Messages") == f"{kit.OWN_MESSAGES + kit.ESP_MESSAGES + 1:,}"
     assert [chart for chart in test.get("plotly_chart") if chart.proto.id.endswith("history_pass_rate")]
-    # The fix's date is among the domain's own days, its last week by default, not the history's.
+    # Where it stands now: by its own last two weeks of reports, though the history's hold none of it.
+    assert f"Now, by old.example's last 14 days of reports (up to {kit.day(-365)}):" in texts(test.caption)
+    # The fix's date is among the domain's own days, not the history's.
     fixed_on = _fixed_on(test)
     assert fixed_on.value == kit.day(-365) and fixed_on.min == fixed_on.max == kit.day(-365)
     # Each domain's date is kept while another is shown (Streamlit forgets a widget not drawn).

@@ -354,10 +354,35 @@ def test_the_plans_step_counts_the_whole_history_whatever_the_period(tmp_path):
 def test_current_readiness_from_the_stored_verdicts_equals_the_triages_own(which, request):
     # The page sums the stored verdicts per report, source and finding; the rollout's code must
     # reach the same assessment as on the triage of the same reports, record by record.
+    # Each domain on the reports that end within the 14 days before its own last report's end.
     store = request.getfixturevalue(which)
-    (last,) = store.connection.execute('SELECT max("end") FROM reports').fetchone()
-    reports = store.reports(since=last - dt.timedelta(days=queries.READINESS_DAYS) + dt.timedelta(seconds=1))
-    assert queries.current_readiness(store) == summary.rollout_readiness(triage(reports))
+    frame = triage(store.reports())
+    last = frame.groupby("policy_domain", observed=True)["end"].transform("max")
+    recent = frame[frame["end"] >= last - pd.Timedelta(days=queries.READINESS_DAYS) + pd.Timedelta(seconds=1)]
+    assert queries.current_readiness(store) == summary.rollout_readiness(recent)
+
+
+def test_each_domain_is_judged_on_its_own_last_two_weeks(tmp_path):
+    # A domain whose reports stopped a month before the others' still has a "now": its own last
+    # two weeks of reports, not the history's, which hold none of it.
+    begin = kit._epoch(kit.day(-30))
+    old = [
+        (
+            f"old-{number}.xml",
+            report(
+                *kit.day_records(0),
+                domain="old.example",
+                begin=begin - number * 86400,
+                end=begin - number * 86400 + 86399,
+                report_id=f"old-{number}",
+            ),
+        )  # fmt: skip
+        for number in range(3)
+    ]
+    with Store(kit.write_history(tmp_path / "two.duckdb", [*kit.history_files(), *old]), read_only=True) as store:
+        assessments = {assessment.domain: assessment for assessment in queries.current_readiness(store)}
+    assert set(assessments) == {"example.com", "old.example"}
+    assert assessments["old.example"].days == 3.0 and assessments["example.com"].days == 14.0
 
 
 def test_pct_under_p_none_changes_no_policy(tmp_path):
