@@ -252,8 +252,9 @@ def domain_choice(store: Store) -> str | None:
 
 
 def _change(before: float | None, after: float | None, written: str) -> str | None:
-    """The change from ``before`` to ``after`` as a metric's delta; none when either is unknown."""
-    return None if before is None or after is None else written.format(after - before)
+    """The change from ``before`` to ``after`` as a metric's delta; none when either is unknown, or
+    when nothing changed (an arrow on "+0.0" would point at a change)."""
+    return None if before is None or after is None or before == after else written.format(after - before)
 
 
 def coverage(held: queries.Coverage) -> None:
@@ -326,7 +327,7 @@ def new_senders(found: queries.NewSenders) -> None:
 
 def fix_inputs(store: Store, domain: str | None, held: queries.Coverage) -> tuple[str, dt.date] | None:
     """The sender and the date of a fix, chosen; the date among the days ``held`` covers (the policy
-    domain's), by default the start of the sender's own last two weeks reported, and kept for each
+    domain's), by default one that compares the sender's mail with its mail (``suggested_fix_day``), kept for each
     domain and sender apart: a person fixes one sender on one day and another on another."""
     choices = ask(store, queries.sources, domain)
     if not choices or held.first_day is None:
@@ -344,42 +345,72 @@ def fix_inputs(store: Store, domain: str | None, held: queries.Coverage) -> tupl
         min_value=held.first_day,
         max_value=held.last_day,
         key=f"history_fix_day:{domain or ''}:{source}",
-        help=f"By default, {queries.FIX_WINDOW_DAYS - 1} days before the sender's last day reported: its last "
-        f"{queries.FIX_WINDOW_DAYS} days are after the fix, the days before before it.",
+        help="By default, a day with the sender's mail both in the two weeks before it and from it on, where it has such a day.",
     )
     picked[domain, source] = day
     return source, day
 
 
 def fix_result(fix: queries.FixCheck) -> None:
-    """Before against after in figures, and the sender's pass rate per day with the date marked."""
+    """Before against after in figures, and the sender's pass rate per day with the date marked;
+    where one side holds none of the sender's mail, that said instead of a comparison with nothing."""
     before, after = fix.before, fix.after
+    reported = fix.days.loc[fix.days["messages"] > 0, "day"]
+    if len(reported) == 1:
+        st.info(
+            inert(f"{fix.source} was reported on one day only ({reported.iloc[0]:%Y-%m-%d}): there is nothing to compare yet."),
+            icon=":material/info:",
+        )
+        return
     with st.container(horizontal=True):
         st.metric(
             "Failing messages per day reported",
             "–" if after.failing_per_day is None else f"{after.failing_per_day:,.1f}",
             delta=_change(before.failing_per_day, after.failing_per_day, "{:+,.1f}"),
-            delta_color="inverse" if before.failing_per_day != after.failing_per_day else "off",
+            delta_color="inverse",
             border=True,
         )
         st.metric(
             "DMARC pass rate",
             "–" if after.pass_rate is None else f"{after.pass_rate:.1%}",
             delta=_change(before.pass_rate, after.pass_rate, "{:+.1%}"),
-            delta_color="normal" if before.pass_rate != after.pass_rate else "off",
             border=True,
         )
         st.metric(
             "Failing messages", f"{after.failing:,}", help=f"Before: {before.failing:,} of {before.messages:,}", border=True
         )
-    st.caption(
-        inert(
-            f"{fix.source}: from {after.first_day:%Y-%m-%d} to {after.last_day:%Y-%m-%d}, {after.failing:,} of "
-            f"{counted(after.messages, 'message')} failed on {counted(after.days_reported, 'day')} reported; in the "
-            f"{counted((before.last_day - before.first_day).days + 1, 'day')} before, {before.failing:,} of "
-            f"{counted(before.messages, 'message')} on {counted(before.days_reported, 'day')}. The changes are against those days."
-        )
+    after_text = (
+        f"from {after.first_day:%Y-%m-%d} to {after.last_day:%Y-%m-%d}, {after.failing:,} of "
+        f"{counted(after.messages, 'message')} failed on {counted(after.days_reported, 'day')} reported"
     )
+    if not before.messages:
+        st.info(
+            inert(
+                f"None of {fix.source}'s mail was reported in the {queries.FIX_WINDOW_DAYS} days before {fix.day:%Y-%m-%d}: "
+                f"there is nothing to compare its mail from then on against. Its mail {after_text}."
+                if after.messages
+                else f"None of {fix.source}'s mail was reported within {queries.FIX_WINDOW_DAYS} days of {fix.day:%Y-%m-%d}: "
+                "its days reported are the dots on the chart below."
+            ),
+            icon=":material/info:",
+        )
+    elif not after.messages:
+        st.info(
+            inert(
+                f"None of {fix.source}'s mail was reported from {fix.day:%Y-%m-%d} to {after.last_day:%Y-%m-%d}: nothing says yet "
+                f"whether the fix worked. In the {counted((before.last_day - before.first_day).days + 1, 'day')} before, "
+                f"{before.failing:,} of {counted(before.messages, 'message')} failed."
+            ),
+            icon=":material/info:",
+        )
+    else:
+        st.caption(
+            inert(
+                f"{fix.source}: {after_text}; in the {counted((before.last_day - before.first_day).days + 1, 'day')} before, "
+                f"{before.failing:,} of {counted(before.messages, 'message')} on {counted(before.days_reported, 'day')}. "
+                "The changes are against those days."
+            )
+        )
     if fix.days["messages"].sum() == 0:
         return
     figure = triage_view.pass_rate_chart(fix.days)

@@ -11,6 +11,7 @@ triage's charts; a source is named as the triage's sources table names it.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, replace
 
@@ -312,14 +313,26 @@ def fix_check(
 
 
 def suggested_fix_day(store: Store, source: str, policy_domain: str | None = None) -> dt.date | None:
-    """The fix's date to show first for ``source``: the start of its last ``FIX_WINDOW_DAYS`` days
-    reported, so that its latest mail is after and the days before are before; never on its first
-    day when it has more (nothing would be before); None without its mail."""
+    """The fix's date to show first for ``source``: of its days reported, the one that leaves the
+    most of them on the thinner side, counting ``FIX_WINDOW_DAYS`` days from it and as many before
+    (of equals, the latest), so that its mail is compared with its mail; where no day has some on
+    both sides (one day reported, or weeks apart), the start of its last two weeks. None without its mail."""
     where, values = _where(policy_domain, source)
-    first, last = store.connection.execute(f"SELECT min(day), max(day) FROM records {where}", values).fetchone()
-    if first is None:
+    days = [
+        day for (day,) in store.connection.execute(f"SELECT DISTINCT day FROM records {where} ORDER BY day", values).fetchall()
+    ]
+    if not days:
         return None
-    return max(last - dt.timedelta(days=FIX_WINDOW_DAYS - 1), min(first + dt.timedelta(days=1), last))
+    window = dt.timedelta(days=FIX_WINDOW_DAYS)
+
+    def thinner_side(day: dt.date) -> int:
+        at = bisect.bisect_left(days, day)
+        return min(at - bisect.bisect_left(days, day - window), bisect.bisect_left(days, day + window) - at)
+
+    best = max(days[1:], key=lambda day: (thinner_side(day), day), default=None)
+    if best is not None and thinner_side(best):
+        return best
+    return max(days[-1] - window + dt.timedelta(days=1), days[0])
 
 
 POLICY_COLUMNS = ["policy_domain", "p", "pct", "step", "first_day", "last_day", "days_reported", "reports"]

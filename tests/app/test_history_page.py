@@ -225,7 +225,7 @@ def test_a_domain_reported_long_before_the_others_shows_its_own_last_weeks(app, 
 
 def test_a_sender_gone_before_the_last_weeks_gets_a_fix_date_among_its_own_days(app, monkeypatch, tmp_path):
     # A sender seen only in the first five days: a date in the domain's last weeks would compare
-    # nothing with nothing. Its own last two weeks start on its second day: one day before, four after.
+    # nothing with nothing. Its fourth day splits its mail: three days before, two after.
     gone = [
         (
             f"gone-{number}.xml",
@@ -242,14 +242,47 @@ def test_a_sender_gone_before_the_last_weeks_gets_a_fix_date_among_its_own_days(
     test = app(PAGE)
     test.selectbox(key="history_fix_source").set_value("gone-esp.example").run()
     assert not test.exception
-    assert _fixed_on(test).value == kit.day(1)
+    assert _fixed_on(test).value == kit.day(3)
     (caption,) = [text for text in texts(test.caption) if text.startswith("gone-esp.example: from")]
     assert (
-        f"from {kit.day(1)} to {kit.day(1 + queries.FIX_WINDOW_DAYS - 1)}, 20 of 20 messages failed on 4 days reported" in caption
+        f"from {kit.day(3)} to {kit.day(3 + queries.FIX_WINDOW_DAYS - 1)}, 10 of 10 messages failed on 2 days reported" in caption
     )
-    assert "5 of 5 messages on 1 day" in caption
+    assert "15 of 15 messages on 3 days" in caption
     # Each sender keeps its own date: another one's, changed, leaves this one's as it was.
     test.selectbox(key="history_fix_source").set_value(test.selectbox(key="history_fix_source").options[0]).run()
     _fixed_on(test).set_value(kit.day(kit.FIX_DAY + 2)).run()
     test.selectbox(key="history_fix_source").set_value("gone-esp.example").run()
-    assert _fixed_on(test).value == kit.day(1)
+    assert _fixed_on(test).value == kit.day(3)
+
+
+def test_a_sender_with_nothing_to_compare_is_told_so_not_compared_with_nothing(app, monkeypatch, tmp_path):
+    def reports_of(signer: str, days: tuple[int, ...]) -> list[tuple[str, bytes]]:
+        return [
+            (
+                f"{signer}-{number}.xml",
+                report(
+                    record(dkim=[(signer, "pass")], count=4, source_ip="203.0.113.7"),
+                    begin=kit._epoch(kit.day(number)),
+                    end=kit._epoch(kit.day(number)) + 86399,
+                    report_id=f"{signer}-{number}",
+                ),
+            )
+            for number in days
+        ]
+
+    files = [*kit.history_files(), *reports_of("once.example", (5,)), *reports_of("apart.example", (0, 40))]
+    monkeypatch.setenv(STORE_ENV, str(kit.write_history(tmp_path / "apart.duckdb", files)))
+    test = app(PAGE)
+    test.selectbox(key="history_fix_source").set_value("once.example").run()
+    assert f"once.example was reported on one day only ({kit.day(5)}): there is nothing to compare yet." in texts(test.info)
+    assert not [metric for metric in test.metric if metric.label == "Failing messages per day reported"]
+    # Six weeks apart: no day has its mail in the two weeks before and from it on.
+    test.selectbox(key="history_fix_source").set_value("apart.example").run()
+    assert _fixed_on(test).value == kit.day(27)
+    assert (
+        f"None of apart.example's mail was reported in the 14 days before {kit.day(27)}: there is nothing to compare its "
+        f"mail from then on against. Its mail from {kit.day(27)} to {kit.day(40)}, 4 of 4 messages failed on 1 day reported."
+    ) in texts(test.info)
+    assert not [caption for caption in texts(test.caption) if caption.startswith("apart.example:")]
+    _fixed_on(test).set_value(kit.day(1)).run()  # a day after its first: none from then on in two weeks
+    assert any(text.startswith("None of apart.example's mail was reported from") for text in texts(test.info))

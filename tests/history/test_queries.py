@@ -196,19 +196,29 @@ def test_the_fix_date_shown_first_puts_the_senders_last_two_weeks_after_it(kit_s
     assert queries.suggested_fix_day(kit_store, esp, "other.example") is None
 
 
-def test_the_fix_date_of_a_sender_of_few_days_leaves_one_before_it(tmp_path):
+@pytest.mark.parametrize(
+    ("reported", "shown"),
+    [
+        ((3, 5), 5),  # its first day before, its last after
+        ((0, 1, 2, 3, 4), 3),  # three days before and two after, or two and three: the later
+        ((0, 26, 28), 28),  # the two weeks before the 14th day after the first hold none: its last two days
+        ((3,), 3),  # one day: nothing to compare, all of it after
+        ((0, 40), 27),  # weeks apart: nothing to compare, its last two weeks
+    ],
+)
+def test_the_fix_date_shown_first_compares_the_senders_mail_with_its_mail(tmp_path, reported, shown):
+    # A person checking a fix wants the sender's mail on both sides of the date; a default that
+    # leaves one side empty compares nothing with nothing.
     files = [
         (
             f"few-{number}.xml",
             report(record(dkim=[("few.example", "pass")], count=2), begin=start, end=start + 86399, report_id=f"r{number}"),
         )
-        for number in (3, 5)
+        for number in reported
         for start in [kit._epoch(kit.day(number))]
     ]
     with Store(kit.write_history(tmp_path / "few.duckdb", files), read_only=True) as store:
-        assert queries.suggested_fix_day(store, "few.example") == kit.day(4)  # its first day before, its last after
-    with Store(kit.write_history(tmp_path / "one.duckdb", files[:1]), read_only=True) as store:
-        assert queries.suggested_fix_day(store, "few.example") == kit.day(3)  # one day: all of it after
+        assert queries.suggested_fix_day(store, "few.example") == kit.day(shown)
 
 
 def test_the_policy_published_over_time_and_its_plan_step(kit_store):
@@ -376,7 +386,7 @@ def test_each_domain_is_judged_on_its_own_last_two_weeks(tmp_path):
                 end=begin - number * 86400 + 86399,
                 report_id=f"old-{number}",
             ),
-        )  # fmt: skip
+        )
         for number in range(3)
     ]
     with Store(kit.write_history(tmp_path / "two.duckdb", [*kit.history_files(), *old]), read_only=True) as store:
