@@ -65,7 +65,10 @@ class Diagnosis:
         return ""
 
     def fix_for(self, sender: KnownSender | None) -> str:
-        """The fix, followed by where ``sender`` turns on signing with your domain when it must."""
+        """The fix, followed by where ``sender`` turns on signing with your domain when it must; for
+        a sender the catalogue does not know, the finding's fix for those where it has one."""
+        if sender is None and self.finding.unknown_sender_fix:
+            return self.finding.unknown_sender_fix.format(**self._words())
         return " ".join(filter(None, (self.fix, self.sender_advice(sender))))
 
     def _words(self) -> dict[str, str]:

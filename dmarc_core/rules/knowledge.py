@@ -53,6 +53,8 @@ class Finding:
     fix: str
     color: str
     blocks_rollout: bool = False
+    #: The fix where the sender is none the catalogue knows, if it differs ("" where it does not).
+    unknown_sender_fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,7 @@ def knowledge() -> Knowledge:
                 fix=entry["fix"],
                 color=entry["color"],
                 blocks_rollout=entry.get("blocks_rollout", False),
+                unknown_sender_fix=entry.get("unknown_sender_fix", ""),
             )
             for key, entry in data["findings"].items()
         },

@@ -254,3 +254,15 @@ def test_spf_domains_are_judged_as_reported_however_they_are_written():
             verdict.disagrees,
             verdict.diagnosis.finding.key,
         )
+
+
+def test_a_real_signer_no_catalogue_knows_is_not_advised_set_up_unchecked():
+    # A real report (SOURCES.md: addisonfoods.com): mail From: example.com, DKIM d=toptierhighticket.club
+    # pass, no SPF. The root-cause-1 fix must not tell a newcomer to authorise a signer nobody vouched for.
+    from conftest import SAMPLES
+
+    path = SAMPLES / "aggregate" / "addisonfoods.com!example.com!1536105600!1536191999.xml"
+    frame = triage(parse_reports(path))
+    row = frame[frame["dkim"].astype(str) == "toptierhighticket.club:pass"].iloc[0]
+    assert (row["cause"], row["sender_kind"]) == ("wrong_domain", "unknown")
+    assert row["fix"].startswith("Find out who signs as toptierhighticket.club: if it is a service you use")

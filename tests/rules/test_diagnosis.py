@@ -196,6 +196,21 @@ def test_the_esp_advice_names_where_the_sender_signs_with_your_domain():
     assert esp_signed.sender_advice(None) == ""
 
 
+def test_a_signer_no_catalogue_knows_is_to_be_found_out_before_it_is_set_up():
+    # Root cause 1's fix, custom-domain DKIM "at this sender", presumes a service you use. A valid
+    # signature proves only who signed: a spoofer signs with a domain of its own as easily, and the
+    # advice must not have a newcomer authorise it (the other unknown senders' fixes say the same).
+    signed = diagnose("example.com", (("toptierhighticket.club", "pass"),), dkim_pass=False, spf_passed_for_you=False)
+    assert signed.cause == "wrong_domain"
+    unknown = signed.fix_for(None)
+    assert unknown.startswith("Find out who signs as toptierhighticket.club: if it is a service you use")
+    assert "if nobody recognises it, let it fail" in unknown
+    # A sender of the catalogue is one you chose: its setting is named, without the doubt.
+    mailchimp = signed.fix_for(known_sender("mcsv.net"))
+    assert mailchimp.startswith("Set up custom-domain DKIM at this sender so it signs with example.com")
+    assert mailchimp.endswith("At Mailchimp: Settings → Domains → Authenticate Domain.")
+
+
 @pytest.mark.parametrize(
     ("dkim", "spf"),
     [
