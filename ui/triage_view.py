@@ -25,7 +25,7 @@ from dmarc_core import FileOutcome, distinct_reports, knowledge, read_files, tri
 from dmarc_core.analysis import summary
 from dmarc_core.analysis.triage import EXPORTED_COLUMNS, explorer_links
 from dmarc_core.rules.domains import display_domain
-from dmarc_core.rules.wording import counted
+from dmarc_core.rules.wording import counted, within_sentence
 from ui import session
 from ui.pack_uploads import MANY_FILES
 from ui.text import chart_label, chart_text, inert
@@ -416,7 +416,9 @@ def receiver_verdict(selection: Selection) -> None:
     if found.records:
         sentences.append(
             facts.disagreement_note.format(
-                records=f"{found.records:,}", total=f"{found.total_records:,}", messages=f"{found.messages:,}"
+                records=f"{found.records:,}",
+                total=counted(found.total_records, "record"),
+                messages=counted(found.messages, "message"),
             )
         )
     st.caption(" ".join(map(inert, sentences)))
@@ -496,7 +498,7 @@ def assessment_card(assessment: summary.Readiness) -> None:
             st.text(
                 "Holding it back: "
                 + "; ".join(
-                    f"{source} ({cause_title(cause).lower()}, {counted(count, 'message')})"
+                    f"{source} ({within_sentence(cause_title(cause))}, {counted(count, 'message')})"
                     for source, cause, count in assessment.blockers
                 )
             )

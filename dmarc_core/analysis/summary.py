@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from ..rules.alignment import exact_domain
 from ..rules.diagnosis import KEY_ERRORS
 from ..rules.knowledge import knowledge, known_sender_by_host, sender_kind
-from ..rules.wording import counted
+from ..rules.wording import counted, within_sentence
 from .triage import REPORT_COLUMNS, explorer_links, exported
 
 if TYPE_CHECKING:
@@ -719,7 +719,7 @@ def _harmed(rows: pd.DataFrame | None, messages: int) -> _Harm:
         significant |= count >= bar.messages and count >= bar.share * max(messages, 1)
         if len(parts) < _HARMED_NAMED:
             parts.append(
-                f"{counted(count, 'message')} from {source} ({findings[finding].title.lower()}) {_handled(group, count)}"
+                f"{counted(count, 'message')} from {source} ({within_sentence(findings[finding].title)}) {_handled(group, count)}"
             )
         else:  # a big domain's long tail: the largest named, the rest counted
             rest += count

@@ -149,7 +149,7 @@ class DmarcEvaluation:
             return f"{carriers} passes and aligns with {self.header_from}; one such identifier is enough."
         if self.disagrees:
             return (
-                f"As reported: the receiver evaluated {reported} as fail, although a {given} given here "
+                f"As reported: the receiver evaluated {reported} as fail, although {'an' if given == 'identifier' else 'a'} {given} given here "
                 f"passes and aligns with {self.header_from}."
             )
         return f"No identifier both passes and aligns with {self.header_from}."

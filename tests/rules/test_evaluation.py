@@ -84,6 +84,18 @@ def test_a_receivers_fail_despite_an_aligned_pass_is_row_5():
     assert evaluate_dmarc("example.com", dkim=[("example.com", "pass")], reported_dkim="pass").dmarc_pass
 
 
+def test_a_receivers_fail_of_both_though_both_pass_and_align_is_said_in_good_english():
+    # A real Zoho report: DKIM and SPF both pass for example.com, and the receiver evaluated both as fail.
+    result = evaluate_dmarc(
+        "example.com", dkim=[("example.com", "pass")], spf=("example.com", "pass"), reported_dkim="fail", reported_spf="fail"
+    )
+    assert not result.dmarc_pass and result.disagrees
+    assert result.summary == (
+        "As reported: the receiver evaluated DKIM and SPF as fail, although an identifier given here passes and aligns "
+        "with example.com."
+    )
+
+
 def test_a_receivers_pass_with_no_aligned_signature_given_is_said_to_be_the_receivers():
     result = evaluate_dmarc("user@example.com", dkim=[("mailchimp.com", "pass")], reported_dkim="pass")
     assert result.dmarc_pass and result.disagrees
