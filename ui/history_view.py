@@ -497,6 +497,7 @@ def _steps_chart(periods: pd.DataFrame) -> go.Figure:
     return go.Figure([line]).update_layout(
         height=320,
         margin_t=30,
+        **triage_view.day_axis(pd.to_datetime(points["first_day"])),
         yaxis={
             "range": [0.5, len(plan) + 0.5],
             "tickvals": [step.step for step in plan],

@@ -460,7 +460,8 @@ def readiness_rows(table: pd.DataFrame, key: str) -> str:
             "step": st.column_config.NumberColumn(
                 "Step", format=f"%d of {len(facts.rollout_plan)}", help="Of the rollout plan (the Guide)"
             ),
-            "days": st.column_config.NumberColumn("Days covered", format="%.0f"),
+            # %g: a report of some hours covers 0.25 days, not "0"; whole days show no decimals.
+            "days": st.column_config.NumberColumn("Days covered", format="%g"),
             "messages": st.column_config.NumberColumn("Messages", format="localized"),
             "pass_rate": st.column_config.ProgressColumn(
                 "Pass rate", format="percent", min_value=0.0, max_value=1.0, help=_ROLLOUT_RATE_HELP + facts.threshold_note
@@ -614,7 +615,7 @@ def pass_rate_chart(days: pd.DataFrame) -> go.Figure:
     ]
     figure = go.Figure(lines).update_layout(
         margin_t=60,
-        **_day_axis(days["day"]),
+        **day_axis(days["day"]),
         yaxis_tickformat=".0%",
         yaxis_range=[0, 1.05],
         yaxis_title_text="DMARC pass rate",
@@ -662,14 +663,14 @@ def _figure(bars: list[go.Bar], days: pd.DataFrame, **layout) -> go.Figure:
     whole = {"yaxis_dtick": 1} if most <= 5 else {}  # plotly's own steps would be 0.5 messages
     figure = go.Figure(bars).update_traces(width=_BAR_WIDTH_MS)  # one bar alone would be a millisecond wide
     return figure.update_layout(
-        barmode="relative", margin_t=60, showlegend=True, **_day_axis(days["day"]), yaxis_tickformat=",d", **whole, **layout
+        barmode="relative", margin_t=60, showlegend=True, **day_axis(days["day"]), yaxis_tickformat=",d", **whole, **layout
     )
 
 
 _BAR_WIDTH_MS = 0.8 * 86_400_000
 
 
-def _day_axis(days: pd.Series) -> dict:
+def day_axis(days: pd.Series) -> dict:
     """Ticks on whole days: for a day or a few, plotly's own fall between them (to sub-milliseconds)."""
     span = (days.max() - days.min()).days
     if span > 14:

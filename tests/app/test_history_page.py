@@ -3,6 +3,8 @@ yet; and hosted, the visitor's own file brought with new reports and downloaded 
 
 from __future__ import annotations
 
+import json
+
 import historykit as kit
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -210,6 +212,9 @@ def test_a_domain_reported_long_before_the_others_shows_its_own_last_weeks(app, 
     assert test.selectbox(key="history_period").value == "Last 3 months"
     assert _metric(test, "Messages") == f"{kit.OWN_MESSAGES + kit.ESP_MESSAGES + 1:,}"
     assert [chart for chart in test.get("plotly_chart") if chart.proto.id.endswith("history_pass_rate")]
+    # Its steps chart ticks whole days: left to plotly, one day's axis ticked fractions of a millisecond.
+    (steps,) = [chart for chart in test.get("plotly_chart") if chart.proto.id.endswith("history_steps_chart")]
+    assert json.loads(steps.proto.spec)["layout"]["xaxis"]["dtick"] == 86_400_000
     # Where it stands now: by its own last two weeks of reports, though the history's hold none of it.
     assert f"Now, by old.example's last 14 days of reports (up to {kit.day(-365)}):" in texts(test.caption)
     # The fix's date is among the domain's own days, not the history's.
