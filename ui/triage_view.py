@@ -368,12 +368,18 @@ SENDERS_SHOWN = 200
 
 
 def senders(table: pd.DataFrame, hidden: tuple[str, ...] = ()) -> None:
-    """A sources table (``linked_sources``) with its key columns first, less the ``hidden`` ones."""
+    """A sources table (``linked_sources``) with its key columns first, less the ``hidden`` ones.
+    Where the rows are of several From: domains, that column comes right after the first four (what
+    a phone shows): one sender is a row per domain, and the rows would read as the same one twice."""
+    order = SOURCE_ORDER
+    if "header_from" in table and table["header_from"].nunique() > 1:
+        rest = [name for name in SOURCE_ORDER if name != "header_from"]
+        order = [*rest[:4], "header_from", *rest[4:]]
     st.dataframe(
         table,
         hide_index=True,
         width="stretch",
-        column_order=[name for name in SOURCE_ORDER if name in table.columns and name not in hidden],
+        column_order=[name for name in order if name in table.columns and name not in hidden],
         column_config={
             "source": st.column_config.TextColumn("Sender / source", width=190, pinned=True),  # "Unauthenticated addresses" whole
             "sender_kind": st.column_config.TextColumn("Kind", width=105, help=_KIND_HELP),

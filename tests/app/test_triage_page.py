@@ -352,6 +352,21 @@ def test_addresses_nothing_authenticated_are_one_row_of_the_senders(app):
     assert frame_with(test, "explorer_link")[["source", "ips", "messages"]].values.tolist() == [[UNAUTHENTICATED, 1, 2]]
 
 
+def test_one_sender_for_two_domains_is_told_apart_by_the_from_domain_next_to_it(app):
+    # A review found four rows named "Unauthenticated addresses" whose one difference, the From:
+    # domain, was off screen: with several domains it follows the four columns a phone shows first.
+    spoofer = record(count=3, source_ip="203.0.113.9")
+    test = app(PAGE)
+    test.file_uploader(key="uploads").upload("com.xml", report(spoofer, report_id="a")).upload(
+        "org.xml",
+        report(record(count=2, source_ip="203.0.113.8", header_from="example.org"), domain="example.org", report_id="b"),
+    ).run()
+    element = next(frame for frame in test.dataframe if "explorer_link" in frame.value.columns)
+    assert list(element.proto.column_order[:5]) == ["source", "failing", "cause", "sender_kind", "header_from"]
+    rows = element.value[element.value["source"] == UNAUTHENTICATED]
+    assert sorted(rows["header_from"].astype(str)) == ["example.com", "example.org"]
+
+
 def test_the_senders_say_the_kind_of_each_sender_by_title_after_the_cause(app):
     """Issue 16: own servers, known services, forwarders and unknown sources, after the columns a
     phone shows first (sender, failing, cause)."""
