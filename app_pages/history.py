@@ -47,7 +47,7 @@ with view.open_read_only(path) as store:
     st.subheader("Did my fix work?")
     st.caption(
         f"Pick a sender and the day you fixed it: its mail in the {queries.FIX_WINDOW_DAYS} days before against "
-        f"that day and the {queries.FIX_WINDOW_DAYS - 1} after."
+        f"that day and the {queries.FIX_WINDOW_DAYS - 1} after, and its pass rate over the whole history, whatever the period."
     )
     chosen = view.fix_inputs(store, domain, domain_held)
     if chosen:

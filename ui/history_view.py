@@ -266,7 +266,7 @@ def coverage(held: queries.Coverage) -> None:
         st.metric("Records", f"{held.records:,}", border=True)
     if held.first_day:
         days = (held.last_day - held.first_day).days + 1
-        span = f"{days / 7:,.1f} weeks" if days >= 14 else counted(days, "day")
+        span = f"{days / 365.25:,.1f} years" if days >= 730 else f"{days / 7:,.1f} weeks" if days >= 14 else counted(days, "day")
         st.caption(f"From {held.first_day:%Y-%m-%d} to {held.last_day:%Y-%m-%d} ({span}), by the days the reports begin.")
 
 
