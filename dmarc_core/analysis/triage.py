@@ -123,9 +123,8 @@ def triage(reports: Report | Iterable[Report]) -> pd.DataFrame:
     which_report = np.repeat(np.arange(len(reports)), [report.record_count for report in reports])
     # Every column is made apart and the frame built once: each column set on a frame costs pandas
     # as much as making it, which for a month of small reports was a fifth of the triage.
-    records = table.drop_columns(["dkim", "spf"]).to_pandas(types_mapper=_ARROW_TEXT.get)
-    columns = {**_report_columns(reports, which_report), **{name: records[name].array for name in records.columns}}
-    columns["auth_results"] = pd.Categorical.from_codes(auth.codes, categories=pd.Index(auth.values, dtype=object))
+    columns = {**_report_columns(reports, which_report), **_record_columns(table.drop_columns(["dkim", "spf"]))}
+    columns["auth_results"] = _categorical(auth.codes, pd.Index(auth.values, dtype=object))
     columns.update(auth.text_columns())  # the auth results as text, for tables and CSV
     # Who sent it depends on the auth results alone: found once per distinct entry and list.
     senders, sources, naming_domains = auth.senders_and_sources()
@@ -329,7 +328,8 @@ def _source_column(sources: list[str], auth_codes: np.ndarray, source_ips: pa.Ch
     unnamed = (per_auth == "")[auth_codes]
     values[unnamed] = source_ips.filter(pa.array(unnamed)).to_numpy(zero_copy_only=False)
     values[values == ""] = "(unknown)"
-    return pd.Series(values, dtype=object).astype("category")
+    codes, categories = pd.factorize(values, sort=True)  # sorted, as astype("category") sorts them
+    return pd.Series(_categorical(codes, pd.Index(categories, dtype="str")))
 
 
 _ARROW_TEXT = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}
@@ -550,8 +550,39 @@ def _expand(name: str, values: list, codes: np.ndarray):
     nullable integer, text as categoricals (a few distinct values over many rows)."""
     if name == "table_row":
         return pd.array(values, dtype="Int64")[codes]
-    value_codes, uniques = pd.factorize(pd.Series(values, dtype=object))
-    return pd.Categorical.from_codes(value_codes[codes], categories=uniques)
+    numbers: dict = {}
+    value_codes = np.fromiter(
+        (-1 if value is None else numbers.setdefault(value, len(numbers)) for value in values), np.int64, len(values)
+    )
+    return _categorical(value_codes[codes], pd.Index(list(numbers), dtype=object))
+
+
+def _record_columns(records: pa.Table) -> dict:
+    """The records' own columns as pandas arrays: text as Arrow-backed strings, the dictionary
+    columns as categoricals of their dictionary (made one across the table's chunks)."""
+    records = records.unify_dictionaries()
+    columns = {}
+    for name, column in zip(records.column_names, records.columns, strict=True):
+        if pa.types.is_dictionary(column.type):
+            dictionary = column.chunk(0).dictionary if column.num_chunks else pa.array([], pa.string())
+            indices = pa.chunked_array([chunk.indices for chunk in column.chunks], column.type.index_type)
+            codes = indices.fill_null(-1).to_numpy()
+            columns[name] = _categorical(codes, pd.Index(dictionary.to_pandas(types_mapper=_ARROW_TEXT.get)))
+        else:
+            columns[name] = column.to_pandas(types_mapper=_ARROW_TEXT.get).array
+    return columns
+
+
+def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """``categories`` at ``codes`` (-1: missing) as a categorical, its categories distinct as every
+    caller makes them. pandas would check that once more per column, building a hash table of
+    them: a fifth of a small triage's time, in a month of reports most of what it does per column."""
+    return pd.Categorical.from_codes(codes, dtype=_DISTINCT_CATEGORIES(categories, False), validate=False)
+
+
+#: A categorical dtype whose categories are taken as distinct (pandas' own constructor for those),
+#: or, should a pandas lack it, the checking one.
+_DISTINCT_CATEGORIES = getattr(pd.CategoricalDtype, "_from_fastpath", pd.CategoricalDtype)
 
 
 def _report_columns(reports: list[Report], which_report: np.ndarray) -> dict:
@@ -581,8 +612,7 @@ def _sorted_categorical(values: list[str | None], codes: np.ndarray) -> pd.Categ
     categories = sorted({value for value in values if value is not None})
     numbers = dict(zip(categories, range(len(categories)), strict=True))
     value_codes = np.fromiter((numbers.get(value, -1) for value in values), np.int64, len(values))
-    dtype = pd.CategoricalDtype(pd.Index(categories, dtype="str"))
-    return pd.Categorical.from_codes(value_codes[codes], dtype=dtype, validate=False)
+    return _categorical(value_codes[codes], pd.Index(categories, dtype="str"))
 
 
 TRIAGE_COLUMNS = (

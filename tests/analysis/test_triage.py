@@ -3,13 +3,17 @@ our own alignment next to the receiver's, and links that reproduce each row."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from dmarc_core import parse_reports, read_file, scenario_from_query, triage
-from dmarc_core.analysis.triage import explorer_links
+from dmarc_core import parse_reports, read_file, read_files, scenario_from_query, triage
+from dmarc_core.analysis.triage import _ARROW_TEXT, _categorical, _record_columns, explorer_links
+from dmarc_core.reports.reading import records_of
 from dmarc_core.rules.alignment import reported_result, safe_domain
 from dmarc_core.rules.evaluation import judge_record
 
+from conftest import SAMPLES
 from reportkit import record, report
 
 DESIGN_COLUMNS = {"source_ip", "count", "header_from", "disposition", "dmarc_pass", "cause", "table_row", "enforced_before_fix"}
@@ -259,10 +263,47 @@ def test_spf_domains_are_judged_as_reported_however_they_are_written():
 def test_a_real_signer_no_catalogue_knows_is_not_advised_set_up_unchecked():
     # A real report (SOURCES.md: addisonfoods.com): mail From: example.com, DKIM d=toptierhighticket.club
     # pass, no SPF. The root-cause-1 fix must not tell a newcomer to authorise a signer nobody vouched for.
-    from conftest import SAMPLES
-
     path = SAMPLES / "aggregate" / "addisonfoods.com!example.com!1536105600!1536191999.xml"
     frame = triage(parse_reports(path))
     row = frame[frame["dkim"].astype(str) == "toptierhighticket.club:pass"].iloc[0]
     assert (row["cause"], row["sender_kind"]) == ("wrong_domain", "unknown")
     assert row["fix"].startswith("Find out who signs as toptierhighticket.club: if it is a service you use")
+
+
+def _sample_reports():
+    files = [(path.name, path.read_bytes()) for path in sorted((SAMPLES / "aggregate").iterdir()) if path.is_file()]
+    return [report for outcome in read_files(files) for report in outcome.reports]
+
+
+def test_the_record_columns_are_arrows_own_conversion_to_pandas():
+    # The triage converts the records' columns itself (the dictionaries as categoricals, unchecked):
+    # equal, to the dtype and the categories' order, to Arrow's to_pandas, on every real report
+    # alone and on all of them at once (a table of many chunks, whose dictionaries differ).
+    reports = _sample_reports()
+    for chosen in [*([one] for one in reports), reports]:
+        table = records_of(chosen).drop_columns(["dkim", "spf"])
+        expected = table.to_pandas(types_mapper=_ARROW_TEXT.get)
+        found = pd.DataFrame(_record_columns(table))
+        pd.testing.assert_frame_equal(found, expected, check_exact=True)
+        for name in found.columns:
+            if isinstance(found[name].dtype, pd.CategoricalDtype):
+                assert found[name].cat.categories.equals(expected[name].cat.categories)
+                assert found[name].cat.categories.dtype == expected[name].cat.categories.dtype
+
+
+def test_the_unchecked_categoricals_equal_pandas_checked_ones():
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 5, 300):
+        categories = pd.Index([f"value {number}" for number in rng.permutation(size)], dtype="str")
+        codes = rng.integers(-1, size, 1000) if size else np.full(10, -1)
+        checked = pd.Categorical.from_codes(codes, categories=categories)
+        assert _categorical(codes, categories).equals(checked)
+        assert list(_categorical(codes, categories).categories) == list(checked.categories)
+
+
+def test_the_source_column_is_the_categorical_pandas_would_make_of_its_text():
+    # Categories sorted and of text, as astype("category") makes them: made here without its checks.
+    source = triage(_sample_reports())["source"]
+    expected = pd.Series(np.asarray(source, dtype=object), dtype=object).astype("category")
+    pd.testing.assert_series_equal(source, expected, check_names=False)
+    assert source.cat.categories.equals(expected.cat.categories) and source.cat.categories.dtype == expected.cat.categories.dtype
