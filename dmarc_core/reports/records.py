@@ -278,6 +278,10 @@ def first_element_name(head: bytes) -> str:
     return found.group(1).decode("ascii", "replace") if found else ""
 
 
+#: A report's sections before any is read: frozen, so one of each serves every report.
+_NO_METADATA, _NO_POLICY = ReportMetadata(), PolicyPublished()
+
+
 class RecordReader:
     """Collects the report-level fields and fills the record columns."""
 
@@ -288,8 +292,7 @@ class RecordReader:
         self.columns = columns or Columns()
         self.start = self.stop = self.columns.rows
         self._plans: dict[tuple, object] = {}
-        self.metadata = ReportMetadata()
-        self.policy = PolicyPublished()
+        self.metadata, self.policy = _NO_METADATA, _NO_POLICY  # until the report's own are read
         self.version = ""
         self.rfc9990 = False
         self.seen: set[str] = set()
