@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from dmarc_core import parse_reports, read_file, read_files, scenario_from_query, triage
-from dmarc_core.analysis.triage import _ARROW_TEXT, _categorical, _record_columns, explorer_links
+from dmarc_core.analysis.triage import _ARROW_TEXT, _categorical, _codes_of, _record_columns, _values_at, explorer_links
 from dmarc_core.reports.reading import records_of
 from dmarc_core.rules.alignment import reported_result, safe_domain
 from dmarc_core.rules.evaluation import judge_record
@@ -307,3 +307,19 @@ def test_the_source_column_is_the_categorical_pandas_would_make_of_its_text():
     expected = pd.Series(np.asarray(source, dtype=object), dtype=object).astype("category")
     pd.testing.assert_series_equal(source, expected, check_names=False)
     assert source.cat.categories.equals(expected.cat.categories) and source.cat.categories.dtype == expected.cat.categories.dtype
+
+
+def test_a_categoricals_values_and_numbers_read_off_its_codes_are_pandas_own():
+    rng = np.random.default_rng(11)
+    values = pd.Categorical(rng.choice(np.array(["r", "s", None, "pass", "fail"], dtype=object), 500))
+    rows = rng.integers(0, 500, 200)
+    read, expected = _values_at(values, rows), values[rows].tolist()
+    assert [value if isinstance(value, str) else "missing" for value in read] == [
+        value if isinstance(value, str) else "missing" for value in expected
+    ]
+    assert all(isinstance(value, str) or np.isnan(value) for value in read)  # missing as NaN, as pandas gives it
+    # Numbered alike: equal values equal numbers, and the missing ones one number of their own.
+    numbers, reference = _codes_of(values), pd.factorize(values, use_na_sentinel=False)[0]
+    assert (numbers >= 0).all()
+    assert len(set(zip(numbers.tolist(), reference.tolist(), strict=True))) == len(set(reference.tolist()))
+    assert np.array_equal(_codes_of(pd.Series(values)), numbers)
