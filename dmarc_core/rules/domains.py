@@ -127,20 +127,24 @@ def _rules() -> frozenset[str]:
 def public_suffix_match(domain: str) -> PublicSuffixMatch:
     """Look ``domain`` up in the Public Suffix List and say which rule decided."""
     name = normalize_domain(domain)
-    found = _extractor()(name)
-    labels = name.split(".")
+    found, suffix, organizational = _looked_up(name)
     if not found.suffix:
-        suffix, rule, kind, section = labels[-1], "*", "default", "none"
+        rule, kind, section = "*", "default", "none"
     else:
-        suffix = found.suffix
         section = "private" if found.is_private else "icann"
         rule, kind = _deciding_rule(suffix, found.domain)
-    suffix_labels = suffix.count(".") + 1
-    if len(labels) > suffix_labels:
-        organizational = ".".join(labels[-(suffix_labels + 1) :])
-    else:
-        organizational = name
     return PublicSuffixMatch(name, suffix, organizational, rule, kind, section)
+
+
+def _looked_up(name: str) -> tuple[tldextract.tldextract.ExtractResult, str, str]:
+    """The list's answer for a normalized ``name``, its public suffix (the default rule "*": its
+    last label, where no rule matches) and its organizational domain: the suffix and one label
+    more, or the name itself where it is a public suffix."""
+    found = _extractor()(name)
+    labels = name.split(".")
+    suffix = found.suffix or labels[-1]
+    suffix_labels = suffix.count(".") + 1
+    return found, suffix, ".".join(labels[-(suffix_labels + 1) :]) if len(labels) > suffix_labels else name
 
 
 def _deciding_rule(suffix: str, next_label: str) -> tuple[str, RuleKind]:
@@ -161,12 +165,15 @@ def _as_listed(name: str) -> str:
         return name
 
 
+@functools.lru_cache(maxsize=65536)
 def organizational_domain(domain: str) -> str:
-    """The organizational domain of ``domain`` (RFC 7489 3.2, PSL with private rules), as A-labels.
+    """The organizational domain of ``domain`` (RFC 7489 3.2, PSL with private rules), as A-labels:
+    ``public_suffix_match``'s, without finding which rule decided (the triage asks this of every
+    new domain of a report, and the rule only the Explorer shows).
 
     A domain that is itself a public suffix is its own organizational domain.
     """
-    return public_suffix_match(domain).organizational_domain
+    return _looked_up(normalize_domain(domain))[2]
 
 
 def unicode_form(domain: str) -> str:

@@ -150,5 +150,28 @@ def test_the_snapshot_is_used_without_network_or_cache(tmp_path, monkeypatch):
     domains._extractor.cache_clear()
     domains._rules.cache_clear()
     domains.public_suffix_match.cache_clear()
+    domains.organizational_domain.cache_clear()
     assert organizational_domain("a.b.example.co.uk") == "example.co.uk"
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_the_organizational_domain_alone_is_the_full_matchs(samples):
+    # organizational_domain skips finding the deciding rule: its answer must stay the full match's,
+    # on every domain of the real reports and the list's own test names.
+    from dmarc_core import read_files, triage
+
+    files = [(path.name, path.read_bytes()) for path in sorted((samples / "aggregate").iterdir()) if path.is_file()]
+    frame = triage([report for outcome in read_files(files) for report in outcome.reports])
+    names = {*frame["header_from"].dropna().astype(str), *frame["policy_domain"].dropna().astype(str)}
+    names |= {given for given, _ in _psl_vectors((samples / "psl" / "tests.txt").read_text("utf-8")) if given}
+    checked = 0
+    for name in sorted(names):
+        try:
+            expected = public_suffix_match(name).organizational_domain
+        except ValueError:
+            with pytest.raises(ValueError):
+                organizational_domain(name)
+            continue
+        assert organizational_domain(name) == expected, name
+        checked += 1
+    assert checked > 250
