@@ -369,12 +369,13 @@ SENDERS_SHOWN = 200
 
 def senders(table: pd.DataFrame, hidden: tuple[str, ...] = ()) -> None:
     """A sources table (``linked_sources``) with its key columns first, less the ``hidden`` ones.
-    Where the rows are of several From: domains, that column comes right after the first four (what
-    a phone shows): one sender is a row per domain, and the rows would read as the same one twice."""
+    Where the rows are of several From: domains, that column comes right after the seven a person
+    acts on (all in view at 1400 px, the next one beginning): one sender is a row per domain, and the
+    rows would read as the same one twice."""
     order = SOURCE_ORDER
     if "header_from" in table and table["header_from"].nunique() > 1:
         rest = [name for name in SOURCE_ORDER if name != "header_from"]
-        order = [*rest[:4], "header_from", *rest[4:]]
+        order = [*rest[:7], "header_from", *rest[7:]]
     st.dataframe(
         table,
         hide_index=True,

@@ -354,7 +354,7 @@ def test_addresses_nothing_authenticated_are_one_row_of_the_senders(app):
 
 def test_one_sender_for_two_domains_is_told_apart_by_the_from_domain_next_to_it(app):
     # A review found four rows named "Unauthenticated addresses" whose one difference, the From:
-    # domain, was off screen: with several domains it follows the four columns a phone shows first.
+    # domain, was off screen: with several domains it follows the seven a person acts on.
     spoofer = record(count=3, source_ip="203.0.113.9")
     test = app(PAGE)
     test.file_uploader(key="uploads").upload("com.xml", report(spoofer, report_id="a")).upload(
@@ -362,7 +362,16 @@ def test_one_sender_for_two_domains_is_told_apart_by_the_from_domain_next_to_it(
         report(record(count=2, source_ip="203.0.113.8", header_from="example.org"), domain="example.org", report_id="b"),
     ).run()
     element = next(frame for frame in test.dataframe if "explorer_link" in frame.value.columns)
-    assert list(element.proto.column_order[:5]) == ["source", "failing", "cause", "sender_kind", "header_from"]
+    assert list(element.proto.column_order[:8]) == [
+        "source",
+        "failing",
+        "cause",
+        "sender_kind",
+        "fix",
+        "explorer_link",
+        "check_link",
+        "header_from",
+    ]
     rows = element.value[element.value["source"] == UNAUTHENTICATED]
     assert sorted(rows["header_from"].astype(str)) == ["example.com", "example.org"]
 

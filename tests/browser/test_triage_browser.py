@@ -237,6 +237,8 @@ def test_a_month_of_real_reports_reads_act_first_at_1400_px(app_url, new_context
     in_view = headers_in_view(senders)
     # Every key column whole, in view without scrolling sideways: the column after them shows too.
     assert in_view[: len(KEY_COLUMNS)] == KEY_COLUMNS and len(in_view) > len(KEY_COLUMNS), in_view
+    # Reports of several From: domains: that column next, so a sender's rows per domain tell apart.
+    assert in_view[len(KEY_COLUMNS)] == "From: domain", in_view
     shown = rows(senders)
     failing = [int(row["Failing"].replace(",", "")) for row in shown]
     assert failing == sorted(failing, reverse=True) and failing[0] > 0  # the most failing messages first
