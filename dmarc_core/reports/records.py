@@ -6,9 +6,11 @@ is described for a person."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from operator import attrgetter
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -141,14 +143,15 @@ def _epoch(value: str, repairs: list[str], what: str) -> datetime | None:
     try:
         if not value.isascii():  # int() also reads full-width and other digits, which no report writes
             raise ValueError
-        moment = datetime.fromtimestamp(int(value), UTC)
+        seconds = int(value)
+        moment = datetime.fromtimestamp(seconds, UTC)
     except (ValueError, OverflowError, OSError):
         repairs.append(f"the {what} date '{value}' is not a Unix time and was ignored")
         return None
     if moment < _DMARC_EPOCH:
         repairs.append(f"the {what} date {moment:%Y-%m-%d} predates DMARC, so it is a placeholder and was ignored")
         return None
-    if moment > datetime.now(UTC) + timedelta(days=1):  # a report covers the past; later is a wrong clock or a lie
+    if seconds > time.time() + 86400:  # a report covers the past; later than a day ahead is a wrong clock or a lie
         repairs.append(f"the {what} date {moment:%Y-%m-%d} is in the future, so it was ignored and counts as no evidence")
         return None
     return moment
@@ -334,7 +337,7 @@ class RecordReader:
         name = _LOCAL_NAMES.get(tag)
         if name is None:
             name = local_name(tag)
-            if len(_LOCAL_NAMES) < _MAX_COMPILED:
+            if len(_LOCAL_NAMES) < _MAX_SHAPES:
                 _LOCAL_NAMES[tag] = name
         return name
 
@@ -451,17 +454,29 @@ class RecordReader:
             self.repairs.append("the file ends inside a record, which was left out: its DKIM and SPF results are unknown")
 
     def _plan(self, shape: tuple):
-        """The compiled plan for a shape, from the process's cache when another report had it: a
-        month of small reports shares a few dozen shapes. Its repairs are said for every report."""
-        known = _COMPILED.get(shape)
+        """The plan for a shape, from the process's cache when another report had it: a month of
+        small reports shares a few dozen shapes. Its repairs are said for every report.
+
+        A shape met fewer than ``_COMPILE_AFTER`` times is interpreted: compiling one costs as
+        much as interpreting a hundred records, and most shapes in a month of small reports come
+        a few times. After that it is compiled, and this report's later records use that."""
+        known = _SHAPES.get(shape)
         if known is None:
-            notes: list[str] = []
-            known = (_compile_plan(shape, notes), tuple(notes))
-            if len(_COMPILED) < _MAX_COMPILED:
-                _COMPILED[shape] = known
-        plan, notes = known
-        self.repairs.extend(notes)
-        return plan
+            known = _Shape(shape)
+            if len(_SHAPES) < _MAX_SHAPES:
+                _SHAPES[shape] = known
+        self.repairs.extend(known.notes)
+        if known.compiled is not None:
+            return known.compiled
+        plans, steps = self._plans, known.steps
+
+        def interpreted(t: list, a: list) -> None:
+            _interpret(steps, t, a)
+            known.uses += 1
+            if known.uses >= _COMPILE_AFTER and plans.get(shape) is interpreted:
+                plans[shape] = known.compile()
+
+        return interpreted
 
     def _section(self, name: str, element) -> None:
         self.section(name, [(self._name(tag_name(child)), _text(child)) for child in element.iter()])
@@ -526,9 +541,11 @@ _FLUSH_RECORDS = 1 << 13
 _MAX_RESULTS = 64
 #: Compiled record shapes kept per report: real reports have a few dozen.
 _MAX_PLANS = 1024
-#: Compiled record shapes kept by the process for the next reports, and how many at most.
-_COMPILED: dict[tuple, tuple] = {}
-_MAX_COMPILED = 4096
+#: Record shapes known to the process, for the next reports, and how many at most.
+_SHAPES: dict[tuple, _Shape] = {}
+_MAX_SHAPES = 4096
+#: Records of a shape interpreted before it is compiled.
+_COMPILE_AFTER = 64
 #: Local names of the tags seen, kept by the process as many at most.
 _LOCAL_NAMES: dict[str, str] = {}
 #: Columns with many distinct values or free text: trimmed row by row, case kept.
@@ -608,12 +625,11 @@ def _first_of(fields: dict[str, int], name: str, index: int, repairs: list[str],
         fields[name] = index
 
 
-def _compile_plan(shape: tuple, repairs: list[str]):
-    """A function that appends one record of this shape to the columns.
-
-    The function is generated from element positions (integers only, no report text), so a
-    record costs one call that indexes a list, instead of a Python step per element.
-    """
+def _plan_steps(shape: tuple, repairs: list[str]) -> tuple[tuple[str, int, Any], ...]:
+    """What appending one record of this shape to the columns takes: a (kind, position, what) for
+    each of the reader's pending lists, in the order of ``_PENDING``: "text", the text of the
+    element at ``what`` (none for None); "joined", the texts of the elements at ``what[0]`` joined
+    by ``what[1]``; "count", the number ``what``. Element positions and numbers only, no report text."""
     names = [local_name(tag) for tag in shape]
     where: dict[str, int] = {}
     reasons, comments, groups = [], [], {"dkim": [], "spf": []}
@@ -645,13 +661,11 @@ def _compile_plan(shape: tuple, repairs: list[str]):
             repairs.append(f"a record with {len(indices)} <{what}>s: the first {_MAX_RESULTS} were read")
             del indices[_MAX_RESULTS:]
 
-    def text(index: int | None) -> str:
-        return "''" if index is None else f"(t[{index}] or '')"
+    def text(index: int | None) -> tuple[str, int | None]:
+        return ("text", index)
 
-    def joined(indices: list[int], separator: str) -> str:
-        # A value may not hold the separator: "local_policy,forwarded" in one <type> is no two reasons.
-        parts = "".join(f"{text(i)}.replace({separator!r}, '?'), " for i in indices)
-        return f"{separator!r}.join(filter(None, ({parts})))" if indices else "''"
+    def joined(indices: list[int], separator: str) -> tuple[str, tuple[tuple[int, ...], str]]:
+        return ("joined", (tuple(indices), separator))
 
     values = {
         "source_ip": text(where.get("source_ip")),
@@ -665,12 +679,62 @@ def _compile_plan(shape: tuple, repairs: list[str]):
         "envelope_from": text(where.get("envelope_from")),
         "envelope_to": text(where.get("envelope_to")),
     }
-    calls = [f"a[{_PENDING.index(name)}]({values[name]})" for name in RECORD_COLUMNS]
+    steps = [(values[name][0], _PENDING.index(name), values[name][1]) for name in RECORD_COLUMNS]
     for name, fields in AUTH_FIELDS.items():
         if len(groups[name]) > _MAX_RESULTS:
             repairs.append(f"a record with {len(groups[name])} <{name}> results: the first {_MAX_RESULTS} were read")
             del groups[name][_MAX_RESULTS:]
         for group in groups[name]:
-            calls += [f"a[{_PENDING.index(f'{name}.{field}')}]({text(group.get(field))})" for field in fields]
-        calls.append(f"a[{_PENDING.index(f'{name}.count')}]({len(groups[name])})")
-    return eval(f"lambda t, a: ({', '.join(calls)})", {})  # noqa: S307 - code made of integers only
+            steps += [("text", _PENDING.index(f"{name}.{field}"), group.get(field)) for field in fields]
+        steps.append(("count", _PENDING.index(f"{name}.count"), len(groups[name])))
+    return tuple(steps)
+
+
+def _interpret(steps: tuple, t: list, a: list) -> None:
+    """Append one record, its elements' texts ``t``, to the pending lists ``a`` by ``steps``."""
+    for kind, position, what in steps:
+        if kind == "text":
+            a[position]("" if what is None else (t[what] or ""))
+        elif kind == "count":
+            a[position](what)
+        else:
+            # A value may not hold the separator: "local_policy,forwarded" in one <type> is no two reasons.
+            indices, separator = what
+            a[position](separator.join(filter(None, [(t[index] or "").replace(separator, "?") for index in indices])))
+
+
+def _compiled(steps: tuple):
+    """``_interpret`` for these steps as one generated function, so a record costs one call that
+    indexes a list instead of a Python step per element. Generated from the steps' positions and
+    numbers (integers only, no report text)."""
+
+    def value(kind: str, what: Any) -> str:
+        if kind == "text":
+            return "''" if what is None else f"(t[{int(what)}] or '')"
+        if kind == "count":
+            return str(int(what))
+        indices, separator = what
+        parts = "".join(f"(t[{int(index)}] or '').replace({separator!r}, '?'), " for index in indices)
+        return f"{separator!r}.join(filter(None, ({parts})))" if indices else "''"
+
+    calls = ", ".join(f"a[{int(position)}]({value(kind, what)})" for kind, position, what in steps)
+    return eval(f"lambda t, a: ({calls})", {})  # noqa: S307 - code made of integers only
+
+
+class _Shape:
+    """What the process knows of a record shape: its steps, the repairs it calls for, how many
+    records of it were interpreted, and its compiled plan once made."""
+
+    __slots__ = ("compiled", "notes", "steps", "uses")
+
+    def __init__(self, shape: tuple) -> None:
+        notes: list[str] = []
+        self.steps = _plan_steps(shape, notes)
+        self.notes = tuple(notes)
+        self.uses = 0
+        self.compiled = None
+
+    def compile(self):
+        if self.compiled is None:
+            self.compiled = _compiled(self.steps)
+        return self.compiled
