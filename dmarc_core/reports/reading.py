@@ -216,9 +216,14 @@ class _Batch:
             reader = report.records.reader
             records = reader.rows_of(table, bad_before)
             _remember_slice(records, table, reader.start)
-            return dataclasses.replace(report, records=records, repairs=tuple(dict.fromkeys((*report.repairs, *reader.repairs))))
+            repairs = tuple(dict.fromkeys((*report.repairs, *reader.repairs)))
+            # Made anew, not by dataclasses.replace, which reads the class's fields again for every report.
+            return Report(report.file, report.schema, report.version, report.metadata, report.policy, records, repairs)
 
-        done = [(index, dataclasses.replace(o, reports=tuple(map(settled, o.reports)))) for index, o in self.outcomes]
+        done = [
+            (index, FileOutcome(o.name, tuple(map(settled, o.reports)), o.refusals, o.failure_reports))
+            for index, o in self.outcomes
+        ]
         self.columns, self.outcomes = Columns(), []  # the next files start a batch of their own
         return done
 

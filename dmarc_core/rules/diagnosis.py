@@ -129,11 +129,14 @@ def diagnose(
         return Diagnosis(findings[key], from_domain or "", org or "", signers, result, others, reasons)
 
     # "Your domain" is the From: domain's organization; under adkim=s, an exact match is preferred.
+    aligned = [aligns(from_domain, domain) for domain, _ in signatures]
     yours = sorted(
-        ((domain, result) for domain, result in signatures if aligns(from_domain, domain)),
+        (signature for signature, is_yours in zip(signatures, aligned, strict=True) if is_yours),
         key=lambda signature: (_rank(signature[1]), not aligns(from_domain, signature[0], adkim)),
     )
-    foreign_passes = tuple(domain for domain, result in signatures if result == "pass" and not aligns(from_domain, domain))
+    foreign_passes = tuple(
+        domain for (domain, result), is_yours in zip(signatures, aligned, strict=True) if result == "pass" and not is_yours
+    )
     if dkim_pass:
         signer = next((domain for domain, result in yours if result == "pass"), None)
         return found("aligned", (signer,), "pass") if signer else found("aligned_as_reported")

@@ -103,3 +103,16 @@ def test_what_records_of_remembers_of_a_batch_goes_with_its_reports():
     assert len(reading._SLICES) == before + 29
     del outcomes
     assert len(reading._SLICES) == before
+
+
+def test_a_settled_batch_makes_its_reports_and_outcomes_with_every_field():
+    # _Batch.settle makes each Report and FileOutcome anew from its fields, by position (faster
+    # than dataclasses.replace): a field added to either must be added there too, or it is lost.
+    import dataclasses
+
+    from dmarc_core.reports.model import FileOutcome, Report
+
+    assert [field.name for field in dataclasses.fields(Report)] == [
+        "file", "schema", "version", "metadata", "policy", "records", "repairs"
+    ]  # fmt: skip
+    assert [field.name for field in dataclasses.fields(FileOutcome)] == ["name", "reports", "refusals", "failure_reports"]
