@@ -109,6 +109,7 @@ def diagnose(
     spf_passed_for_you: bool,
     spf_passed_for_others: bool = False,
     spf_error_for_you: bool = False,
+    spf_not_counted: bool = False,
     reasons: tuple[str, ...] = (),
 ) -> Diagnosis:
     """Apply the cause rules of DESIGN.md.
@@ -117,7 +118,9 @@ def diagnose(
     signature. ``adkim`` is the published mode; ``dkim_pass`` the DKIM verdict (policy_evaluated
     dkim); ``spf_passed_for_you`` whether SPF (MAIL FROM) passed for your organization (``spf_passes_for``),
     ``spf_passed_for_others`` whether it passed for another domain, ``spf_error_for_you`` whether
-    it returned permerror or temperror for your organization; ``reasons`` the receiver's.
+    it returned permerror or temperror for your organization; ``spf_not_counted`` whether SPF
+    passed and aligned (under the published aspf) in the results listed, yet the receiver's SPF
+    verdict (policy_evaluated spf) is fail; ``reasons`` the receiver's.
     """
     findings = knowledge().findings
     from_domain = safe_domain(header_from)
@@ -156,9 +159,13 @@ def diagnose(
     if result == "pass":
         if not aligns(from_domain, domain, adkim):
             return found("strict_mismatch", (domain,), result)
+        stricter_record = domain == org and from_domain != org  # a record on the subdomain may set adkim=s and aspf=s
+        if spf_not_counted and not stricter_record:
+            # Both aligned identifiers failed by the receiver's verdict: no second signature explains SPF.
+            return found("verdict_contradicts_results", (domain,), result)
         if len(signatures) > 1:
             return found("multiple_signatures", (domain,), result)
-        if domain == org and from_domain != org:  # adkim=r published, yet failed: a record of its own (root cause 3)
+        if stricter_record:  # adkim=r published, yet failed: a record of its own (root cause 3)
             return found("strict_on_subdomain", (domain,), result)
         return found("dkim_pass_not_counted", (domain,), result)
     if result == "permerror":

@@ -271,6 +271,7 @@ def judge_record(
         spf_passed_for_you=spf_passes_for(from_domain, mail_from) if mail_from else spf_verdict,
         spf_passed_for_others=passed_for_others,
         spf_error_for_you=error_for_you,
+        spf_not_counted=ours_spf and not spf_verdict,
         reasons=reasons,
     )
     return RecordVerdict(ours_dkim, ours_spf, dkim_verdict or spf_verdict, disagrees, diagnosis)

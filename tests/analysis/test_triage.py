@@ -159,6 +159,18 @@ def test_a_mailing_list_message_in_a_real_report_is_forwarded_not_your_failed_si
     assert not listed.empty and set(listed["cause"]) == {"forwarded"}
 
 
+def test_a_real_zoho_report_that_fails_aligned_dkim_and_spf_says_so(samples):
+    # Zoho lists DKIM and SPF pass for example.com (aspf=r) and evaluates both as fail: row 5 of the
+    # article's table, but not the several signatures it guesses (each record carries one).
+    (report,) = read_file(samples / "aggregate" / "zoho.com!example.com!1581753600!1581840000.xml").reports
+    frame = triage(report)
+    both = frame[frame["spf"] == "example.com:pass"]
+    assert len(both) == 6 and set(both["finding"]) == {"verdict_contradicts_results"}
+    assert set(both["table_row"]) == {5} and both["disagrees"].all()
+    # The records without an SPF domain (SPF none) keep the article's own reading of row 5.
+    assert set(frame.loc[frame["spf"] != "example.com:pass", "finding"]) == {"dkim_pass_not_counted"}
+
+
 def test_spf_counts_only_for_the_mail_from_identity():
     # RFC 9989 4.4.2: a pass for the HELO name is neither aligned SPF nor a reason to flag the receiver.
     helo = record(spf=[("example.com", "pass")], reported_spf="fail").replace("<scope>mfrom</scope>", "<scope>helo</scope>")

@@ -104,6 +104,32 @@ def test_row_5_never_speaks_of_several_signatures_for_one():
     assert "several signatures" in several.explanation
 
 
+def test_row_5_with_spf_also_aligned_yet_failed_says_the_verdict_contradicts_the_results():
+    # RFC 9989 4.4 (DMARC passes if either aligned identifier passes): a receiver that lists DKIM
+    # and SPF both passing and aligned, yet evaluates both as fail, contradicts its own results; the
+    # article's row 5 (policy_evaluated dkim fail, auth_results dkim pass, your domain) still applies,
+    # and its guess, several signatures, cannot explain SPF failing too.
+    def row_5(header_from, dkim, **given):
+        return diagnose(header_from, tuple(dkim), dkim_pass=False, spf_passed_for_you=True, **given)
+
+    contradicted = row_5("example.com", [("example.com", "pass")], spf_not_counted=True)
+    assert (contradicted.finding.key, contradicted.cause, contradicted.table_row) == (
+        "verdict_contradicts_results",
+        "multiple_signatures",
+        5,
+    )
+    assert "SPF passes as well" in contradicted.explanation and "several" not in contradicted.explanation
+    # Several signatures do not explain SPF failing either.
+    several = row_5("example.com", [("example.com", "pass"), ("example.com", "fail")], spf_not_counted=True)
+    assert several.finding.key == "verdict_contradicts_results"
+    # SPF not aligned or counted as pass: the article's own reading of row 5.
+    assert row_5("example.com", [("example.com", "pass")]).finding.key == "dkim_pass_not_counted"
+    # One signature of the organizational domain on a subdomain's mail: a stricter record on the
+    # subdomain (adkim=s and aspf=s) explains both (root cause 3), as before.
+    stricter = row_5("news.example.com", [("example.com", "pass")], spf_not_counted=True)
+    assert (stricter.cause, stricter.table_row) == ("strict_mismatch", 3)
+
+
 @pytest.mark.parametrize(
     ("spf", "elsewhere", "finding"),
     [

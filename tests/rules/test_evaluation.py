@@ -94,6 +94,19 @@ def test_a_receivers_fail_of_both_though_both_pass_and_align_is_said_in_good_eng
         "As reported: the receiver evaluated DKIM and SPF as fail, although an identifier given here passes and aligns "
         "with example.com."
     )
+    assert result.diagnosis.finding.key == "verdict_contradicts_results"
+    # SPF aligned under aspf=r only: under aspf=s a pass for the organization's domain does not
+    # align with a subdomain's mail, so the receiver's SPF fail is no contradiction.
+    relaxed_only = evaluate_dmarc(
+        "news.example.com", dkim=[("news.example.com", "pass")], spf=("example.com", "pass"), aspf="s",
+        reported_dkim="fail", reported_spf="fail",
+    )  # fmt: skip
+    assert relaxed_only.diagnosis.finding.key == "dkim_pass_not_counted"
+    # The receiver counted SPF as pass: DMARC passed, and only DKIM's fail is row 5's question.
+    counted = evaluate_dmarc(
+        "example.com", dkim=[("example.com", "pass")], spf=("example.com", "pass"), reported_dkim="fail", reported_spf="pass"
+    )
+    assert counted.dmarc_pass and counted.diagnosis.finding.key == "dkim_pass_not_counted"
 
 
 def test_a_receivers_pass_with_no_aligned_signature_given_is_said_to_be_the_receivers():
